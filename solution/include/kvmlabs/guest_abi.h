@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The machine a guest image sees: the contract between the VMM, minikvm and the
+ * guest images in grader/guests. Included by both sides, so they cannot drift.
+ * grader/guests/ABI.md explains it in prose.
+ */
+#ifndef KVMLABS_GUEST_ABI_H
+#define KVMLABS_GUEST_ABI_H
+
+/* ---- I/O ports ---------------------------------------------------------- */
+#define ABI_COM1_PORT        0x3f8  /* 8250 UART, 8 ports */
+#define ABI_COM1_IRQ         4
+#define ABI_DEBUGCON_PORT    0xe9   /* Bochs/QEMU debug console: a byte written is printed */
+#define ABI_DEBUG_EXIT_PORT  0xf4   /* isa-debug-exit: VMM exits with (value << 1) | 1 */
+#define ABI_DOORBELL_PORT    0xf0   /* 4-byte write; served by KVM_IOEVENTFD when available */
+#define ABI_DOORBELL_IRQ     5      /* raised (KVM_IRQFD) each time the VMM serves a doorbell */
+
+/* The test device: registers a guest uses to observe what the VMM did. */
+#define ABI_TESTDEV_PORT     0xe0   /* 16 ports */
+#define ABI_TESTDEV_SCRATCH  0x0    /* r/w 1,2,4 bytes: reads return the last value written */
+#define ABI_TESTDEV_ID       0x4    /* r 4: ABI_TESTDEV_MAGIC */
+#define ABI_TESTDEV_CMD      0x8    /* w 4: run a command on ABI_TESTDEV_DATA */
+#define ABI_TESTDEV_DATA     0xc    /* r/w 4: command argument in, result out */
+#define ABI_TESTDEV_MAGIC    0x4c4d564bu /* "KVML" little-endian */
+
+enum abi_testdev_cmd {
+	ABI_CMD_DIRTY_SYNC     = 1, /* VMM reads and clears the RAM dirty log, prints
+	                               "dirty: <count> <gpa> <gpa> ...", DATA = count */
+	ABI_CMD_TRANSLATE      = 2, /* DATA = guest virtual address -> KVM_TRANSLATE ->
+	                               DATA = guest physical address, or ~0 if invalid */
+	ABI_CMD_ROM_WRITES     = 3, /* DATA = number of guest writes the ROM slot trapped */
+	ABI_CMD_DOORBELLS      = 4, /* DATA = number of doorbells the VMM has served */
+	ABI_CMD_MMIO_ACCESSES  = 5, /* DATA = number of MMIO exits the test MMIO window saw */
+};
+
+/* ---- Guest-physical memory map ------------------------------------------ */
+#define ABI_GDT_GPA          0x500      /* VMM-built GDT (prot and long mode) */
+#define ABI_PML4_GPA         0x2000     /* long mode: PML4, PDPT, 4 PDs identity-map 4 GiB */
+#define ABI_PDPT_GPA         0x3000
+#define ABI_PD_GPA           0x4000     /* ..0x7fff, 2 MiB pages */
+#define ABI_MBI_GPA          0x9000     /* multiboot information */
+#define ABI_REAL_LOAD_GPA    0x7c00     /* default load and entry address of a real-mode image */
+#define ABI_IMAGE_GPA        0x100000   /* where prot/long-mode guests are linked */
+#define ABI_TESTMMIO_GPA     0xd0000000 /* 4 KiB test MMIO window: scratch bytes, any size */
+#define ABI_TESTMMIO_SIZE    0x1000
+#define ABI_ROM_GPA          0xffff0000 /* 64 KiB read-only slot (KVM_MEM_READONLY) */
+#define ABI_ROM_SIZE         0x10000
+#define ABI_ROM_SIGNATURE    "kvmlabs-rom-v1"  /* at offset 0; byte i >= 16 holds (i & 0xff) */
+
+/* GDT selectors the VMM installs (SDM Vol. 3 3.4.5 segment descriptors). */
+#define ABI_SEL_CODE32       0x08
+#define ABI_SEL_DATA         0x10
+#define ABI_SEL_CODE64       0x18
+
+/* ---- Entry state --------------------------------------------------------- */
+/* Every vCPU starts at the image entry in the requested mode, with
+ * EDI = vCPU index and ESI = number of vCPUs (multiboot: EAX = magic, EBX = MBI).
+ * Interrupts are disabled (RFLAGS = 0x2). */
+#define ABI_MULTIBOOT_MAGIC  0x2badb002
+
+/* ---- CPUID and MSRs the VMM configures ---------------------------------- */
+#define ABI_CPUID_HV_LEAF    0x40000000 /* EAX = max hypervisor leaf, EBX:ECX:EDX = signature */
+#define ABI_CPUID_HV_SIGNATURE "kvmlabs-vmm\0" /* 12 bytes */
+#define ABI_CPUID_HV_FEATURES 0x40000001 /* EAX = ABI_HV_FEATURES_EAX */
+#define ABI_HV_FEATURES_EAX  0x6b766d31u /* "1mvk": the kvmlabs VMM ABI version 1 */
+#define ABI_MSR_SYSENTER_CS  0x174      /* set by the VMM to ABI_SYSENTER_CS_VALUE */
+#define ABI_MSR_SYSENTER_ESP 0x175      /* set by the VMM to ABI_SYSENTER_ESP_VALUE */
+#define ABI_SYSENTER_CS_VALUE  0x0010
+#define ABI_SYSENTER_ESP_VALUE 0x4b564d4cu
+
+/* ---- Hypercalls (minikvm, VMCALL) ---------------------------------------- */
+/* RAX = number, RBX/RCX/RDX = arguments; result in RAX (KVM's convention). */
+#define ABI_HC_PUTCHAR       1  /* print BL */
+#define ABI_HC_EXIT          2  /* end the VM with guest status BL (like the debug-exit port) */
+#define ABI_HC_ECHO          3  /* RAX = RBX ^ 0x5a5a5a5a: proves the call returned */
+#define ABI_HC_UNKNOWN_ERR   (-1000) /* -KVM_ENOSYS for unknown numbers */
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host services: the second seam of the VMM.
+ *
+ * Everything the VMM needs from its host besides KVM itself: guest RAM, files
+ * (guest images), a clock, console input, vCPU threads and event counters.
+ * Hosted on Linux: vmm/linux/host_linux.c. Bare metal: host/host_services.c.
+ *
+ * Beyond this header the VMM uses only this freestanding-friendly subset of the
+ * C library, which the bare-metal host also provides:
+ *   <string.h>  memcpy memmove memset memcmp strlen strcmp strncmp strchr strrchr
+ *   <stdio.h>   printf fprintf(stdout|stderr) snprintf vsnprintf vfprintf fputs putchar fflush
+ *   <stdlib.h>  malloc calloc realloc free strtoull strtoul strtol abs qsort
+ *   <stdatomic.h>, <stdint.h>, <stdbool.h>, <stddef.h>, <errno.h> (constants only)
+ */
+#ifndef KVMLABS_HOST_H
+#define KVMLABS_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Zeroed, page-aligned memory to back guest RAM. NULL on failure. */
+void *host_alloc_guest_ram(size_t bytes);
+void host_free_guest_ram(void *mem, size_t bytes);
+
+/* Read a whole guest image: a file on Linux, an archive entry on bare metal.
+ * Returns a malloc'd buffer (caller frees) and its size, or NULL with a
+ * one-line reason in err. At most max_size bytes are accepted. */
+void *host_load_file(const char *path, size_t max_size, size_t *size, char *err, size_t errlen);
+
+/* Monotonic time in nanoseconds. */
+uint64_t host_now_ns(void);
+
+/* One byte of console input if one is waiting, else -1. Never blocks. */
+int host_console_getc(void);
+
+/* vCPU threads. host_thread_kick() makes a KVM_RUN in that thread return
+ * (-EINTR) soon; the VMM pairs it with kvm_run->immediate_exit. */
+struct host_thread;
+int host_thread_start(struct host_thread **thread, void *(*fn)(void *), void *arg);
+void host_thread_join(struct host_thread *thread);
+void host_thread_kick(struct host_thread *thread);
+/* How many threads this host can run at once (1 on the bare-metal host). */
+int host_max_threads(void);
+
+/* Event counters for KVM_IRQFD / KVM_IOEVENTFD (eventfd(2) on Linux).
+ * Return -ENOSYS where the host has none. */
+int host_event_create(void);
+int host_event_signal(int event);
+/* Wait up to timeout_ms for the event; returns the count consumed, 0 on timeout. */
+long host_event_wait(int event, int timeout_ms);
+void host_event_close(int event);
+
+/* End the VMM process with this status. */
+_Noreturn void host_exit(int status);
+
+#endif
