@@ -16,7 +16,7 @@
 #define ABI_DOORBELL_IRQ     5      /* raised (KVM_IRQFD) each time the VMM serves a doorbell */
 
 /* The test device: registers a guest uses to observe what the VMM did. */
-#define ABI_TESTDEV_PORT     0xe0   /* 16 ports */
+#define ABI_TESTDEV_PORT     0x700  /* 16 ports */
 #define ABI_TESTDEV_SCRATCH  0x0    /* r/w 1,2,4 bytes: reads return the last value written */
 #define ABI_TESTDEV_ID       0x4    /* r 4: ABI_TESTDEV_MAGIC */
 #define ABI_TESTDEV_CMD      0x8    /* w 4: run a command on ABI_TESTDEV_DATA */

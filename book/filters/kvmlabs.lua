@@ -1,0 +1,708 @@
+--[[
+kvmlabs book filter (pandoc >= 2.17).
+
+1. Code includes. A code block
+     ```{.c include="vmm/run.c" region="exit_table" caption="..."}
+     ```
+   is replaced by the named region of solution/vmm/run.c. Regions are marked
+   in the sources with `// @region NAME` ... `// @end`. A lab exercise
+   (`// @lab NN NAME: task` ... `// @stub CODE` ... `// @end`) is a solution:
+   the book shows it only as the skeleton does, i.e. its task line and its
+   stub, never its body. Naming a lab region needs show="stub"; a lab region
+   nested in an included region is replaced by its stub automatically.
+   Without region= the whole file is shown (lab bodies again stubbed).
+   A missing file or region ends the build with a message naming it. A C code
+   block without include= ends the build too: code is never pasted by hand.
+
+2. Numbering and cross-references. Chapters are level-1 headers; the first
+   numbered chapter is chapter 0 (the introduction) so that chapter N is lab
+   N; a level-1 header with class .appendix starts the lettered appendices.
+   Figures (an image alone in a paragraph, `![Caption](dot-name){#fig:id}`)
+   and listings (included code) are numbered per chapter. `@fig:id`,
+   `@lst:id`, `@sec:id`, `@tbl:id` become "Figure 1.2", "Listing 3.1",
+   "Section 2.4" / "Chapter 2", "Table 4.1". An unknown reference ends the
+   build.
+
+3. Indexes. Every inline code KVM_* / EXIT_REASON_* term is recorded with the
+   section it appears in; Divs #index-kvm-api and #index-vmx-exits are filled
+   with generated tables.
+
+Environment: KVMLABS_SOLUTION (the solution/ directory), KVMLABS_FIGDIR
+(where figure files are, for LaTeX; HTML uses fig/NAME.svg).
+]]
+
+local SOLUTION = os.getenv("KVMLABS_SOLUTION") or "../solution"
+local FIGDIR = os.getenv("KVMLABS_FIGDIR") or "fig"
+local is_latex = FORMAT:match("latex") ~= nil
+
+local function fail(msg)
+  io.stderr:write("book: error: " .. msg .. "\n")
+  os.exit(1)
+end
+
+---------------------------------------------------------------------------
+-- Region parsing
+---------------------------------------------------------------------------
+
+local file_cache = {}
+
+local function read_lines(rel)
+  local path = SOLUTION .. "/" .. rel
+  local f = io.open(path, "r")
+  if not f then
+    fail("missing include file: solution/" .. rel)
+  end
+  local lines = {}
+  for line in f:lines() do
+    lines[#lines + 1] = line
+  end
+  f:close()
+  return lines
+end
+
+local function parse_file(rel)
+  if file_cache[rel] then
+    return file_cache[rel]
+  end
+  local lines = read_lines(rel)
+  local regions, by_start, stack = {}, {}, {}
+  local where = function(i) return "solution/" .. rel .. ":" .. i end
+  for i, line in ipairs(lines) do
+    local name = line:match("^%s*//%s*@region%s+([%w_%.%-]+)%s*$")
+    local ind, lab, lname, task = line:match("^(%s*)//%s*@lab%s+(%d+)%s+([%w_%.%-]+):%s*(.-)%s*$")
+    local sind, stub = line:match("^(%s*)//%s*@stub%s?(.*)$")
+    local is_end = line:match("^%s*//%s*@end%s*$")
+    if name then
+      stack[#stack + 1] = { kind = "region", name = name, first = i }
+    elseif lab then
+      local r = { kind = "lab", name = lname, lab = tonumber(lab), task = task,
+                  indent = ind, first = i, stubs = {} }
+      stack[#stack + 1] = r
+      by_start[i] = r
+    elseif sind then
+      local top = stack[#stack]
+      if not top or top.kind ~= "lab" then
+        fail("@stub outside a lab region at " .. where(i))
+      end
+      top.stubs[#top.stubs + 1] = sind .. stub
+      top.first_stub = top.first_stub or i
+    elseif is_end then
+      local top = table.remove(stack)
+      if not top then
+        fail("@end without an open region at " .. where(i))
+      end
+      top.last = i
+      if regions[top.name] then
+        fail("region '" .. top.name .. "' defined twice in solution/" .. rel)
+      end
+      regions[top.name] = top
+    elseif line:match("^%s*//%s*@[%a]+") and
+           (line:match("//%s*@region") or line:match("//%s*@lab") or line:match("//%s*@end")) then
+      fail("malformed region marker at " .. where(i) .. ": " .. line)
+    end
+  end
+  if #stack > 0 then
+    fail("region '" .. stack[#stack].name .. "' in solution/" .. rel .. " has no @end")
+  end
+  local parsed = { lines = lines, regions = regions, by_start = by_start }
+  file_cache[rel] = parsed
+  return parsed
+end
+
+local function stub_lines(r)
+  local out = { r.indent .. string.format("// Lab %02d exercise, %s(): %s", r.lab, r.name, r.task) }
+  for _, s in ipairs(r.stubs) do
+    out[#out + 1] = s
+  end
+  return out
+end
+
+-- Lines first..last of a file, markers stripped, lab bodies replaced by stubs.
+local function render_range(parsed, first, last)
+  local out, i = {}, first
+  while i <= last do
+    local line = parsed.lines[i]
+    local lab = parsed.by_start[i]
+    if lab then
+      for _, s in ipairs(stub_lines(lab)) do
+        out[#out + 1] = s
+      end
+      i = lab.last + 1
+    else
+      if not line:match("^%s*//%s*@region%s") and not line:match("^%s*//%s*@end%s*$") then
+        out[#out + 1] = line
+      end
+      i = i + 1
+    end
+  end
+  return out
+end
+
+local function expand_tabs(line)
+  local out, col = {}, 0
+  for ch in line:gmatch(".") do
+    if ch == "\t" then
+      local n = 8 - (col % 8)
+      out[#out + 1] = string.rep(" ", n)
+      col = col + n
+    else
+      out[#out + 1] = ch
+      col = col + 1
+    end
+  end
+  return table.concat(out)
+end
+
+local function tidy(lines)
+  local exp = {}
+  for _, l in ipairs(lines) do
+    exp[#exp + 1] = expand_tabs(l):gsub("%s+$", "")
+  end
+  while #exp > 0 and exp[1] == "" do table.remove(exp, 1) end
+  while #exp > 0 and exp[#exp] == "" do table.remove(exp) end
+  local common
+  for _, l in ipairs(exp) do
+    if l ~= "" then
+      local n = #l:match("^ *")
+      if not common or n < common then common = n end
+    end
+  end
+  common = common or 0
+  for k, l in ipairs(exp) do
+    exp[k] = l:sub(common + 1)
+  end
+  return table.concat(exp, "\n")
+end
+
+local function include_code(rel, region, show)
+  if rel:match("%.%.") or rel:match("^/") then
+    fail("include path must be relative to solution/ and stay inside it: " .. rel)
+  end
+  local parsed = parse_file(rel)
+  if not region then
+    return tidy(render_range(parsed, 1, #parsed.lines))
+  end
+  local r = parsed.regions[region]
+  if not r then
+    fail("missing region '" .. region .. "' in solution/" .. rel)
+  end
+  if r.kind == "lab" then
+    if show ~= "stub" then
+      fail("region '" .. region .. "' in solution/" .. rel .. " is lab " .. r.lab ..
+           "'s exercise; the book shows only its stub: add show=\"stub\"")
+    end
+    return tidy(stub_lines(r))
+  end
+  if show == "stub" then
+    fail("show=\"stub\" given for '" .. region .. "' in solution/" .. rel .. ", which is not a lab region")
+  end
+  return tidy(render_range(parsed, r.first + 1, r.last - 1))
+end
+
+---------------------------------------------------------------------------
+-- Numbering state
+---------------------------------------------------------------------------
+
+local refs = {}          -- id -> { kind=, num=, level= }
+local chapter = nil      -- current chapter label ("0", "1", "A")
+local sec = { 0, 0, 0 }
+local started = false    -- first numbered chapter seen
+local in_appendix = false
+local appendix_n = 0
+local chapter_n = -1
+local fig_n, lst_n, tbl_n = 0, 0, 0
+local current_section = nil   -- { id=, num= }
+local index_terms = {}        -- term -> { list of {id, num} }, ordered
+local auto_id = 0
+
+local function register(id, entry)
+  if refs[id] then
+    fail("duplicate identifier '" .. id .. "'")
+  end
+  refs[id] = entry
+end
+
+local function letters(n)
+  return string.char(string.byte("A") + n - 1)
+end
+
+local function number_header(h)
+  if h.classes:includes("unnumbered") or h.level > 3 then
+    return nil
+  end
+  if h.level == 1 then
+    if h.classes:includes("appendix") then
+      in_appendix = true
+      appendix_n = appendix_n + 1
+      chapter = letters(appendix_n)
+    else
+      if in_appendix then
+        fail("numbered chapter '" .. pandoc.utils.stringify(h.content) .. "' after the appendices")
+      end
+      chapter_n = chapter_n + 1
+      chapter = tostring(chapter_n)
+    end
+    sec[2], sec[3] = 0, 0
+    fig_n, lst_n, tbl_n = 0, 0, 0
+    return chapter
+  end
+  if not chapter then
+    fail("section before the first chapter: " .. pandoc.utils.stringify(h.content))
+  end
+  if h.level == 2 then
+    sec[2], sec[3] = sec[2] + 1, 0
+    return chapter .. "." .. sec[2]
+  end
+  sec[3] = sec[3] + 1
+  return chapter .. "." .. sec[2] .. "." .. sec[3]
+end
+
+local function is_figure(b)
+  return b.t == "Para" and #b.content == 1 and b.content[1].t == "Image"
+end
+
+local function latex_inlines(inls)
+  return inls
+end
+
+local function caption_block(prefix, num, id, inls)
+  -- HTML: "Figure 1.2: caption"
+  local out = { pandoc.Strong({ pandoc.Str(prefix .. "\u{a0}" .. num .. ":") }), pandoc.Space() }
+  for _, x in ipairs(inls) do out[#out + 1] = x end
+  return pandoc.Para(out)
+end
+
+local function make_figure(b)
+  local img = b.content[1]
+  local id = img.identifier
+  if id == "" then
+    fail("figure without an identifier: " .. img.src .. " (write ![...](" .. img.src .. "){#fig:name})")
+  end
+  if not id:match("^fig:") then
+    fail("figure identifier must start with fig: (" .. id .. ")")
+  end
+  fig_n = fig_n + 1
+  local num = chapter .. "." .. fig_n
+  register(id, { kind = "fig", num = num })
+  local name = img.src:gsub("%.%w+$", "")
+  local width = img.attributes["width"]
+  if is_latex then
+    local frac = "1"
+    if width and width:match("^%d+%%$") then
+      frac = string.format("%.2f", tonumber(width:sub(1, -2)) / 100)
+    end
+    local path = FIGDIR .. "/" .. name .. ".pdf"
+    local f = io.open(path, "r")
+    if not f then fail("missing figure file " .. path .. " (from book/figures/" .. name .. ".dot)") end
+    f:close()
+    local cap = { pandoc.RawInline("latex", "\\caption{") }
+    for _, x in ipairs(img.caption) do cap[#cap + 1] = x end
+    cap[#cap + 1] = pandoc.RawInline("latex", "}\\label{" .. id .. "}")
+    return {
+      pandoc.RawBlock("latex", "\\begin{figure}[htbp]\n\\centering\n" ..
+        "\\includegraphics[width=" .. frac .. "\\linewidth,height=0.62\\textheight,keepaspectratio]{" ..
+        path .. "}"),
+      pandoc.Plain(cap),
+      pandoc.RawBlock("latex", "\\end{figure}"),
+    }
+  end
+  local style = width and ("max-width:" .. width) or nil
+  local image = pandoc.Image({ pandoc.Str(pandoc.utils.stringify(img.caption)) }, "fig/" .. name .. ".svg")
+  if style then image.attributes["style"] = style end
+  return {
+    pandoc.Div({ pandoc.Para({ image }), caption_block("Figure", num, id, img.caption) },
+      pandoc.Attr(id, { "figure" })),
+  }
+end
+
+local function make_listing(b)
+  local rel = b.attributes["include"]
+  local region = b.attributes["region"]
+  local show = b.attributes["show"]
+  local text = include_code(rel, region, show)
+  local id = b.identifier
+  if id == "" then
+    auto_id = auto_id + 1
+    id = "lst:auto-" .. auto_id
+  elseif not id:match("^lst:") then
+    fail("listing identifier must start with lst: (" .. id .. ")")
+  end
+  lst_n = lst_n + 1
+  local num = chapter .. "." .. lst_n
+  register(id, { kind = "lst", num = num })
+  local capstr = b.attributes["caption"]
+  local cap
+  if capstr then
+    cap = pandoc.read(capstr, "markdown").blocks[1].content
+  else
+    cap = {}
+  end
+  local src = { pandoc.Code("solution/" .. rel) }
+  if region then
+    src = { pandoc.Code(region), pandoc.Space(), pandoc.Str("in"), pandoc.Space(), pandoc.Code("solution/" .. rel) }
+  end
+  if show == "stub" then
+    table.insert(src, 1, pandoc.Str("skeleton of "))
+  end
+  if #cap > 0 then
+    cap[#cap + 1] = pandoc.Space()
+    cap[#cap + 1] = pandoc.Str("(")
+    for _, x in ipairs(src) do cap[#cap + 1] = x end
+    cap[#cap + 1] = pandoc.Str(")")
+  else
+    cap = src
+  end
+  local lang = b.classes[1] or "c"
+  local code = pandoc.CodeBlock(text, pandoc.Attr("", { lang }))
+  if is_latex then
+    local c = { pandoc.RawInline("latex", "\\kvlistingcaption{") }
+    for _, x in ipairs(cap) do c[#c + 1] = x end
+    c[#c + 1] = pandoc.RawInline("latex", "}{" .. id .. "}")
+    return { pandoc.Plain(c), code }
+  end
+  return { pandoc.Div({ caption_block("Listing", num, id, cap), code }, pandoc.Attr(id, { "listing" })) }
+end
+
+local function make_table(b)
+  -- Tables get numbered when they carry an id via a preceding Div #tbl:...
+  return b
+end
+
+local function record_index(term)
+  if not current_section then return end
+  local list = index_terms[term]
+  if not list then
+    list = {}
+    index_terms[term] = list
+  end
+  for _, e in ipairs(list) do
+    if e.id == current_section.id then return end
+  end
+  list[#list + 1] = { id = current_section.id, num = current_section.num }
+end
+
+local function scan_inlines(blk)
+  pandoc.walk_block(blk, {
+    Code = function(c)
+      local t = c.text:gsub("%(.*$", "")
+      if t:match("^KVM_[A-Z0-9_]+$") or t:match("^EXIT_REASON_[A-Z0-9_]+$") then
+        record_index(t)
+      end
+    end,
+  })
+end
+
+local first_chapter_done = false
+
+local function process_blocks(blocks)
+  local out = {}
+  for _, b in ipairs(blocks) do
+    if b.t == "Header" then
+      local num = number_header(b)
+      if num then
+        if b.identifier == "" then
+          fail("header without identifier: " .. pandoc.utils.stringify(b.content))
+        end
+        register(b.identifier, { kind = "sec", num = num, level = b.level })
+        current_section = { id = b.identifier, num = num }
+        if is_latex and b.level == 1 then
+          if not first_chapter_done then
+            first_chapter_done = true
+            out[#out + 1] = pandoc.RawBlock("latex", "\\mainmatter\\setcounter{chapter}{-1}")
+          end
+          if b.classes:includes("appendix") and appendix_n == 1 then
+            out[#out + 1] = pandoc.RawBlock("latex", "\\appendix")
+          end
+        end
+        if not is_latex then
+          table.insert(b.content, 1, pandoc.Space())
+          table.insert(b.content, 1, pandoc.Span({ pandoc.Str(num) }, pandoc.Attr("", { "header-section-number" })))
+        end
+      elseif b.level == 1 then
+        current_section = { id = b.identifier, num = pandoc.utils.stringify(b.content) }
+      end
+      out[#out + 1] = b
+    elseif is_figure(b) then
+      for _, x in ipairs(make_figure(b)) do out[#out + 1] = x end
+    elseif b.t == "CodeBlock" then
+      if b.attributes["include"] then
+        for _, x in ipairs(make_listing(b)) do out[#out + 1] = x end
+      else
+        local lang = b.classes[1]
+        if lang == "c" or lang == "C" or lang == "asm" or lang == "nasm" then
+          fail("a " .. lang .. " code block without include= (code is included from solution/, never pasted): " ..
+               b.text:sub(1, 60))
+        end
+        out[#out + 1] = b
+      end
+    elseif b.t == "Div" then
+      local id = b.identifier
+      if id:match("^tbl:") then
+        tbl_n = tbl_n + 1
+        local num = chapter .. "." .. tbl_n
+        register(id, { kind = "tbl", num = num })
+        if is_latex then
+          -- pandoc's table caption becomes \caption inside longtable; give it the label.
+          b.content = process_blocks(b.content)
+          local body = {}
+          for _, x in ipairs(b.content) do
+            if x.t == "Table" then
+              local capb = x.caption.long
+              if #capb > 0 then
+                local inl = capb[1].content
+                inl[#inl + 1] = pandoc.RawInline("latex", "\\label{" .. id .. "}")
+              end
+            end
+            body[#body + 1] = x
+          end
+          for _, x in ipairs(body) do out[#out + 1] = x end
+        else
+          b.content = process_blocks(b.content)
+          for _, x in ipairs(b.content) do
+            if x.t == "Table" and #x.caption.long > 0 then
+              local inl = x.caption.long[1].content
+              table.insert(inl, 1, pandoc.Space())
+              table.insert(inl, 1, pandoc.Strong({ pandoc.Str("Table\u{a0}" .. num .. ":") }))
+            end
+          end
+          out[#out + 1] = b
+        end
+      else
+        b.content = process_blocks(b.content)
+        out[#out + 1] = b
+      end
+    elseif b.t == "BlockQuote" then
+      b.content = process_blocks(b.content)
+      out[#out + 1] = b
+    elseif b.t == "BulletList" or b.t == "OrderedList" then
+      for k, item in ipairs(b.content) do
+        b.content[k] = process_blocks(item)
+      end
+      out[#out + 1] = b
+    else
+      out[#out + 1] = b
+    end
+    if b.t ~= "Header" then
+      scan_inlines(b)
+    end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------
+-- Generated indexes
+---------------------------------------------------------------------------
+
+-- Basic exit reasons, SDM Vol. 3 Appendix C; names as in Linux's
+-- arch/x86/include/uapi/asm/vmx.h.
+local VMX_EXIT_REASONS = {
+  { 0, "EXIT_REASON_EXCEPTION_NMI", "exception or NMI" },
+  { 1, "EXIT_REASON_EXTERNAL_INTERRUPT", "external interrupt" },
+  { 2, "EXIT_REASON_TRIPLE_FAULT", "triple fault" },
+  { 3, "EXIT_REASON_INIT_SIGNAL", "INIT signal" },
+  { 4, "EXIT_REASON_SIPI_SIGNAL", "start-up IPI" },
+  { 7, "EXIT_REASON_INTERRUPT_WINDOW", "interrupt window" },
+  { 8, "EXIT_REASON_NMI_WINDOW", "NMI window" },
+  { 9, "EXIT_REASON_TASK_SWITCH", "task switch" },
+  { 10, "EXIT_REASON_CPUID", "CPUID" },
+  { 12, "EXIT_REASON_HLT", "HLT" },
+  { 13, "EXIT_REASON_INVD", "INVD" },
+  { 14, "EXIT_REASON_INVLPG", "INVLPG" },
+  { 15, "EXIT_REASON_RDPMC", "RDPMC" },
+  { 16, "EXIT_REASON_RDTSC", "RDTSC" },
+  { 18, "EXIT_REASON_VMCALL", "VMCALL" },
+  { 19, "EXIT_REASON_VMCLEAR", "VMCLEAR" },
+  { 20, "EXIT_REASON_VMLAUNCH", "VMLAUNCH" },
+  { 21, "EXIT_REASON_VMPTRLD", "VMPTRLD" },
+  { 22, "EXIT_REASON_VMPTRST", "VMPTRST" },
+  { 23, "EXIT_REASON_VMREAD", "VMREAD" },
+  { 24, "EXIT_REASON_VMRESUME", "VMRESUME" },
+  { 25, "EXIT_REASON_VMWRITE", "VMWRITE" },
+  { 26, "EXIT_REASON_VMOFF", "VMXOFF" },
+  { 27, "EXIT_REASON_VMON", "VMXON" },
+  { 28, "EXIT_REASON_CR_ACCESS", "control-register access" },
+  { 29, "EXIT_REASON_DR_ACCESS", "MOV DR" },
+  { 30, "EXIT_REASON_IO_INSTRUCTION", "I/O instruction" },
+  { 31, "EXIT_REASON_MSR_READ", "RDMSR" },
+  { 32, "EXIT_REASON_MSR_WRITE", "WRMSR" },
+  { 33, "EXIT_REASON_INVALID_STATE", "VM-entry failure: invalid guest state" },
+  { 34, "EXIT_REASON_MSR_LOAD_FAIL", "VM-entry failure: MSR loading" },
+  { 36, "EXIT_REASON_MWAIT_INSTRUCTION", "MWAIT" },
+  { 37, "EXIT_REASON_MONITOR_TRAP_FLAG", "monitor trap flag" },
+  { 39, "EXIT_REASON_MONITOR_INSTRUCTION", "MONITOR" },
+  { 40, "EXIT_REASON_PAUSE_INSTRUCTION", "PAUSE" },
+  { 41, "EXIT_REASON_MCE_DURING_VMENTRY", "VM-entry failure: machine check" },
+  { 43, "EXIT_REASON_TPR_BELOW_THRESHOLD", "TPR below threshold" },
+  { 44, "EXIT_REASON_APIC_ACCESS", "APIC access" },
+  { 45, "EXIT_REASON_EOI_INDUCED", "virtualized EOI" },
+  { 46, "EXIT_REASON_GDTR_IDTR", "access to GDTR or IDTR" },
+  { 47, "EXIT_REASON_LDTR_TR", "access to LDTR or TR" },
+  { 48, "EXIT_REASON_EPT_VIOLATION", "EPT violation" },
+  { 49, "EXIT_REASON_EPT_MISCONFIG", "EPT misconfiguration" },
+  { 50, "EXIT_REASON_INVEPT", "INVEPT" },
+  { 51, "EXIT_REASON_RDTSCP", "RDTSCP" },
+  { 52, "EXIT_REASON_PREEMPTION_TIMER", "VMX-preemption timer expired" },
+  { 53, "EXIT_REASON_INVVPID", "INVVPID" },
+  { 54, "EXIT_REASON_WBINVD", "WBINVD" },
+  { 55, "EXIT_REASON_XSETBV", "XSETBV" },
+  { 56, "EXIT_REASON_APIC_WRITE", "APIC write" },
+  { 57, "EXIT_REASON_RDRAND", "RDRAND" },
+  { 58, "EXIT_REASON_INVPCID", "INVPCID" },
+  { 59, "EXIT_REASON_VMFUNC", "VMFUNC" },
+  { 60, "EXIT_REASON_ENCLS", "ENCLS" },
+  { 61, "EXIT_REASON_RDSEED", "RDSEED" },
+  { 62, "EXIT_REASON_PML_FULL", "page-modification log full" },
+  { 63, "EXIT_REASON_XSAVES", "XSAVES" },
+  { 64, "EXIT_REASON_XRSTORS", "XRSTORS" },
+}
+
+-- minikvm's exit handlers, read from its exit table ([EXIT_REASON_X] = fn).
+local function minikvm_handlers()
+  local map = {}
+  for _, rel in ipairs({ "kvm/vmx.c", "kvm/vmx/vmx.c", "kvm/vmx_exit.c" }) do
+    local f = io.open(SOLUTION .. "/" .. rel, "r")
+    if f then
+      local text = f:read("a")
+      f:close()
+      for reason, fn in text:gmatch("%[%s*(EXIT_REASON_[A-Z0-9_]+)%s*%]%s*=%s*&?([%w_]+)") do
+        map[reason] = { fn = fn, file = rel }
+      end
+    end
+  end
+  return map
+end
+
+local function section_links(list)
+  local inl = {}
+  for k, e in ipairs(list or {}) do
+    if k > 1 then inl[#inl + 1] = pandoc.Str(", ") end
+    if is_latex then
+      inl[#inl + 1] = pandoc.RawInline("latex", "\\ref{" .. e.id .. "}")
+    else
+      inl[#inl + 1] = pandoc.Link({ pandoc.Str(e.num) }, "#" .. e.id)
+    end
+  end
+  if #inl == 0 then inl = { pandoc.Str("—") } end
+  return inl
+end
+
+local function simple_table(caption, headers, rows, aligns)
+  local hdr = {}
+  for _, h in ipairs(headers) do hdr[#hdr + 1] = { pandoc.Plain({ pandoc.Str(h) }) } end
+  local body = {}
+  for _, r in ipairs(rows) do
+    local row = {}
+    for _, cell in ipairs(r) do row[#row + 1] = { pandoc.Plain(cell) } end
+    body[#body + 1] = row
+  end
+  local widths = {}
+  for k = 1, #headers do widths[k] = 0 end
+  return pandoc.utils.from_simple_table(
+    pandoc.SimpleTable(caption, aligns, widths, hdr, body))
+end
+
+local function kvm_api_index()
+  local groups = {
+    { "ioctls and other KVM_* names", function(t) return not t:match("^KVM_EXIT_") and not t:match("^KVM_CAP_") end },
+    { "KVM_RUN exit reasons (kvm_run.exit_reason)", function(t) return t:match("^KVM_EXIT_") ~= nil end },
+    { "capabilities (KVM_CHECK_EXTENSION)", function(t) return t:match("^KVM_CAP_") ~= nil end },
+  }
+  local terms = {}
+  for t, _ in pairs(index_terms) do
+    if t:match("^KVM_") then terms[#terms + 1] = t end
+  end
+  table.sort(terms)
+  local blocks = {}
+  for _, g in ipairs(groups) do
+    local rows = {}
+    for _, t in ipairs(terms) do
+      if g[2](t) then
+        rows[#rows + 1] = { { pandoc.Code(t) }, section_links(index_terms[t]) }
+      end
+    end
+    if #rows > 0 then
+      blocks[#blocks + 1] = pandoc.Para({ pandoc.Strong({ pandoc.Str(g[1]:sub(1, 1):upper() .. g[1]:sub(2)) }) })
+      blocks[#blocks + 1] = simple_table({}, { "Name", "Sections" }, rows,
+        { pandoc.AlignLeft, pandoc.AlignLeft })
+    end
+  end
+  return blocks
+end
+
+local function vmx_exit_index()
+  local handlers = minikvm_handlers()
+  local rows = {}
+  for _, e in ipairs(VMX_EXIT_REASONS) do
+    local h = handlers[e[2]]
+    local list = index_terms[e[2]]
+    if h or list then
+      rows[#rows + 1] = {
+        { pandoc.Str(tostring(e[1])) },
+        { pandoc.Code(e[2]:gsub("^EXIT_REASON_", "")) },
+        { pandoc.Str(e[3]) },
+        h and { pandoc.Code(h.fn .. "()") } or { pandoc.Str("—") },
+        section_links(list),
+      }
+    end
+  end
+  return {
+    simple_table({}, { "No.", "Reason (EXIT_REASON_...)", "Cause", "minikvm handler", "Sections" }, rows,
+      { pandoc.AlignRight, pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft }),
+  }
+end
+
+local function fill_indexes(blocks)
+  for k, b in ipairs(blocks) do
+    if b.t == "Div" then
+      if b.identifier == "index-kvm-api" then
+        b.content = kvm_api_index()
+      elseif b.identifier == "index-vmx-exits" then
+        b.content = vmx_exit_index()
+      else
+        fill_indexes(b.content)
+      end
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- Cross-references
+---------------------------------------------------------------------------
+
+local KIND_NAME = { fig = "Figure", lst = "Listing", tbl = "Table" }
+
+local function resolve(c)
+  local out = {}
+  for k, cit in ipairs(c.citations) do
+    local id = cit.id
+    local e = refs[id]
+    if not e then
+      fail("unresolved reference @" .. id)
+    end
+    local word = KIND_NAME[e.kind]
+    if e.kind == "sec" then
+      word = (e.level == 1) and (e.num:match("^%a$") and "Appendix" or "Chapter") or "Section"
+    end
+    if cit.mode == "SuppressAuthor" then word = nil end
+    if k > 1 then out[#out + 1] = pandoc.Str(", ") end
+    if is_latex then
+      out[#out + 1] = pandoc.RawInline("latex", (word and (word .. "~") or "") .. "\\ref{" .. id .. "}")
+    else
+      out[#out + 1] = pandoc.Link({ pandoc.Str((word and (word .. "\u{a0}") or "") .. e.num) }, "#" .. id)
+    end
+  end
+  return out
+end
+
+return {
+  {
+    Pandoc = function(doc)
+      doc.blocks = process_blocks(doc.blocks)
+      fill_indexes(doc.blocks)
+      return doc
+    end,
+  },
+  {
+    Cite = resolve,
+  },
+}

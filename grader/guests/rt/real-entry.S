@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Entry of a real-mode image (real-*.bin): loaded and entered at 0x7c00 with
+ * CS=DS=ES=SS=0 and SP=0x7c00. Records the entry segments and SP for the guest
+ * to check, sets up the C environment gcc -m16 expects (flat 64 KiB, zero
+ * segments, 32-bit ESP with a zero high half), clears .bss and calls
+ * guest_main().
+ */
+	.code16
+	.section .text.entry, "ax"
+	.globl _start
+_start:
+	cli
+	/* CS-relative stores: nothing but CS is known to be valid yet. */
+	movw %sp, %cs:rt_entry_sp
+	movw %ss, %cs:rt_entry_ss
+	movw %ds, %cs:rt_entry_ds
+	movw %es, %cs:rt_entry_es
+	movw %cs, %cs:rt_entry_cs
+	call 1f
+1:	popw %cs:rt_entry_ip
+	subw $(1b - _start), %cs:rt_entry_ip
+	ljmp $0, $2f
+2:	xorw %ax, %ax
+	movw %ax, %ds
+	movw %ax, %es
+	movw %ax, %ss
+	movl $0x7c00, %esp /* ABI_REAL_LOAD_GPA */
+	cld
+	movw $__bss_start, %di
+	movw $__bss_end, %cx
+	subw %di, %cx
+	rep stosb
+	calll guest_main
+3:	cli
+	hlt
+	jmp 3b
+
+	.section .data
+	.globl rt_entry_sp, rt_entry_ss, rt_entry_ds, rt_entry_es, rt_entry_cs, rt_entry_ip
+	.balign 2
+rt_entry_sp:	.word 0xffff
+rt_entry_ss:	.word 0xffff
+rt_entry_ds:	.word 0xffff
+rt_entry_es:	.word 0xffff
+rt_entry_cs:	.word 0xffff
+rt_entry_ip:	.word 0xffff

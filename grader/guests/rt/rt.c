@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest runtime: COM1 output, printf, the result protocol (rt.h). Built three
+ * times: -m16 for real-mode images, -m32 for protected-mode and multiboot
+ * images, -m64 for long-mode images. Every character costs two port exits
+ * (LSR poll, THR write), so output is kept short.
+ */
+#include "rt.h"
+
+unsigned rt_passed, rt_failed, rt_skipped;
+
+void uart_init(void)
+{
+	outb(ABI_COM1_PORT + UART_IER, 0);
+	outb(ABI_COM1_PORT + UART_LCR, UART_LCR_DLAB);
+	outb(ABI_COM1_PORT + UART_DLL, 1); /* 115200 baud */
+	outb(ABI_COM1_PORT + UART_DLM, 0);
+	outb(ABI_COM1_PORT + UART_LCR, UART_LCR_8N1);
+}
+
+/* Bounded wait: a UART that never reports THRE must not hang the guest. */
+static void uart_putc(char c)
+{
+	for (unsigned i = 0; i < 100000; i++)
+		if (inb(ABI_COM1_PORT + UART_LSR) & UART_LSR_THRE)
+			break;
+	outb(ABI_COM1_PORT + UART_THR, (uint8_t)c);
+}
+
+void putchar(int c)
+{
+	uart_putc((char)c);
+}
+
+void puts(const char *s)
+{
+	while (*s)
+		uart_putc(*s++);
+}
+
+/* Decimal digits of a 64-bit value without 64-bit division, which -m16/-m32
+ * would need from libgcc: divide the high and low halves by 10 in turn with
+ * the hardware's 64-by-32 divide (remainder < 10 keeps the quotient in range). */
+static unsigned udiv64_10(unsigned long long *v)
+{
+#ifdef __x86_64__
+	unsigned r = (unsigned)(*v % 10);
+	*v /= 10;
+	return r;
+#else
+	uint32_t hi = (uint32_t)(*v >> 32), lo = (uint32_t)*v, qhi, qlo, r;
+	qhi = hi / 10;
+	r = hi % 10;
+	__asm__("divl %4" : "=a"(qlo), "=d"(r) : "a"(lo), "d"(r), "rm"(10u));
+	*v = ((unsigned long long)qhi << 32) | qlo;
+	return r;
+#endif
+}
+
+static void print_num(unsigned long long v, unsigned base, int neg, int width, char pad)
+{
+	char buf[24];
+	int n = 0;
+
+	do {
+		unsigned d;
+		if (base == 16) {
+			d = (unsigned)(v & 0xf);
+			v >>= 4;
+		} else {
+			d = udiv64_10(&v);
+		}
+		buf[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+	} while (v);
+	if (neg)
+		buf[n++] = '-';
+	while (n < width && n < (int)sizeof(buf))
+		buf[n++] = pad;
+	while (n)
+		uart_putc(buf[--n]);
+}
+
+void vprintf(const char *fmt, va_list ap)
+{
+	for (; *fmt; fmt++) {
+		if (*fmt != '%') {
+			uart_putc(*fmt);
+			continue;
+		}
+		fmt++;
+		char pad = ' ';
+		int width = 0, longs = 0;
+		if (*fmt == '0')
+			pad = '0';
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + (*fmt++ - '0');
+		while (*fmt == 'l') {
+			longs++;
+			fmt++;
+		}
+		unsigned long long u;
+		switch (*fmt) {
+		case 'd': {
+			long long s = longs >= 2 ? va_arg(ap, long long) : longs ? va_arg(ap, long) : va_arg(ap, int);
+			print_num(s < 0 ? 0ull - (unsigned long long)s : (unsigned long long)s, 10, s < 0, width, pad);
+			break;
+		}
+		case 'u':
+		case 'x':
+			u = longs >= 2 ? va_arg(ap, unsigned long long)
+			    : longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			print_num(u, *fmt == 'x' ? 16 : 10, 0, width, pad);
+			break;
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+			puts(s ? s : "(null)");
+			break;
+		}
+		case 'c':
+			uart_putc((char)va_arg(ap, int));
+			break;
+		case '%':
+			uart_putc('%');
+			break;
+		case '\0':
+			return;
+		default:
+			uart_putc('%');
+			uart_putc(*fmt);
+			break;
+		}
+	}
+}
+
+void printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+void begin(const char *guest)
+{
+	uart_init();
+	printf("kvmlabs: begin %s\n", guest);
+}
+
+void report(int cond, const char *check, const char *fmt, ...)
+{
+	if (cond) {
+		rt_passed++;
+		printf("ok %s\n", check);
+		return;
+	}
+	rt_failed++;
+	printf("not ok %s: ", check);
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+void report_eq(const char *check, unsigned long long got, unsigned long long want)
+{
+	report(got == want, check, "got 0x%llx want 0x%llx", got, want);
+}
+
+void skip(const char *check, const char *reason)
+{
+	rt_skipped++;
+	printf("skip %s: %s\n", check, reason);
+}
+
+_Noreturn void halt_forever(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+_Noreturn void guest_exit(uint32_t value)
+{
+	outl(ABI_DEBUG_EXIT_PORT, value);
+	halt_forever();
+}
+
+_Noreturn void end(void)
+{
+	printf("kvmlabs: end passed=%u failed=%u skipped=%u\n", rt_passed, rt_failed, rt_skipped);
+	guest_exit(rt_failed ? 1 : 0);
+}
+
+void *memset(void *d, int c, size_t n)
+{
+	unsigned char *p = d;
+	while (n--)
+		*p++ = (unsigned char)c;
+	return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+	unsigned char *p = d;
+	const unsigned char *q = s;
+	while (n--)
+		*p++ = *q++;
+	return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+	const unsigned char *p = a, *q = b;
+	for (; n; n--, p++, q++)
+		if (*p != *q)
+			return *p - *q;
+	return 0;
+}

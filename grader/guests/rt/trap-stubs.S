@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * IDT entry stubs for vectors 0-47 (trap.h). Exceptions that push an error
+ * code (SDM Vol. 3 6.13, table 6-1: 8, 10-14, 17, 21, 29, 30) get none pushed
+ * here, the rest a 0, so every frame has the same layout.
+ */
+	.code32
+	.text
+
+.macro trap_stub vec
+	.balign 8
+trap_stub_\vec:
+	.if (\vec == 8) || (\vec >= 10 && \vec <= 14) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
+	.else
+	pushl $0
+	.endif
+	pushl $\vec
+	jmp trap_common
+.endm
+
+.altmacro
+.macro trap_stubs from, to
+	trap_stub %from
+	.if \to-\from
+	trap_stubs %(from+1), \to
+	.endif
+.endm
+
+	trap_stubs 0, 47
+
+trap_common:
+	pushal
+	pushl %esp
+	call rt_trap
+	addl $4, %esp
+	popal
+	addl $8, %esp
+	iret
+
+.macro trap_addr vec
+	.long trap_stub_\vec
+.endm
+.macro trap_addrs from, to
+	trap_addr %from
+	.if \to-\from
+	trap_addrs %(from+1), \to
+	.endif
+.endm
+
+	.section .rodata
+	.balign 4
+	.globl trap_stub_table
+trap_stub_table:
+	trap_addrs 0, 47

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#include "rt.h"
+#include "trap.h"
+
+extern const uint32_t trap_stub_table[TRAP_GATES];
+
+irq_handler_t trap_irq_handler[16];
+volatile uint32_t trap_irq_count[16];
+struct fault_record trap_fault;
+
+/* 32-bit interrupt gates (SDM Vol. 3 6.11, figure 6-2): IF is cleared on entry. */
+static uint64_t idt[TRAP_GATES] __attribute__((aligned(8)));
+
+void idt_init(void)
+{
+	for (unsigned v = 0; v < TRAP_GATES; v++) {
+		uint32_t off = trap_stub_table[v];
+		idt[v] = (off & 0xffffull) | ((uint64_t)ABI_SEL_CODE32 << 16) |
+			 (0x8e00ull << 32) | ((uint64_t)(off >> 16) << 48);
+	}
+	struct dt_reg r = { .limit = sizeof(idt) - 1, .base = (unsigned long)idt };
+	lidt(&r);
+}
+
+void rt_trap(struct trap_frame *f);
+void rt_trap(struct trap_frame *f)
+{
+	if (f->vector >= TRAP_IRQ_BASE) {
+		unsigned irq = f->vector - TRAP_IRQ_BASE;
+		trap_irq_count[irq]++;
+		if (trap_irq_handler[irq]) {
+			trap_irq_handler[irq](f);
+		} else { /* unclaimed line: non-specific EOI (8259A OCW2) so it cannot stall the PIC */
+			if (irq >= 8)
+				outb(0xa0, 0x20);
+			outb(0x20, 0x20);
+		}
+		return;
+	}
+	if (f->vector == trap_fault.vector && trap_fault.resume) {
+		trap_fault.caught++;
+		trap_fault.error = f->error;
+		trap_fault.eip = f->eip;
+		f->eip = trap_fault.resume;
+		trap_fault.resume = 0;
+		return;
+	}
+	rt_failed++;
+	printf("not ok unexpected-exception: vector %u error 0x%x at eip 0x%x\n",
+	       f->vector, f->error, f->eip);
+	end();
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lab 03: what the guest sees of the CPU. KVM_GET_SUPPORTED_CPUID lists what
+ * KVM can virtualise; the VMM edits that table and hands it to each vCPU with
+ * KVM_SET_CPUID2 (api.rst 4.46, 4.20), as kvmtool's kvm_cpu__setup_cpuid does.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kvmlabs/guest_abi.h>
+
+#include "vmm.h"
+
+#define CPUID_MAX_ENTRIES 256
+
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function, uint32_t index)
+{
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == function && cpuid->entries[i].index == index)
+			return &cpuid->entries[i];
+	return NULL;
+}
+
+int vcpu_setup_cpuid(struct vcpu *vcpu)
+{
+	struct kvm_cpuid2 *cpuid =
+		calloc(1, sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	if (!cpuid)
+		return -ENOMEM;
+	int r;
+	// @lab 03 vcpu_setup_cpuid: Take KVM's supported CPUID, add the kvmlabs hypervisor leaves, set it on the vCPU.
+	cpuid->nent = CPUID_MAX_ENTRIES;
+	long got = kvm_ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
+	if (got < 0) {
+		vmm_error("KVM_GET_SUPPORTED_CPUID: %s", kvm_strerror(got));
+		r = (int)got;
+		goto out;
+	}
+	/* Hypervisor leaves 0x40000000+ (the range CPUID.1:ECX.HV points guests at):
+	 * replace whatever KVM offered there with the kvmlabs signature. */
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if ((cpuid->entries[i].function & 0xffff0000u) != ABI_CPUID_HV_LEAF)
+			cpuid->entries[kept++] = cpuid->entries[i];
+	cpuid->nent = kept;
+	if (cpuid->nent + 2 > CPUID_MAX_ENTRIES) {
+		r = -E2BIG;
+		goto out;
+	}
+	struct kvm_cpuid_entry2 *hv = &cpuid->entries[cpuid->nent++];
+	*hv = (struct kvm_cpuid_entry2){ .function = ABI_CPUID_HV_LEAF, .eax = ABI_CPUID_HV_FEATURES };
+	memcpy(&hv->ebx, ABI_CPUID_HV_SIGNATURE, 4);
+	memcpy(&hv->ecx, ABI_CPUID_HV_SIGNATURE + 4, 4);
+	memcpy(&hv->edx, ABI_CPUID_HV_SIGNATURE + 8, 4);
+	cpuid->entries[cpuid->nent++] = (struct kvm_cpuid_entry2){
+		.function = ABI_CPUID_HV_FEATURES, .eax = ABI_HV_FEATURES_EAX,
+	};
+	/* Leaf 1 EBX[31:24] is the initial APIC ID: each vCPU its own. */
+	struct kvm_cpuid_entry2 *leaf1 = cpuid_find(cpuid, 1, 0);
+	if (leaf1)
+		leaf1->ebx = (leaf1->ebx & 0x00ffffffu) | ((uint32_t)vcpu->id << 24);
+	long set = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
+	if (set < 0)
+		vmm_error("KVM_SET_CPUID2: %s", kvm_strerror(set));
+	r = (int)set;
+	// @stub lab_todo(3, "vcpu_setup_cpuid");
+	// @end
+out:
+	free(cpuid);
+	return r;
+}
+
+int vcpu_setup_msrs(struct vcpu *vcpu)
+{
+	// @lab 03 vcpu_setup_msrs: Set the SYSENTER_CS/ESP values of guest_abi.h with one KVM_SET_MSRS.
+	struct {
+		struct kvm_msrs header;
+		struct kvm_msr_entry entries[2];
+	} msrs = {
+		.header.nmsrs = 2,
+		.entries = {
+			{ .index = ABI_MSR_SYSENTER_CS, .data = ABI_SYSENTER_CS_VALUE },
+			{ .index = ABI_MSR_SYSENTER_ESP, .data = ABI_SYSENTER_ESP_VALUE },
+		},
+	};
+	/* KVM_SET_MSRS returns how many entries it set, stopping at the first it refuses. */
+	long r = kvm_ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
+	if (r != 2) {
+		vmm_error("KVM_SET_MSRS set %ld of 2 MSRs%s%s", r < 0 ? 0 : r, r < 0 ? ": " : "",
+			  r < 0 ? kvm_strerror(r) : "");
+		return r < 0 ? (int)r : -EINVAL;
+	}
+	return 0;
+	// @stub lab_todo(3, "vcpu_setup_msrs");
+	// @end
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* Host services on Linux: mmap'd RAM, files, pthreads, eventfds, signals. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kvmlabs/host.h>
+
+#include "../vmm.h"
+
+/* The signal that kicks a vCPU thread out of KVM_RUN (KVM_RUN returns -EINTR). */
+#define KICK_SIGNAL SIGUSR1
+
+struct host_thread {
+	pthread_t tid;
+};
+
+void *host_alloc_guest_ram(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void host_free_guest_ram(void *mem, size_t bytes)
+{
+	munmap(mem, bytes);
+}
+
+void *host_load_file(const char *path, size_t max_size, size_t *size, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	void *buf = NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+	} else if ((uint64_t)st.st_size > max_size) {
+		snprintf(err, errlen, "image is %lld bytes, larger than guest RAM (%zu bytes)",
+			 (long long)st.st_size, max_size);
+	} else if (!(buf = malloc(st.st_size ? (size_t)st.st_size : 1))) {
+		snprintf(err, errlen, "out of memory");
+	} else {
+		size_t got = 0;
+		while (got < (size_t)st.st_size) {
+			ssize_t n = read(fd, (char *)buf + got, (size_t)st.st_size - got);
+			if (n <= 0) {
+				snprintf(err, errlen, "read failed: %s", n < 0 ? strerror(errno) : "file shrank");
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			got += (size_t)n;
+		}
+		*size = got;
+	}
+	close(fd);
+	return buf;
+}
+
+uint64_t host_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int host_console_getc(void)
+{
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	unsigned char c;
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN) && read(STDIN_FILENO, &c, 1) == 1)
+		return c;
+	return -1;
+}
+
+int host_thread_start(struct host_thread **thread, void *(*fn)(void *), void *arg)
+{
+	struct host_thread *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	int r = pthread_create(&t->tid, NULL, fn, arg);
+	if (r) {
+		free(t);
+		return -r;
+	}
+	*thread = t;
+	return 0;
+}
+
+void host_thread_join(struct host_thread *thread)
+{
+	pthread_join(thread->tid, NULL);
+	free(thread);
+}
+
+void host_thread_kick(struct host_thread *thread)
+{
+	pthread_kill(thread->tid, KICK_SIGNAL);
+}
+
+int host_max_threads(void)
+{
+	return VMM_MAX_VCPUS + 2;
+}
+
+int host_event_create(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+int host_event_signal(int event)
+{
+	uint64_t one = 1;
+	return write(event, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
+long host_event_wait(int event, int timeout_ms)
+{
+	struct pollfd p = { .fd = event, .events = POLLIN };
+	uint64_t count;
+	if (poll(&p, 1, timeout_ms) == 1 && read(event, &count, sizeof(count)) == sizeof(count))
+		return (long)count;
+	return 0;
+}
+
+void host_event_close(int event)
+{
+	close(event);
+}
+
+_Noreturn void host_exit(int status)
+{
+	fflush(stdout);
+	exit(status);
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* its only job is to interrupt KVM_RUN */
+}
+
+int main(int argc, char **argv)
+{
+	/* No SA_RESTART: a kicked KVM_RUN must return -EINTR, not restart. */
+	struct sigaction sa = { .sa_handler = kick_handler };
+	sigemptyset(&sa.sa_mask);
+	sigaction(KICK_SIGNAL, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return vmm_main(argc, argv);
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest image loaders: multiboot v1, ELF (32 and 64-bit) and flat binaries,
+ * tried in that order, like kvmtool's kvm__load_kernel. Every field of the
+ * image is checked against the file and against guest RAM before use: a bad
+ * image ends with one line saying what is wrong, never a crash.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <kvmlabs/guest_abi.h>
+
+#include "vmm.h"
+
+/* ELF (System V ABI, "ELF Header" and "Program Header"). */
+#define EI_CLASS    4
+#define ELFCLASS32  1
+#define ELFCLASS64  2
+#define EM_386      3
+#define EM_X86_64   62
+#define ET_EXEC     2
+#define PT_LOAD     1
+
+struct elf32_ehdr {
+	uint8_t ident[16];
+	uint16_t type, machine;
+	uint32_t version, entry, phoff, shoff, flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct elf32_phdr { uint32_t type, offset, vaddr, paddr, filesz, memsz, flags, align; };
+struct elf64_ehdr {
+	uint8_t ident[16];
+	uint16_t type, machine;
+	uint32_t version;
+	uint64_t entry, phoff, shoff;
+	uint32_t flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct elf64_phdr { uint32_t type, flags; uint64_t offset, vaddr, paddr, filesz, memsz, align; };
+
+/* Multiboot v1 (Multiboot Specification 0.6.96, 3.1.1 and 3.3). */
+#define MB_HEADER_MAGIC  0x1badb002u
+#define MB_SEARCH_BYTES  8192
+#define MB_FLAG_AOUT     (1u << 16)
+#define MBI_FLAG_MEM     (1u << 0)
+#define MBI_FLAG_CMDLINE (1u << 2)
+
+struct mb_header {
+	uint32_t magic, flags, checksum;
+	uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
+};
+struct mb_info {
+	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline;
+	uint32_t mods_count, mods_addr, syms[4], mmap_length, mmap_addr;
+};
+
+struct loader {
+	struct vm *vm;
+	const uint8_t *img;
+	size_t size;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct loader *l, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(l->err, l->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Copy filesz bytes of the image at offset to guest RAM at gpa, zero-filling
+ * up to memsz (the .bss). Both ranges are checked. */
+static int load_segment(struct loader *l, uint64_t offset, uint64_t filesz, uint64_t gpa, uint64_t memsz)
+{
+	if (filesz > memsz)
+		return fail(l, "segment at 0x%llx: file size 0x%llx exceeds memory size 0x%llx",
+			    (unsigned long long)gpa, (unsigned long long)filesz, (unsigned long long)memsz);
+	if (offset > l->size || filesz > l->size - offset)
+		return fail(l, "segment at 0x%llx: truncated image (needs bytes 0x%llx..0x%llx of %zu)",
+			    (unsigned long long)gpa, (unsigned long long)offset,
+			    (unsigned long long)(offset + filesz), l->size);
+	uint64_t ram = l->vm->regions[0].size;
+	if (gpa > ram || memsz > ram - gpa)
+		return fail(l, "segment 0x%llx..0x%llx lies outside guest RAM (0..0x%llx): try a larger --mem",
+			    (unsigned long long)gpa, (unsigned long long)(gpa + memsz), (unsigned long long)ram);
+	memcpy(l->vm->ram + gpa, l->img + offset, filesz);
+	memset(l->vm->ram + gpa + filesz, 0, memsz - filesz);
+	return 0;
+}
+
+static int check_entry(struct loader *l, uint64_t entry)
+{
+	if (!gpa_to_region(l->vm, entry))
+		return fail(l, "entry point 0x%llx is outside guest memory", (unsigned long long)entry);
+	return 0;
+}
+
+static int load_elf(struct loader *l, struct boot_info *boot)
+{
+	const uint8_t *id = l->img;
+	if (id[EI_CLASS] == ELFCLASS32) {
+		struct elf32_ehdr eh;
+		if (l->size < sizeof(eh))
+			return fail(l, "truncated ELF header");
+		memcpy(&eh, l->img, sizeof(eh));
+		if (eh.machine != EM_386 || eh.type != ET_EXEC)
+			return fail(l, "not an i386 executable ELF (machine %u, type %u)", eh.machine, eh.type);
+		if (eh.phentsize != sizeof(struct elf32_phdr) || eh.phnum == 0 ||
+		    eh.phoff > l->size || (uint64_t)eh.phnum * eh.phentsize > l->size - eh.phoff)
+			return fail(l, "ELF program headers missing or outside the file");
+		for (unsigned i = 0; i < eh.phnum; i++) {
+			struct elf32_phdr ph;
+			memcpy(&ph, l->img + eh.phoff + i * sizeof(ph), sizeof(ph));
+			if (ph.type == PT_LOAD && load_segment(l, ph.offset, ph.filesz, ph.paddr, ph.memsz) < 0)
+				return -1;
+		}
+		*boot = (struct boot_info){ .entry = eh.entry, .mode = MODE_PROT, .kind = "elf32" };
+	} else if (id[EI_CLASS] == ELFCLASS64) {
+		struct elf64_ehdr eh;
+		if (l->size < sizeof(eh))
+			return fail(l, "truncated ELF header");
+		memcpy(&eh, l->img, sizeof(eh));
+		if (eh.machine != EM_X86_64 || eh.type != ET_EXEC)
+			return fail(l, "not an x86-64 executable ELF (machine %u, type %u)", eh.machine, eh.type);
+		if (eh.phentsize != sizeof(struct elf64_phdr) || eh.phnum == 0 ||
+		    eh.phoff > l->size || (uint64_t)eh.phnum * eh.phentsize > l->size - eh.phoff)
+			return fail(l, "ELF program headers missing or outside the file");
+		for (unsigned i = 0; i < eh.phnum; i++) {
+			struct elf64_phdr ph;
+			memcpy(&ph, l->img + eh.phoff + i * sizeof(ph), sizeof(ph));
+			if (ph.type == PT_LOAD && load_segment(l, ph.offset, ph.filesz, ph.paddr, ph.memsz) < 0)
+				return -1;
+		}
+		*boot = (struct boot_info){ .entry = eh.entry, .mode = MODE_LONG, .kind = "elf64" };
+	} else {
+		return fail(l, "ELF class %u is neither 32- nor 64-bit", id[EI_CLASS]);
+	}
+	return 0;
+}
+
+static const struct mb_header *find_multiboot(const struct loader *l, size_t *at)
+{
+	size_t limit = l->size < MB_SEARCH_BYTES ? l->size : MB_SEARCH_BYTES;
+	/* The header is 32-bit aligned within the first 8 KiB (spec 3.1.1). */
+	for (size_t off = 0; off + 12 <= limit; off += 4) {
+		uint32_t w[3];
+		memcpy(w, l->img + off, sizeof(w));
+		if (w[0] == MB_HEADER_MAGIC && (uint32_t)(w[0] + w[1] + w[2]) == 0) {
+			*at = off;
+			return (const struct mb_header *)(l->img + off);
+		}
+	}
+	return NULL;
+}
+
+static int load_multiboot(struct loader *l, size_t at, struct boot_info *boot)
+{
+	struct mb_header mb = { 0 };
+	memcpy(&mb, l->img + at, l->size - at < sizeof(mb) ? l->size - at : sizeof(mb));
+	if (mb.flags & MB_FLAG_AOUT) {
+		/* The a.out kludge: the header says where the file goes (spec 3.1.3). */
+		if (at + sizeof(mb) > l->size || mb.header_addr < mb.load_addr || mb.header_addr - mb.load_addr > at)
+			return fail(l, "multiboot header addresses are inconsistent");
+		uint64_t offset = at - (mb.header_addr - mb.load_addr);
+		uint64_t filesz = mb.load_end_addr ? mb.load_end_addr - mb.load_addr : l->size - offset;
+		uint64_t memsz = mb.bss_end_addr > mb.load_addr + filesz ? mb.bss_end_addr - mb.load_addr : filesz;
+		if (load_segment(l, offset, filesz, mb.load_addr, memsz) < 0)
+			return -1;
+		*boot = (struct boot_info){ .entry = mb.entry_addr, .mode = MODE_PROT };
+	} else if (l->size >= 4 && !memcmp(l->img, "\177ELF", 4)) {
+		if (load_elf(l, boot) < 0)
+			return -1;
+		if (boot->mode != MODE_PROT)
+			return fail(l, "multiboot v1 kernels are 32-bit ELF");
+	} else {
+		return fail(l, "multiboot header without the a.out kludge in a non-ELF image");
+	}
+	/* The multiboot information structure (spec 3.3), with the command line after it. */
+	struct mb_info mbi = {
+		.flags = MBI_FLAG_MEM | MBI_FLAG_CMDLINE,
+		.mem_lower = 639,
+		.mem_upper = (uint32_t)((l->vm->regions[0].size - 0x100000) / 1024),
+		.cmdline = ABI_MBI_GPA + sizeof(struct mb_info),
+	};
+	memcpy(l->vm->ram + ABI_MBI_GPA, &mbi, sizeof(mbi));
+	memcpy(l->vm->ram + mbi.cmdline, "vmm", 4);
+	boot->multiboot = true;
+	boot->kind = "multiboot";
+	return 0;
+}
+
+int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_options *opt,
+	       struct boot_info *boot, char *err, size_t errlen)
+{
+	struct loader l = { .vm = vm, .img = img, .size = size, .err = err, .errlen = errlen };
+	size_t mb_at;
+	int r;
+	if (size == 0)
+		return fail(&l, "empty image");
+	if (find_multiboot(&l, &mb_at))
+		r = load_multiboot(&l, mb_at, boot);
+	else if (size >= 4 && !memcmp(img, "\177ELF", 4))
+		r = load_elf(&l, boot);
+	else {
+		enum cpu_mode mode = opt->mode == MODE_AUTO ? MODE_REAL : opt->mode;
+		uint64_t at = opt->load_addr != ~0ull ? opt->load_addr
+			      : mode == MODE_REAL ? ABI_REAL_LOAD_GPA : ABI_IMAGE_GPA;
+		r = load_segment(&l, 0, size, at, size);
+		*boot = (struct boot_info){ .entry = at, .mode = mode, .kind = "flat" };
+	}
+	if (r < 0)
+		return r;
+	if (opt->mode != MODE_AUTO)
+		boot->mode = opt->mode;
+	if (opt->entry != ~0ull)
+		boot->entry = opt->entry;
+	if (boot->mode == MODE_REAL && boot->entry >= 0x100000)
+		return fail(&l, "real-mode entry 0x%llx is above 1 MiB", (unsigned long long)boot->entry);
+	return check_entry(&l, boot->entry);
+}

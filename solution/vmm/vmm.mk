@@ -1,0 +1,21 @@
+# The VMM. VMM_SRCS is the portable part, also linked into the bare-metal host;
+# VMM_LINUX_SRCS are the two seams on Linux. Paths are relative to solution/.
+VMM_SRCS := vmm/main.c vmm/vm.c vmm/run.c vmm/modes.c vmm/bus.c vmm/memory.c vmm/cpuid.c \
+	vmm/smp.c vmm/irq.c vmm/dirty.c vmm/loader.c \
+	vmm/devices/devices.c vmm/devices/debug_ports.c vmm/devices/uart8250.c vmm/devices/testdev.c
+VMM_LINUX_SRCS := vmm/linux/kvm_linux.c vmm/linux/host_linux.c
+
+VMM_WARN   := -Wall -Wextra -Werror -Wno-unused-function
+VMM_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -O2 -g $(VMM_WARN) -Iinclude -DKVMLABS_STAGE=$(STAGE)
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+vmm: $(O)/vmm
+vmm-san: $(O)/vmm-san
+
+$(O)/vmm: $(VMM_SRCS) $(VMM_LINUX_SRCS) $(wildcard include/kvmlabs/*.h vmm/*.h vmm/devices/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_CFLAGS) -o $@ $(VMM_SRCS) $(VMM_LINUX_SRCS) -lpthread
+
+$(O)/vmm-san: $(VMM_SRCS) $(VMM_LINUX_SRCS) $(wildcard include/kvmlabs/*.h vmm/*.h vmm/devices/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $(VMM_SRCS) $(VMM_LINUX_SRCS) -lpthread
