@@ -110,7 +110,18 @@ local function parse_file(rel)
 end
 
 local function stub_lines(r)
-  local out = { r.indent .. string.format("// Lab %02d exercise, %s(): %s", r.lab, r.name, r.task) }
+  local out = { r.indent .. string.format("// Lab %02d exercise %s():", r.lab, r.name) }
+  -- The task, wrapped as comment lines of at most 72 columns.
+  local line = ""
+  for word in r.task:gmatch("%S+") do
+    if #line > 0 and #line + 1 + #word > 72 then
+      out[#out + 1] = r.indent .. "//   " .. line
+      line = word
+    else
+      line = (#line > 0) and (line .. " " .. word) or word
+    end
+  end
+  if #line > 0 then out[#out + 1] = r.indent .. "//   " .. line end
   for _, s in ipairs(r.stubs) do
     out[#out + 1] = s
   end
@@ -174,6 +185,38 @@ local function tidy(lines)
   return table.concat(exp, "\n")
 end
 
+-- The C function around a lab region (kernel style: braces of a function body
+-- at column 0), with the comment block just above it: what a student sees in
+-- the skeleton. Returns first, last line numbers or nil.
+local function enclosing_function(parsed, r)
+  local lines = parsed.lines
+  local open, close
+  for i = r.first - 1, 1, -1 do
+    if lines[i]:match("^{") then open = i break end
+    if lines[i]:match("^}") then return nil end
+  end
+  if not open then return nil end
+  for i = r.last + 1, #lines do
+    if lines[i]:match("^}") then close = i break end
+    if lines[i]:match("^{") then return nil end
+  end
+  if not close then return nil end
+  local start = open
+  while start > 1 do
+    local l = lines[start - 1]
+    if l:match("^%s*$") or l:match("%*/%s*$") or l:match("^}") or l:match("^#") or l:match("^%s*//") then
+      break
+    end
+    start = start - 1
+  end
+  if start > 1 and lines[start - 1]:match("%*/%s*$") then
+    local j = start - 1
+    while j >= 1 and not lines[j]:match("^/%*") do j = j - 1 end
+    if j >= 1 then start = j end
+  end
+  return start, close
+end
+
 local function include_code(rel, region, show)
   if rel:match("%.%.") or rel:match("^/") then
     fail("include path must be relative to solution/ and stay inside it: " .. rel)
@@ -190,6 +233,10 @@ local function include_code(rel, region, show)
     if show ~= "stub" then
       fail("region '" .. region .. "' in solution/" .. rel .. " is lab " .. r.lab ..
            "'s exercise; the book shows only its stub: add show=\"stub\"")
+    end
+    local first, last = enclosing_function(parsed, r)
+    if first then
+      return tidy(render_range(parsed, first, last))
     end
     return tidy(stub_lines(r))
   end

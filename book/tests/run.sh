@@ -43,6 +43,9 @@ expect_ok listing-numbered-latex latex "$H
 \`\`\`{.c include=\"vmm/sample.c\" region=\"sample_table\" #lst:t}
 \`\`\`
 See @lst:t." 'Listing~\\ref{lst:t}'
+expect_ok lab-stub-function-shape html "$H
+\`\`\`{.c include=\"vmm/sample.c\" region=\"sample_add\" show=\"stub\"}
+\`\`\`" "Why this function exists" "SECRET-SOLUTION-LINE"
 expect_fail lab-body-refused "$H
 \`\`\`{.c include=\"vmm/sample.c\" region=\"sample_step\"}
 \`\`\`" "is lab 1's exercise"

@@ -47,9 +47,8 @@ struct vmentry_check_env {
  * every check this checker knows). */
 unsigned int vmx_vmentry_check(const struct vmentry_check_env *env);
 
-/* Names of every rule, for documentation and tests. */
-extern const char *const vmx_vmentry_rule_names[];
-extern const unsigned int vmx_vmentry_rule_count;
+/* The name of rule i, NULL past the last: for documentation and tests. */
+const char *vmx_vmentry_rule_name(unsigned int i);
 
 // @region vmcs_image
 /* A VMCS as a list of (field, value): the unit tests' synthetic VMCS. Fields

@@ -49,7 +49,8 @@ void report(int cond, const char *check, const char *fmt, ...) __attribute__((fo
 void skip(const char *check, const char *reason);
 /* report(got == want) with "got 0x.. want 0x.." on failure. */
 void report_eq(const char *check, unsigned long long got, unsigned long long want);
-_Noreturn void end(void);
+_Noreturn void end(void);                  /* end line, then exit 0 or 1 */
+unsigned end_report(void);                 /* only the end line; returns failed */
 _Noreturn void guest_exit(uint32_t value); /* debug-exit port, then halt forever */
 _Noreturn void halt_forever(void);         /* cli; hlt loop */
 

@@ -35,7 +35,15 @@ trap_common:
 	addl $4, %esp
 	popal
 	addl $8, %esp
-	iret
+	/* Return without IRET: KVM's instruction emulator implements IRET for
+	 * real mode only (em_iret), and a host KVM that emulates CPL0 code
+	 * (HOST-KVM.md) stops with an emulation failure on a protected-mode one.
+	 * For a return to the same CS at the same privilege level IRET only
+	 * restores EFLAGS and EIP, which popfl and "ret $8" (dropping CS and
+	 * EFLAGS) do as well; an interrupt taken between them nests correctly. */
+	pushl 8(%esp)
+	popfl
+	ret $8
 
 .macro trap_addr vec
 	.long trap_stub_\vec

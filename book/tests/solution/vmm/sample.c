@@ -18,3 +18,15 @@ int sample_run(int x)
 	return y;
 }
 // @end
+
+/* Why this function exists: a fixture for the function shape. */
+static int sample_fn(int a,
+		     int b)
+{
+	int c = a;
+	// @lab 01 sample_add: Add b to c.
+	c += b; /* SECRET-SOLUTION-LINE */
+	// @stub lab_todo(1, "sample_add");
+	// @end
+	return c;
+}

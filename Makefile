@@ -1,0 +1,62 @@
+# kvmlabs: build, grade, test, benchmark and the book. 'make help' lists the targets.
+LAB        ?=
+SOLUTION   ?=
+CUMULATIVE ?=
+GRADE_FLAGS = $(if $(SOLUTION),--solution) $(if $(CUMULATIVE),--cumulative) $(if $(JSON),--json $(JSON))
+BUILD      := $(CURDIR)/build
+
+.PHONY: help all vmm guests host grade test test-lab doctor bench book skeletons check-skeletons \
+	run-bochs run-qemu qemu-gdb clean
+
+help:
+	@echo "make grade LAB=NN [SOLUTION=1|CUMULATIVE=1] [JSON=file]   grade a lab (no LAB: every lab)"
+	@echo "make test-lab LAB=NN      the lab's unit tests against your files"
+	@echo "make doctor               what is installed, which platforms work, what to do"
+	@echo "make test                 the kit's whole test suite (what CI runs)"
+	@echo "make bench                performance figures, side by side with their peers"
+	@echo "make book                 the book, PDF and HTML, into build/book/"
+	@echo "make skeletons            regenerate labs/*/ skeleton files from solution/"
+	@echo "make vmm | guests | host  build the solution's VMM, the guest images, the bare-metal host"
+	@echo "make run-bochs | run-qemu | qemu-gdb   boot the bare-metal host (GUEST=, ARGS=)"
+
+all: vmm guests
+
+vmm:
+	$(MAKE) -C solution O=$(BUILD)/solution vmm
+
+host:
+	$(MAKE) -C solution O=$(BUILD)/solution host
+
+guests:
+	$(MAKE) -C grader/guests O=$(BUILD)/guests
+
+grade:
+	@grader/grade $(if $(LAB),$(LAB),all) $(GRADE_FLAGS)
+
+test-lab:
+	@test -n "$(LAB)" || { echo "usage: make test-lab LAB=NN"; exit 2; }
+	@grader/selftest unit $(LAB) $(if $(SOLUTION),--solution)
+
+test:
+	@grader/selftest all
+
+doctor:
+	@grader/doctor
+
+bench:
+	@grader/bench/run
+
+book:
+	$(MAKE) -C book O=$(BUILD)/book
+
+skeletons:
+	@grader/skeleton generate
+
+check-skeletons:
+	@grader/skeleton check
+
+run-bochs run-qemu qemu-gdb:
+	$(MAKE) -C solution O=$(BUILD)/solution $@
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,1 @@
+"""kvmlabs grader library: regions, skeletons, stages, rubrics, runs and reports."""

@@ -1,0 +1,64 @@
+"""What this host can run: Linux KVM (and which flavour), and the bare-metal platform."""
+import os
+import re
+
+# Capabilities a rubric line may need (needs=...), and who provides them.
+#   vmcall    the kvmlabs hypercall ABI: minikvm only (Linux KVM answers -KVM_ENOSYS,
+#             and the PVM flavour never returns from VMCALL at all)
+#   paging32  32-bit and PAE paging (not on the PVM flavour)
+#   int       software interrupts at CPL0 (not on the PVM flavour)
+LINUX_CAPS_ALWAYS = {"smp", "irqchip"}
+LINUX_CAPS_HW = {"paging32", "int"}
+
+
+def kvm_flavour():
+    for module, name in (("kvm_pvm", "pvm"), ("kvm_intel", "vmx"), ("kvm_amd", "svm")):
+        if os.path.isdir(f"/sys/module/{module}"):
+            return name
+    return "unknown"
+
+
+def kvm_usable():
+    """(usable, reason) for /dev/kvm."""
+    if not os.path.exists("/dev/kvm"):
+        return False, "/dev/kvm does not exist (no KVM module loaded, or no virtualization)"
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+        os.close(fd)
+        return True, "/dev/kvm is usable"
+    except OSError as e:
+        return False, f"/dev/kvm: {e.strerror} (join its group: sudo usermod -aG kvm $USER, then log in again)"
+
+
+def linux_caps():
+    ok, _ = kvm_usable()
+    if not ok:
+        return None
+    caps = set(LINUX_CAPS_ALWAYS)
+    if kvm_flavour() != "pvm":
+        caps |= LINUX_CAPS_HW
+    return caps
+
+
+def missing(needs, caps):
+    return [n for n in needs if caps is None or n not in caps]
+
+
+def reason_missing(need):
+    return {
+        "vmcall": "Linux KVM does not implement the kvmlabs hypercalls (and its PVM flavour never returns from VMCALL)",
+        "paging32": "this host KVM (PVM flavour) cannot run 32-bit or PAE paging",
+        "int": "this host KVM (PVM flavour) cannot emulate int n at CPL0",
+    }.get(need, f"host lacks '{need}'")
+
+
+def vmm_status_names(root):
+    """{status: NAME} from solution/include/kvmlabs/vmm_status.h: one table, read, not copied."""
+    names = {}
+    path = os.path.join(root, "solution", "include", "kvmlabs", "vmm_status.h")
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"#define VMM_EXIT_(\w+)\s+(\d+)", line)
+            if m:
+                names[int(m[2])] = m[1]
+    return names

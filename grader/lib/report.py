@@ -1,0 +1,78 @@
+"""Printing a grade for people and writing it for machines (Gradescope results.json)."""
+import json
+import os
+
+COLOURS = {"PASS": "32", "FAIL": "31", "TIMEOUT": "33", "CRASH": "35", "SKIP": "36"}
+
+
+def paint(verdict, tty):
+    return f"\033[{COLOURS[verdict]}m{verdict:<7}\033[0m" if tty else f"{verdict:<7}"
+
+
+def tail(text, n):
+    lines = text.rstrip().splitlines()
+    return lines[-n:]
+
+
+def print_result(r, labdir, root, tty, verbose=False):
+    pts = f"{r.score}/{r.test.points}" if r.verdict != "SKIP" else f"-/{r.test.points}"
+    t = f"{r.elapsed:5.2f} s" if r.elapsed else "       "
+    line = f"  {paint(r.verdict, tty)} {r.test.name:<18} {pts:>7}  {t}"
+    if r.reason:
+        line += f"  {r.reason}"
+    print(line, flush=True)
+    if r.verdict in ("FAIL", "TIMEOUT", "CRASH"):
+        if r.test.section and labdir:
+            print(f"{'':11}read: {os.path.relpath(labdir, root)}/README.md, "
+                  f"{r.test.section.replace('-', ' ').capitalize()}")
+        if r.transcript:
+            print(f"{'':11}transcript tail:")
+            for l in tail(r.transcript, 15):
+                print(f"{'':13}| {l}")
+    for note in r.notes:
+        if verbose or r.verdict != "PASS":
+            for l in note.splitlines():
+                print(f"{'':11}{l}")
+
+
+def summary_line(g):
+    pct = 100.0 * g.score / g.max_score if g.max_score else 0.0
+    s = f"score: {g.score}/{g.max_score} ({pct:.0f}%)"
+    if g.skipped_points:
+        s += f", {g.skipped_points} points skipped (this host cannot run them)"
+    return s
+
+
+def gradescope(g):
+    tests = []
+    for r in g.results:
+        out = r.reason
+        if r.transcript and r.verdict != "PASS":
+            out += "\n\n" + "\n".join(tail(r.transcript, 30))
+        if r.notes:
+            out += "\n" + "\n".join(r.notes)
+        tests.append({
+            "name": r.test.name,
+            "score": r.score,
+            "max_score": 0 if r.verdict == "SKIP" else r.test.points,
+            "status": "passed" if r.verdict in ("PASS", "SKIP") else "failed",
+            "output": f"{r.verdict}: {out}".strip(),
+            "tags": [r.verdict.lower()],
+            "visibility": "visible",
+        })
+    doc = {
+        "score": g.score,
+        "execution_time": round(sum(r.elapsed for r in g.results), 2),
+        "output": summary_line(g) + (f"\nbuild failed:\n{g.build_error}" if g.build_error else ""),
+        "tests": tests,
+        "extra_data": {"lab": g.lab, "variant": g.variant, "platform": g.platform, "max_score": g.max_score,
+                       "skipped_points": g.skipped_points},
+    }
+    return doc
+
+
+def write_json(g, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(gradescope(g), f, indent=2)
+        f.write("\n")

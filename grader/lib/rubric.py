@@ -1,0 +1,64 @@
+"""Rubrics: labs/NN-name/rubric, one graded guest per line.
+
+    # test        points  guest            [key=value ...]   [-- vmm options]
+    hello         20      real-hello.bin   section=exercise-3
+"""
+import re
+import shlex
+
+KEYS = {"expect", "needs", "section", "timeout"}
+
+
+class RubricError(Exception):
+    pass
+
+
+class Test:
+    def __init__(self, name, points, guest, expect="pass", needs=(), section=None, timeout=None, args=()):
+        self.name, self.points, self.guest = name, points, guest
+        self.expect, self.needs, self.section = expect, tuple(needs), section
+        self.timeout, self.args = timeout, list(args)
+
+    def expected_status(self):
+        """The VMM exit status the test wants: 1 (guest passed) or expect=status:N."""
+        if self.expect == "pass":
+            return 1
+        return int(self.expect.split(":", 1)[1])
+
+
+def parse(path):
+    tests, seen = [], set()
+    with open(path, encoding="utf-8") as f:
+        for no, raw in enumerate(f, 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            where = f"{path}:{no}"
+            head, _, tail = line.partition(" -- ")
+            if line.endswith(" --"):
+                head, tail = line[:-3], ""
+            words = head.split()
+            if len(words) < 3:
+                raise RubricError(f"{where}: expected 'test points guest [key=value...] [-- options]'")
+            name, points, guest, *extra = words
+            if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or name in seen:
+                raise RubricError(f"{where}: bad or repeated test name '{name}'")
+            if not points.isdigit():
+                raise RubricError(f"{where}: points must be a whole number, not '{points}'")
+            kv = {}
+            for w in extra:
+                k, eq, v = w.partition("=")
+                if not eq or k not in KEYS:
+                    raise RubricError(f"{where}: unknown field '{w}' (keys: {', '.join(sorted(KEYS))})")
+                kv[k] = v
+            expect = kv.get("expect", "pass")
+            if expect != "pass" and not re.fullmatch(r"status:\d+", expect):
+                raise RubricError(f"{where}: expect must be 'pass' or 'status:N', not '{expect}'")
+            needs = [n for n in kv.get("needs", "").split(",") if n and n != "-"]
+            timeout = int(kv["timeout"]) if "timeout" in kv else None
+            seen.add(name)
+            tests.append(Test(name, int(points), guest, expect, needs, kv.get("section"), timeout,
+                              shlex.split(tail)))
+    if not tests:
+        raise RubricError(f"{path}: no tests")
+    return tests

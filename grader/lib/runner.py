@@ -1,0 +1,135 @@
+"""Running one rubric test on a platform and judging what the guest reported."""
+import difflib
+import os
+import re
+import subprocess
+import time
+
+from . import hostcaps
+
+END = re.compile(r"^kvmlabs: end passed=(\d+) failed=(\d+) skipped=(\d+)\s*$")
+TODO = re.compile(r"lab (\d+): (\w+)\(\) not implemented")
+REPORT = re.compile(r"^(ok |not ok |skip |kvmlabs: )")
+CRASH_STATUSES = {8, 10, 12, 14, 22, 24, 26}
+RUNNER_TIMEOUT, RUNNER_BROKEN = 124, 125   # grader/baremetal/run's own statuses
+
+
+class Result:
+    def __init__(self, test, verdict, reason, transcript="", elapsed=0.0, status=None):
+        self.test, self.verdict, self.reason = test, verdict, reason
+        self.transcript, self.elapsed, self.status = transcript, elapsed, status
+        self.notes = []
+
+    @property
+    def score(self):
+        return self.test.points if self.verdict == "PASS" else 0
+
+
+class Platform:
+    """How to run a guest: the hosted VMM on Linux KVM, or the bare-metal host on minikvm."""
+
+    def __init__(self, name, stage, guests, root):
+        self.name, self.stage, self.guests, self.root = name, stage, guests, root
+
+    def command(self, test, timeout):
+        guest = os.path.join(self.guests, test.guest)
+        if self.name == "linux-kvm":
+            return [self.stage.vmm, "run", "--timeout", str(timeout)] + test.args + [guest]
+        return [os.path.join(self.root, "grader", "baremetal", "run"), "--kernel", self.stage.host_image,
+                "--guest-dir", self.guests, "--timeout", str(timeout), "--", "run"] + test.args + [test.guest]
+
+    def default_timeout(self):
+        return 10 if self.name == "linux-kvm" else 60
+
+
+def run(platform, test):
+    """Run the test's guest; returns (status or None if killed, transcript, elapsed)."""
+    timeout = test.timeout or platform.default_timeout()
+    cmd = platform.command(test, timeout)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout + 15)
+        status, out = p.returncode, p.stdout
+    except subprocess.TimeoutExpired as e:
+        status, out = None, e.stdout or b""
+    except OSError as e:
+        status, out = RUNNER_BROKEN, f"cannot run {cmd[0]}: {e.strerror}".encode()
+    return status, out.decode("utf-8", "replace"), time.monotonic() - t0
+
+
+def last_vmm_line(transcript):
+    lines = [l for l in transcript.splitlines() if l.startswith(("vmm: ", "kvmlabs-host: "))]
+    return lines[-1] if lines else ""
+
+
+def check_dirty(transcript):
+    """The dirty guest's claim against the VMM's dirty log, inside the guest's probe region."""
+    want = re.search(r"^expect-dirty: region=(0x[0-9a-f]+)\+(0x[0-9a-f]+) wrote=([0-9a-fx,]*)\s*$", transcript, re.M)
+    if not want:
+        return None
+    base, size = int(want[1], 16), int(want[2], 16)
+    wrote = {int(x, 16) for x in want[3].split(",") if x}
+    reports = re.findall(r"^dirty: (\d+)((?: 0x[0-9a-f]+)*)\s*$", transcript, re.M)
+    if not reports:
+        return "the VMM printed no 'dirty:' report"
+    seen = {int(x, 16) for x in reports[-1][1].split()}
+    seen = {p for p in seen if base <= p < base + size}
+    if seen != wrote:
+        return (f"dirty log in region {want[1]}+{want[2]}: VMM reported {sorted(hex(p) for p in seen)}, "
+                f"guest wrote {sorted(hex(p) for p in wrote)}")
+    return ""
+
+
+def judge(test, status, transcript, names):
+    lines = transcript.splitlines()
+    if status is None:
+        return "TIMEOUT", "no result within the grader's time limit: the run was killed"
+    if status == RUNNER_TIMEOUT:
+        return "TIMEOUT", last_vmm_line(transcript) or "the emulator ran out of time"
+    if status == RUNNER_BROKEN:
+        return "CRASH", last_vmm_line(transcript) or "the platform runner failed"
+    todo = TODO.search(transcript)
+    if todo:
+        return "FAIL", f"lab {todo[1]}: {todo[2]}() not implemented"
+    if status < 0:
+        return "CRASH", f"the VMM was killed by signal {-status}"
+    if "ERROR: AddressSanitizer" in transcript or "runtime error:" in transcript:
+        return "CRASH", "sanitizer report (see transcript)"
+    failed = [l for l in lines if l.startswith("not ok ")]
+    if failed:
+        return "FAIL", f"guest check failed: {failed[0][7:]}"
+    want = test.expected_status()
+    if status != want:
+        what = names.get(status, "?")
+        detail = last_vmm_line(transcript)
+        if status == 16:
+            return "TIMEOUT", detail or "guest did not finish"
+        if status in CRASH_STATUSES:
+            return "CRASH", detail or what
+        return "FAIL", f"exit status {status} ({what}), expected {want} ({names.get(want, '?')}); {detail}"
+    if want == 1:
+        ends = [END.match(l) for l in lines if END.match(l)]
+        oks = sum(1 for l in lines if l.startswith("ok "))
+        if not ends:
+            return "FAIL", "the guest never printed its 'kvmlabs: end' line"
+        passed, nfailed = int(ends[-1][1]), int(ends[-1][2])
+        if nfailed or passed != oks or passed == 0:
+            return "FAIL", f"guest summary says passed={passed} failed={nfailed} but {oks} 'ok' lines were seen"
+    dirty = check_dirty(transcript)
+    if dirty:
+        return "FAIL", dirty
+    return "PASS", ""
+
+
+def report_lines(status, transcript):
+    """What a guest observably did: its report lines and the exit status (for differential runs)."""
+    return [l for l in transcript.splitlines() if REPORT.match(l)] + [f"exit status {status}"]
+
+
+def differential(primary, reference):
+    """A unified diff of two runs' report lines, or '' if they agree."""
+    a, b = report_lines(*primary), report_lines(*reference)
+    if a == b:
+        return ""
+    return "\n".join(difflib.unified_diff(b, a, "linux-kvm", "minikvm", lineterm="", n=1))

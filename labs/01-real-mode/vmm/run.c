@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lab 01: the run loop. KVM_RUN enters the guest; when it returns, kvm_run->
+ * exit_reason says why and the matching union member says the rest
+ * (api.rst 5, "The kvm_run structure"). Handlers live in a table indexed by
+ * exit reason, like Linux's kvm_vmx_exit_handlers[].
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm.h"
+
+typedef enum exit_action (*exit_handler)(struct vcpu *vcpu);
+
+static enum exit_action handle_io(struct vcpu *vcpu)
+{
+	// @lab 01 handle_io: Serve a port I/O exit: each of io.count elements through the PIO bus.
+	lab_todo(1, "handle_io");
+	// @end
+}
+
+static enum exit_action handle_hlt(struct vcpu *vcpu)
+{
+	/* Without an in-kernel irqchip nothing can wake the vCPU: it is done. */
+	struct vm *vm = vcpu->vm;
+	if (atomic_fetch_sub(&vm->running_vcpus, 1) == 1)
+		vm_stop(vm, VMM_EXIT_HALTED, "all vCPUs halted");
+	return EXIT_STOP;
+}
+
+static enum exit_action handle_shutdown(struct vcpu *vcpu)
+{
+	/* KVM reports a triple fault as KVM_EXIT_SHUTDOWN (SDM Vol. 3 6.15, #DF). */
+	vcpu_dump(vcpu);
+	vm_stop(vcpu->vm, VMM_EXIT_TRIPLE_FAULT, "vCPU %d triple fault (KVM_EXIT_SHUTDOWN)", vcpu->id);
+	return EXIT_STOP;
+}
+
+static enum exit_action handle_fail_entry(struct vcpu *vcpu)
+{
+	vcpu_dump(vcpu);
+	vm_stop(vcpu->vm, VMM_EXIT_FAIL_ENTRY,
+		"vCPU %d VM entry failed: hardware_entry_failure_reason 0x%llx on cpu %u", vcpu->id,
+		(unsigned long long)vcpu->run->fail_entry.hardware_entry_failure_reason,
+		vcpu->run->fail_entry.cpu);
+	return EXIT_STOP;
+}
+
+static bool rip_in_memory(struct vcpu *vcpu)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return true;
+	uint64_t linear = regs.rip + sregs.cs.base;
+	struct kvm_translation tr = { .linear_address = linear };
+	uint64_t gpa = linear;
+	if ((sregs.cr0 & 0x80000000u) && kvm_ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
+		gpa = tr.physical_address;
+	return gpa_to_region(vcpu->vm, gpa) != NULL;
+}
+
+static const char *const internal_suberrors[] = {
+	[KVM_INTERNAL_ERROR_EMULATION] = "instruction emulation failed",
+	[KVM_INTERNAL_ERROR_SIMUL_EX] = "exception while delivering an exception",
+	[KVM_INTERNAL_ERROR_DELIVERY_EV] = "exit while delivering an event",
+	[KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON] = "unexpected exit reason",
+};
+
+static enum exit_action handle_internal_error(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint32_t sub = run->internal.suberror;
+	const char *what = sub < sizeof(internal_suberrors) / sizeof(internal_suberrors[0]) &&
+					   internal_suberrors[sub] ? internal_suberrors[sub] : "unknown suberror";
+	vcpu_dump(vcpu);
+	if (!rip_in_memory(vcpu)) {
+		vm_stop(vcpu->vm, VMM_EXIT_WILD_JUMP,
+			"vCPU %d executed outside guest memory (jumped into nowhere)", vcpu->id);
+		return EXIT_STOP;
+	}
+	char data[160] = "";
+	size_t used = 0;
+	for (uint32_t i = 0; i < run->internal.ndata && i < 16 && used < sizeof(data) - 24; i++)
+		used += (size_t)snprintf(data + used, sizeof(data) - used, " 0x%llx",
+					 (unsigned long long)run->internal.data[i]);
+	vm_stop(vcpu->vm, VMM_EXIT_INTERNAL_ERROR, "vCPU %d KVM internal error %u (%s)%s%s", vcpu->id, sub,
+		what, used ? "; data" : "", data);
+	return EXIT_STOP;
+}
+
+static enum exit_action handle_system_event(struct vcpu *vcpu)
+{
+	static const char *const events[] = {
+		[KVM_SYSTEM_EVENT_SHUTDOWN] = "shutdown",
+		[KVM_SYSTEM_EVENT_RESET] = "reset",
+		[KVM_SYSTEM_EVENT_CRASH] = "crash",
+	};
+	uint32_t type = vcpu->run->system_event.type;
+	vm_stop(vcpu->vm, VMM_EXIT_SYSTEM_EVENT, "vCPU %d system event: %s", vcpu->id,
+		type < 4 && events[type] ? events[type] : "other");
+	return EXIT_STOP;
+}
+
+static enum exit_action handle_irq_window_open(struct vcpu *vcpu)
+{
+	/* The VMM injects no interrupts itself (the irqchip does): nothing to do. */
+	vcpu->run->request_interrupt_window = 0;
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action handle_intr(struct vcpu *vcpu)
+{
+	/* A signal interrupted KVM_RUN: only to make us look at vm->stopping. */
+	(void)vcpu;
+	return EXIT_CONTINUE;
+}
+
+// @region exit_table
+static const exit_handler exit_handlers[] = {
+	[KVM_EXIT_IO]              = handle_io,
+	[KVM_EXIT_MMIO]            = handle_mmio,
+	[KVM_EXIT_HLT]             = handle_hlt,
+	[KVM_EXIT_SHUTDOWN]        = handle_shutdown,
+	[KVM_EXIT_FAIL_ENTRY]      = handle_fail_entry,
+	[KVM_EXIT_INTERNAL_ERROR]  = handle_internal_error,
+	[KVM_EXIT_SYSTEM_EVENT]    = handle_system_event,
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = handle_irq_window_open,
+	[KVM_EXIT_INTR]            = handle_intr,
+};
+// @end
+
+static const char *const exit_names[] = {
+	[KVM_EXIT_UNKNOWN] = "UNKNOWN", [KVM_EXIT_EXCEPTION] = "EXCEPTION", [KVM_EXIT_IO] = "IO",
+	[KVM_EXIT_HYPERCALL] = "HYPERCALL", [KVM_EXIT_DEBUG] = "DEBUG", [KVM_EXIT_HLT] = "HLT",
+	[KVM_EXIT_MMIO] = "MMIO", [KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN",
+	[KVM_EXIT_SHUTDOWN] = "SHUTDOWN", [KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY", [KVM_EXIT_INTR] = "INTR",
+	[KVM_EXIT_SET_TPR] = "SET_TPR", [KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS", [KVM_EXIT_NMI] = "NMI",
+	[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR", [KVM_EXIT_OSI] = "OSI",
+	[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT", [KVM_EXIT_IOAPIC_EOI] = "IOAPIC_EOI",
+	[KVM_EXIT_HYPERV] = "HYPERV",
+};
+
+const char *kvm_exit_name(uint32_t reason)
+{
+	if (reason < sizeof(exit_names) / sizeof(exit_names[0]) && exit_names[reason])
+		return exit_names[reason];
+	return "?";
+}
+
+/* --trace: one line per exit, after it was served (so IN data is the value the
+ * guest will read). */
+void trace_exit(const struct vcpu *vcpu)
+{
+	const struct kvm_run *run = vcpu->run;
+	uint64_t value = 0;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		memcpy(&value, (const uint8_t *)run + run->io.data_offset, run->io.size <= 8 ? run->io.size : 8);
+		fprintf(stderr, "vmm: trace vcpu%d IO %s port=0x%x size=%u count=%u data=0x%llx\n", vcpu->id,
+			run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in", run->io.port, run->io.size,
+			run->io.count, (unsigned long long)value);
+		break;
+	case KVM_EXIT_MMIO:
+		memcpy(&value, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
+		fprintf(stderr, "vmm: trace vcpu%d MMIO %s addr=0x%llx size=%u data=0x%llx\n", vcpu->id,
+			run->mmio.is_write ? "write" : "read", (unsigned long long)run->mmio.phys_addr,
+			run->mmio.len, (unsigned long long)value);
+		break;
+	default:
+		fprintf(stderr, "vmm: trace vcpu%d %s\n", vcpu->id, kvm_exit_name(run->exit_reason));
+	}
+}
+
+void vcpu_run_loop(struct vcpu *vcpu)
+{
+	// @lab 01 vcpu_run_loop: Enter the guest with KVM_RUN until a handler says stop.
+	lab_todo(1, "vcpu_run_loop");
+	// @end
+}
+
+void vcpu_dump(struct vcpu *vcpu)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(stderr, "vmm: vCPU %d: registers unavailable\n", vcpu->id);
+		return;
+	}
+	fprintf(stderr,
+		"vmm: vCPU %d registers after %llu exits:\n"
+		"vmm:  rip %016llx rsp %016llx rflags %08llx\n"
+		"vmm:  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
+		"vmm:  rsi %016llx rdi %016llx rbp %016llx\n"
+		"vmm:  cs %04x base %llx l %u db %u  ss %04x  ds %04x\n"
+		"vmm:  cr0 %08llx cr2 %llx cr3 %llx cr4 %llx efer %llx\n",
+		vcpu->id, (unsigned long long)vcpu->exits, (unsigned long long)r.rip,
+		(unsigned long long)r.rsp, (unsigned long long)r.rflags, (unsigned long long)r.rax,
+		(unsigned long long)r.rbx, (unsigned long long)r.rcx, (unsigned long long)r.rdx,
+		(unsigned long long)r.rsi, (unsigned long long)r.rdi, (unsigned long long)r.rbp,
+		s.cs.selector, (unsigned long long)s.cs.base, s.cs.l, s.cs.db, s.ss.selector, s.ds.selector,
+		(unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
+		(unsigned long long)s.cr4, (unsigned long long)s.efer);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lab 02: protected and long mode, set up by the VMM through KVM_SET_SREGS
+ * instead of by boot code in the guest. The guest starts exactly where a
+ * boot loader would have left it: flat segments from a real GDT in guest
+ * memory, and for long mode identity-mapped 4-level page tables.
+ */
+#include <string.h>
+
+#include <kvmlabs/guest_abi.h>
+
+#include "vmm.h"
+
+/* x86 control-register and EFER bits (SDM Vol. 3 2.5, 2.2.1). */
+#define CR0_PE   (1ull << 0)
+#define CR0_ET   (1ull << 4)
+#define CR0_PG   (1ull << 31)
+#define CR4_PAE  (1ull << 5)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+
+/* Page-table entry bits (SDM Vol. 3 4.5, tables 4-14 to 4-20). */
+#define PTE_P    (1ull << 0)
+#define PTE_RW   (1ull << 1)
+#define PTE_PS   (1ull << 7)
+
+#define GDT_ENTRIES 4
+
+// @region gdt_layout
+/* Segment descriptors (SDM Vol. 3 3.4.5): base 0, limit 0xfffff in 4 KiB
+ * units (G=1), present, DPL 0. Access byte 0x9a = code exec/read, 0x92 = data
+ * read/write; flags 0xc = G|D (32-bit), 0xa = G|L (64-bit code). */
+static const uint64_t gdt_template[GDT_ENTRIES] = {
+	[0]                  = 0,                  /* the null descriptor */
+	[ABI_SEL_CODE32 / 8] = 0x00cf9a000000ffff,
+	[ABI_SEL_DATA / 8]   = 0x00cf92000000ffff,
+	[ABI_SEL_CODE64 / 8] = 0x00af9a000000ffff,
+};
+// @end
+
+void gdt_build(uint64_t *gdt)
+{
+	memcpy(gdt, gdt_template, sizeof(gdt_template));
+}
+
+/* The KVM view of a segment register is its descriptor unpacked, plus the
+ * selector: what the CPU's hidden descriptor cache holds after a load. */
+static struct kvm_segment segment_from_descriptor(uint16_t selector)
+{
+	// @lab 02 segment_from_descriptor: Unpack GDT descriptor `selector` into a struct kvm_segment.
+	lab_todo(2, "segment_from_descriptor");
+	// @end
+}
+
+void page_tables_build(uint8_t *ram, uint64_t ram_size)
+{
+	// @lab 02 page_tables_build: Identity-map the first 4 GiB with 2 MiB pages at ABI_PML4_GPA.
+	lab_todo(2, "page_tables_build");
+	// @end
+}
+
+/* Registers shared by both modes: flat data segments, the GDT, and the
+ * entry state of guest_abi.h (EDI = vCPU index, ESI = vCPU count). */
+static int setup_flat(struct vcpu *vcpu, uint64_t entry, uint16_t code_selector,
+		      uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer)
+{
+	struct kvm_sregs sregs;
+	long r = kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &sregs);
+	if (r < 0)
+		return (int)r;
+	// @lab 02 setup_flat: Load code_selector into CS, ABI_SEL_DATA into the rest, the GDT and the control registers.
+	lab_todo(2, "setup_flat");
+	// @end
+	r = kvm_ioctl(vcpu->fd, KVM_SET_SREGS, &sregs);
+	if (r < 0)
+		return (int)r;
+	struct kvm_regs regs = {
+		.rip = entry,
+		.rsp = ABI_IMAGE_GPA - (uint64_t)vcpu->id * 0x4000,
+		.rflags = 0x2,
+		.rdi = (uint64_t)vcpu->id,
+		.rsi = (uint64_t)vcpu->vm->nr_vcpus,
+	};
+	return (int)kvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs);
+}
+
+int vcpu_setup_protected(struct vcpu *vcpu, uint64_t entry)
+{
+	/* CR0.PE with paging off: linear = physical (SDM Vol. 3 9.9.1). */
+	return setup_flat(vcpu, entry, ABI_SEL_CODE32, CR0_PE | CR0_ET, 0, 0, 0);
+}
+
+int vcpu_setup_long(struct vcpu *vcpu, uint64_t entry)
+{
+	/* IA-32e mode needs PAE paging, EFER.LME and CR0.PG; with SREGS we also
+	 * set EFER.LMA, which the CPU would set itself when enabling paging
+	 * (SDM Vol. 3 10.8.5). CS.L=1 makes it 64-bit mode rather than compatibility. */
+	return setup_flat(vcpu, entry, ABI_SEL_CODE64, CR0_PE | CR0_ET | CR0_PG, ABI_PML4_GPA, CR4_PAE,
+			  EFER_LME | EFER_LMA);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Lab 03: several memslots. Each region of guest-physical memory the VMM
+ * backs is one KVM memslot; a slot flagged KVM_MEM_READONLY behaves as ROM,
+ * its writes coming back as MMIO exits (api.rst 4.35). The VMM's own
+ * GPA -> HVA lookup mirrors KVM's gfn_to_memslot()/gfn_to_hva().
+ */
+#include <errno.h>
+
+#include "vmm.h"
+
+int vm_add_region(struct vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
+{
+	// @lab 03 vm_add_region: Record a page-aligned, non-overlapping region and register it as the next memslot.
+	lab_todo(3, "vm_add_region");
+	// @end
+}
+
+const struct mem_region *gpa_to_region(const struct vm *vm, uint64_t gpa)
+{
+	// @lab 03 gpa_to_region: Find the region holding gpa (KVM: __gfn_to_memslot), or NULL.
+	lab_todo(3, "gpa_to_region");
+	// @end
+}
+
+void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	// @lab 03 gpa_to_hva: Translate [gpa, gpa + len) inside one region to a host pointer, or NULL.
+	lab_todo(3, "gpa_to_hva");
+	// @end
+}

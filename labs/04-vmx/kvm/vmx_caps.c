@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VMX control adjustment from the capability MSRs (SDM Vol. 3 Appendix A.3-A.5)
+ * and the hypervisor's base VMCS configuration (Linux: setup_vmcs_config()).
+ * Pure logic, no VMX instructions: also compiled hosted for the unit tests.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "kvmlabs/lab.h"
+#include "kvm/vmx.h"
+#include "kvm/vmx_caps.h"
+
+uint64_t vmx_control_msr(const struct vmx_capability_msrs *caps, enum vmx_ctl_kind kind)
+{
+	/* SDM Vol. 3 A.2: with BASIC bit 55 set, the TRUE_ MSRs report which
+	 * default-1 controls may in fact be 0 (e.g. CR3-load exiting). */
+	bool use_true = caps->basic & VMX_BASIC_TRUE_CTLS;
+	switch (kind) {
+	case VMX_CTL_PIN:   return use_true ? caps->true_pinbased_ctls : caps->pinbased_ctls;
+	case VMX_CTL_PROC:  return use_true ? caps->true_procbased_ctls : caps->procbased_ctls;
+	case VMX_CTL_PROC2: return caps->procbased_ctls2;
+	case VMX_CTL_EXIT:  return use_true ? caps->true_exit_ctls : caps->exit_ctls;
+	case VMX_CTL_ENTRY: return use_true ? caps->true_entry_ctls : caps->entry_ctls;
+	}
+	return 0;
+}
+
+const char *vmx_control_msr_name(const struct vmx_capability_msrs *caps, enum vmx_ctl_kind kind)
+{
+	bool use_true = caps->basic & VMX_BASIC_TRUE_CTLS;
+	switch (kind) {
+	case VMX_CTL_PIN:   return use_true ? "IA32_VMX_TRUE_PINBASED_CTLS" : "IA32_VMX_PINBASED_CTLS";
+	case VMX_CTL_PROC:  return use_true ? "IA32_VMX_TRUE_PROCBASED_CTLS" : "IA32_VMX_PROCBASED_CTLS";
+	case VMX_CTL_PROC2: return "IA32_VMX_PROCBASED_CTLS2";
+	case VMX_CTL_EXIT:  return use_true ? "IA32_VMX_TRUE_EXIT_CTLS" : "IA32_VMX_EXIT_CTLS";
+	case VMX_CTL_ENTRY: return use_true ? "IA32_VMX_TRUE_ENTRY_CTLS" : "IA32_VMX_ENTRY_CTLS";
+	}
+	return "?";
+}
+
+int vmx_adjust_controls(uint32_t required, uint32_t optional, uint64_t cap_msr, uint32_t *result)
+{
+	// @lab 04 vmx_adjust_controls: Fit required|optional controls to a capability MSR (SDM Vol. 3 A.3).
+	lab_todo(4, "vmx_adjust_controls");
+	// @end
+}
+
+struct vmx_control_request {
+	enum vmx_ctl_kind kind;
+	const char *what;
+	uint32_t required, optional;
+	uint32_t *out;
+};
+
+static int lowest_bit(uint32_t v)
+{
+	for (int i = 0; i < 32; i++)
+		if (v & (1u << i))
+			return i;
+	return -1;
+}
+
+int vmx_setup_vmcs_config(const struct vmx_capability_msrs *caps, const struct vmx_config_request *req,
+			  struct vmcs_config *conf, char *err, size_t errlen)
+{
+	/* Stage 04 runs every guest with the hypervisor's own paging (mmu.c), so
+	 * CR3 accesses must exit; I/O always exits so the VMM sees every port. */
+	uint32_t proc_required = CPU_BASED_HLT_EXITING | CPU_BASED_CR3_LOAD_EXITING |
+				 CPU_BASED_CR3_STORE_EXITING | CPU_BASED_UNCOND_IO_EXITING |
+				 CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING |
+				 CPU_BASED_RDPMC_EXITING | CPU_BASED_USE_TSC_OFFSETTING;
+	uint32_t proc2_required = 0;
+	if (req->ept)
+		proc2_required |= SECONDARY_EXEC_ENABLE_EPT;
+	if (req->unrestricted_guest)
+		proc2_required |= SECONDARY_EXEC_UNRESTRICTED_GUEST;
+	if (proc2_required)
+		proc_required |= CPU_BASED_ACTIVATE_SECONDARY_CONTROLS;
+	uint32_t exit_required = VM_EXIT_LOAD_IA32_EFER | VM_EXIT_SAVE_IA32_EFER |
+				 (req->host_64bit ? VM_EXIT_HOST_ADDR_SPACE_SIZE : 0);
+
+	struct vmcs_config c = { 0 };
+	struct vmx_control_request reqs[] = {
+		{ VMX_CTL_PIN, "pin-based", PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING, 0,
+		  &c.pin_based_exec_ctrl },
+		{ VMX_CTL_PROC, "primary processor-based", proc_required, 0, &c.cpu_based_exec_ctrl },
+		{ VMX_CTL_EXIT, "VM-exit", exit_required, 0, &c.vmexit_ctrl },
+		{ VMX_CTL_ENTRY, "VM-entry", VM_ENTRY_LOAD_IA32_EFER, 0, &c.vmentry_ctrl },
+		{ VMX_CTL_PROC2, "secondary processor-based", proc2_required, 0, &c.cpu_based_2nd_exec_ctrl },
+	};
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		struct vmx_control_request *r = &reqs[i];
+		if (r->kind == VMX_CTL_PROC2 && !(c.cpu_based_exec_ctrl & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS))
+			continue;
+		uint64_t msr = vmx_control_msr(caps, r->kind);
+		if (vmx_adjust_controls(r->required, r->optional, msr, r->out) < 0) {
+			uint32_t missing = r->required & ~(uint32_t)(msr >> 32);
+			if (err)
+				snprintf(err, errlen, "%s control bit %d is required but %s = 0x%016llx does not allow it",
+					 r->what, lowest_bit(missing ? missing : r->required),
+					 vmx_control_msr_name(caps, r->kind), (unsigned long long)msr);
+			return -EIO;
+		}
+	}
+	/* Entering IA-32e mode is a per-guest choice made at each KVM_SET_SREGS. */
+	c.vmentry_ctrl &= ~VM_ENTRY_IA32E_MODE;
+	c.revision_id = (uint32_t)(caps->basic & VMX_BASIC_REVISION_MASK);
+	c.vmcs_size = VMX_BASIC_VMCS_SIZE(caps->basic);
+	*conf = c;
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Exit-qualification decoding and segment access rights: the pure pieces of
+ * the exit handlers and of guest-state setup, kept hosted so they are tested.
+ */
+#include <errno.h>
+
+#include "kvmlabs/lab.h"
+#include "kvm/vmx.h"
+#include "kvm/vmx_decode.h"
+
+int vmx_decode_io_qual(uint64_t qual, struct vmx_io_qual *io)
+{
+	// @lab 04 vmx_decode_io_qual: Decode an I/O exit qualification (SDM Vol. 3 Table 28-5).
+	lab_todo(4, "vmx_decode_io_qual");
+	// @end
+}
+
+int vmx_decode_cr_qual(uint64_t qual, struct vmx_cr_qual *cr)
+{
+	// @lab 04 vmx_decode_cr_qual: Decode a control-register-access exit qualification (SDM Vol. 3 Table 28-3).
+	lab_todo(4, "vmx_decode_cr_qual");
+	// @end
+}
+
+uint32_t vmx_segment_access_rights(const struct kvm_segment *seg)
+{
+	// @lab 04 vmx_segment_access_rights: Pack a kvm_segment into VMCS access rights (SDM Vol. 3 Table 25-2).
+	lab_todo(4, "vmx_segment_access_rights");
+	// @end
+}
+
+void vmx_segment_from_access_rights(uint32_t ar, struct kvm_segment *seg)
+{
+	seg->unusable = (ar & VMX_AR_UNUSABLE) ? 1 : 0;
+	seg->type = ar & VMX_AR_TYPE_MASK;
+	seg->s = (ar >> 4) & 1;
+	seg->dpl = VMX_AR_DPL(ar);
+	/* KVM reports an unusable segment as not present (vmx_get_segment). */
+	seg->present = seg->unusable ? 0 : (ar >> 7) & 1;
+	seg->avl = (ar >> 12) & 1;
+	seg->l = (ar >> 13) & 1;
+	seg->db = (ar >> 14) & 1;
+	seg->g = (ar >> 15) & 1;
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The host CPU's own state: GDT with a 64-bit TSS (VMX needs a usable host TR,
+ * SDM Vol. 3 26.2.3), an IDT whose every vector reports and ends the run, and
+ * the control-register bits the kernel and VMX want.
+ *
+ * The host runs with interrupts disabled: any vector that arrives is a bug (an
+ * exception in the host, or an interrupt nobody asked for), so every handler
+ * prints the machine state and ends the run with VMM_EXIT_HOST_FAULT rather
+ * than let the machine reset silently.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <kvmlabs/host.h>
+#include <kvmlabs/vmm_status.h>
+#include "cpu.h"
+#include "panic.h"
+#include "trap.h"
+#include "x86.h"
+
+#define MSR_FS_BASE        0xc0000100
+#define MSR_GS_BASE        0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+
+#define PIC1_CMD  0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD  0xa0
+#define PIC2_DATA 0xa1
+#define PIC_VECTOR_BASE 0x20
+
+#define IST_FATAL 1   /* #DF, NMI and #MC run on their own stack */
+
+/* SDM Vol. 3 8.7: the 64-bit TSS. */
+struct tss64 {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+} __attribute__((packed));
+_Static_assert(sizeof(struct tss64) == 104, "64-bit TSS is 104 bytes");
+
+/* SDM Vol. 3 6.14.1: 64-bit IDT gate descriptor. */
+struct idt_gate {
+	uint16_t offset_low;
+	uint16_t selector;
+	uint8_t ist;
+	uint8_t type_attr;
+	uint16_t offset_mid;
+	uint32_t offset_high;
+	uint32_t reserved;
+} __attribute__((packed));
+
+struct descriptor_pointer {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
+
+#define GDT_ENTRIES 5     /* null, code, data, TSS (two slots) */
+static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
+static struct tss64 tss __attribute__((aligned(16)));
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+static const char *const exception_names[32] = {
+	[0] = "#DE divide error",         [1] = "#DB debug",
+	[2] = "NMI",                      [3] = "#BP breakpoint",
+	[4] = "#OF overflow",             [5] = "#BR bound range exceeded",
+	[6] = "#UD invalid opcode",       [7] = "#NM device not available",
+	[8] = "#DF double fault",         [9] = "coprocessor segment overrun",
+	[10] = "#TS invalid TSS",         [11] = "#NP segment not present",
+	[12] = "#SS stack-segment fault", [13] = "#GP general protection",
+	[14] = "#PF page fault",          [16] = "#MF x87 floating-point error",
+	[17] = "#AC alignment check",     [18] = "#MC machine check",
+	[19] = "#XM SIMD floating-point", [20] = "#VE virtualization exception",
+	[21] = "#CP control protection",  [29] = "#VC VMM communication",
+	[30] = "#SX security exception",
+};
+
+static void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static void gdt_init(void)
+{
+	uint64_t base = (uint64_t)(uintptr_t)&tss;
+	uint64_t limit = sizeof(tss) - 1;
+
+	gdt[0] = 0;
+	gdt[KERNEL_CS / 8] = 0x00af9a000000ffffull;    /* 64-bit code, DPL 0 */
+	gdt[KERNEL_DS / 8] = 0x00cf92000000ffffull;    /* data, flat */
+	/* SDM Vol. 3 8.2.3: 16-byte TSS descriptor, type 9 (available 64-bit TSS). */
+	gdt[KERNEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+			      (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	gdt[KERNEL_TSS / 8 + 1] = base >> 32;
+
+	tss.ist[IST_FATAL - 1] = (uint64_t)(uintptr_t)ist_stack_top;
+	tss.rsp[0] = (uint64_t)(uintptr_t)kernel_stack_top;
+	tss.iomap_base = sizeof(tss);   /* no I/O permission bitmap */
+
+	struct descriptor_pointer gdtr = { sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt };
+	__asm__ volatile(
+		"lgdt %0\n\t"
+		"pushq %1\n\t"
+		"leaq 1f(%%rip), %%rax\n\t"
+		"pushq %%rax\n\t"
+		"lretq\n"
+		"1:\n\t"
+		"movl %2, %%eax\n\t"
+		"movl %%eax, %%ds\n\t"
+		"movl %%eax, %%es\n\t"
+		"movl %%eax, %%ss\n\t"
+		"xorl %%eax, %%eax\n\t"
+		"movl %%eax, %%fs\n\t"
+		"movl %%eax, %%gs\n\t"
+		"movw %3, %%ax\n\t"
+		"ltr %%ax"
+		: : "m"(gdtr), "i"(KERNEL_CS), "i"(KERNEL_DS), "i"(KERNEL_TSS) : "rax", "memory");
+	wrmsr(MSR_FS_BASE, 0);
+	wrmsr(MSR_GS_BASE, 0);
+	wrmsr(MSR_KERNEL_GS_BASE, 0);
+}
+
+static void idt_init(void)
+{
+	for (unsigned int v = 0; v < 256; v++) {
+		uint64_t handler = (uint64_t)(uintptr_t)(isr_stubs + v * ISR_STUB_SIZE);
+		idt[v] = (struct idt_gate){
+			.offset_low = handler & 0xffff,
+			.selector = KERNEL_CS,
+			.ist = (v == 2 || v == 8 || v == 18) ? IST_FATAL : 0,
+			.type_attr = 0x8e,     /* present, DPL 0, 64-bit interrupt gate */
+			.offset_mid = (handler >> 16) & 0xffff,
+			.offset_high = handler >> 32,
+		};
+	}
+	struct descriptor_pointer idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+	__asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+/* Move the 8259s off the exception vectors and mask every line: a stray IRQ
+ * then cannot be mistaken for a fault (it would report as vector 0x20+). */
+static void pic_init(void)
+{
+	outb(PIC1_CMD, 0x11);                 /* ICW1: edge, cascade, ICW4 */
+	outb(PIC2_CMD, 0x11);
+	outb(PIC1_DATA, PIC_VECTOR_BASE);     /* ICW2: vector base */
+	outb(PIC2_DATA, PIC_VECTOR_BASE + 8);
+	outb(PIC1_DATA, 4);                   /* ICW3: slave on IRQ2 */
+	outb(PIC2_DATA, 2);
+	outb(PIC1_DATA, 1);                   /* ICW4: 8086 mode */
+	outb(PIC2_DATA, 1);
+	outb(PIC1_DATA, 0xff);
+	outb(PIC2_DATA, 0xff);
+}
+
+void cpu_init(void)
+{
+	/* CR0.NE is required by VMXON (IA32_VMX_CR0_FIXED0, SDM Vol. 3 A.7);
+	 * MP/!EM and OSFXSR/OSXMMEXCPT make the FPU and SSE state usable. */
+	write_cr0((read_cr0() | CR0_NE | CR0_MP | CR0_WP) & ~CR0_EM);
+	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
+	gdt_init();
+	idt_init();
+	pic_init();
+}
+
+/* ---- Reporting ------------------------------------------------------------ */
+
+static bool address_in_stack(uint64_t a)
+{
+	return (a >= (uint64_t)(uintptr_t)kernel_stack_guard && a < (uint64_t)(uintptr_t)ist_stack_top);
+}
+
+/* Follow the frame-pointer chain (the kernel is built with
+ * -fno-omit-frame-pointer); stop at anything outside the kernel stacks. */
+static void print_backtrace(uint64_t rip, uint64_t rbp)
+{
+	fprintf(stderr, "  backtrace (addr2line -f -e kvmlabs.elf):");
+	if (rip)
+		fprintf(stderr, " %#lx", rip);
+	for (int depth = 0; depth < 24 && address_in_stack(rbp) && address_in_stack(rbp + 15) &&
+			    !(rbp & 7); depth++) {
+		const uint64_t *frame = (const uint64_t *)(uintptr_t)rbp;
+		if (!frame[1])
+			break;
+		fprintf(stderr, " %#lx", frame[1] - 1);  /* inside the call instruction */
+		if (frame[0] <= rbp)
+			break;
+		rbp = frame[0];
+	}
+	fprintf(stderr, "\n");
+}
+
+static void explain_page_fault(uint64_t error, uint64_t cr2)
+{
+	uint64_t guard = (uint64_t)(uintptr_t)kernel_stack_guard;
+	fprintf(stderr, "  page fault: %s %s at %#lx%s\n",
+		(error & 1) ? "protection violation on" : "not-present page on",
+		(error & 16) ? "instruction fetch" : (error & 2) ? "write" : "read", cr2,
+		(error & 8) ? " (reserved bit set in a paging entry)" : "");
+	if (cr2 < 4096)
+		fprintf(stderr, "  (a NULL pointer dereference: page 0 is unmapped)\n");
+	else if (cr2 >= guard && cr2 < guard + 4096)
+		fprintf(stderr, "  (kernel stack overflow: the stack is %d KiB)\n", KERNEL_STACK_SIZE / 1024);
+}
+
+static bool reporting;
+
+void host_trap(struct trap_frame *f)
+{
+	uint64_t cr2 = read_cr2();
+	if (reporting) {
+		/* A fault while reporting a fault: say so with as little as possible. */
+		fputs("kvmlabs-host: fault while reporting a fault\n", stderr);
+		host_exit(VMM_EXIT_HOST_FAULT);
+	}
+	reporting = true;
+
+	const char *name = f->vector < 32 ? exception_names[f->vector] : NULL;
+	if (f->vector < 32)
+		fprintf(stderr, "kvmlabs-host: EXCEPTION %s (vector %lu) in the host kernel\n",
+			name ? name : "reserved", f->vector);
+	else
+		fprintf(stderr, "kvmlabs-host: unexpected interrupt, vector %lu (the host runs with interrupts off)\n",
+			f->vector);
+	fprintf(stderr, "  error code %#lx  rip %#lx  cs %#lx  rflags %#lx  rsp %#lx  ss %#lx\n",
+		f->error_code, f->rip, f->cs, f->rflags, f->rsp, f->ss);
+	fprintf(stderr, "  cr0 %#lx  cr2 %#lx  cr3 %#lx  cr4 %#lx  efer %#lx\n", read_cr0(), cr2,
+		read_cr3(), read_cr4(), rdmsr(0xc0000080));
+	fprintf(stderr, "  rax %016lx  rbx %016lx  rcx %016lx  rdx %016lx\n", f->rax, f->rbx, f->rcx, f->rdx);
+	fprintf(stderr, "  rsi %016lx  rdi %016lx  rbp %016lx  r8  %016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
+	fprintf(stderr, "  r9  %016lx  r10 %016lx  r11 %016lx  r12 %016lx\n", f->r9, f->r10, f->r11, f->r12);
+	fprintf(stderr, "  r13 %016lx  r14 %016lx  r15 %016lx\n", f->r13, f->r14, f->r15);
+	if (f->vector == 14)
+		explain_page_fault(f->error_code, cr2);
+	if (f->vector == 8)
+		fprintf(stderr, "  (a double fault: often a kernel stack overflow; rsp above is the faulting one)\n");
+	print_backtrace(f->rip, f->rbp);
+	host_exit(VMM_EXIT_HOST_FAULT);
+}
+
+_Noreturn void host_panic(const char *fmt, ...)
+{
+	va_list ap;
+	if (!reporting) {
+		reporting = true;
+		fputs("kvmlabs-host: panic: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputs("\n", stderr);
+		print_backtrace(0, (uint64_t)(uintptr_t)__builtin_frame_address(0));
+	}
+	host_exit(VMM_EXIT_HOST_FAULT);
+}

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * minikvm's generic half (Linux: virt/kvm/kvm_main.c): the handles that stand
+ * in for file descriptors, ioctl dispatch per object kind, VM and vCPU life
+ * cycle, and memslots. Entry points of the KVM seam (kvmlabs/kvm_seam.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kvmlabs/host_kernel.h"
+#include "kvmlabs/kvm_seam.h"
+#include "kvm/kvm_host.h"
+
+/* ---- memory ------------------------------------------------------------- */
+
+void *kvm_zalloc(size_t size)
+{
+	size_t pages = (size + KVM_PAGE_SIZE - 1) / KVM_PAGE_SIZE;
+	return pages == 1 ? host_page_alloc() : host_pages_alloc(pages, KVM_PAGE_SIZE);
+}
+
+void kvm_free(void *p, size_t size)
+{
+	size_t pages = (size + KVM_PAGE_SIZE - 1) / KVM_PAGE_SIZE;
+	if (!p)
+		return;
+	if (pages == 1)
+		host_page_free(p);
+	else
+		host_pages_free(p, pages);
+}
+
+/* ---- handles: the file descriptors of the bare-metal KVM ---------------- */
+
+enum kvm_handle_kind { HANDLE_FREE, HANDLE_SYSTEM, HANDLE_VM, HANDLE_VCPU };
+
+#define KVM_MAX_HANDLES 32
+#define KVM_FIRST_HANDLE 3 /* like fds after stdin/stdout/stderr: 0 is never a valid handle */
+
+static struct {
+	enum kvm_handle_kind kind;
+	void *object;
+} kvm_handles[KVM_MAX_HANDLES];
+
+static int kvm_vm_count;          /* VMX is on while a VM exists (Linux: hardware_enable_all) */
+static bool kvm_hardware_ready;   /* vmx_hardware_setup() succeeded */
+
+static int handle_alloc(enum kvm_handle_kind kind, void *object)
+{
+	for (int i = 0; i < KVM_MAX_HANDLES; i++) {
+		if (kvm_handles[i].kind == HANDLE_FREE) {
+			kvm_handles[i].kind = kind;
+			kvm_handles[i].object = object;
+			return i + KVM_FIRST_HANDLE;
+		}
+	}
+	return -EMFILE;
+}
+
+static void *handle_get(int fd, enum kvm_handle_kind *kind)
+{
+	int i = fd - KVM_FIRST_HANDLE;
+	if (i < 0 || i >= KVM_MAX_HANDLES || kvm_handles[i].kind == HANDLE_FREE)
+		return NULL;
+	*kind = kvm_handles[i].kind;
+	return kvm_handles[i].object;
+}
+
+static void handle_release(int fd)
+{
+	int i = fd - KVM_FIRST_HANDLE;
+	kvm_handles[i].kind = HANDLE_FREE;
+	kvm_handles[i].object = NULL;
+}
+
+/* ---- memslots ----------------------------------------------------------- */
+
+// @region gfn_to_memslot
+struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
+{
+	for (int i = 0; i < KVM_USER_MEM_SLOTS; i++) {
+		struct kvm_memory_slot *slot = &kvm->memslots[i];
+		if (slot->npages && gfn >= slot->base_gfn && gfn - slot->base_gfn < slot->npages)
+			return slot;
+	}
+	return NULL;
+}
+
+hva_t gfn_to_hva_prot(struct kvm *kvm, gfn_t gfn, bool *writable)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	if (!slot)
+		return KVM_HVA_ERR_BAD;
+	if (writable)
+		*writable = !(slot->flags & KVM_MEM_READONLY);
+	return slot->userspace_addr + ((gfn - slot->base_gfn) << KVM_PAGE_SHIFT);
+}
+// @end
+
+hva_t gfn_to_hva(struct kvm *kvm, gfn_t gfn)
+{
+	return gfn_to_hva_prot(kvm, gfn, NULL);
+}
+
+static bool memslot_overlaps(struct kvm *kvm, uint16_t id, gfn_t base, uint64_t npages)
+{
+	for (int i = 0; i < KVM_USER_MEM_SLOTS; i++) {
+		struct kvm_memory_slot *s = &kvm->memslots[i];
+		if (i == id || !s->npages)
+			continue;
+		if (base < s->base_gfn + s->npages && s->base_gfn < base + npages)
+			return true;
+	}
+	return false;
+}
+
+/* The rules of Linux's __kvm_set_memory_region() (api.rst 4.35). */
+static int kvm_set_memory_region(struct kvm *kvm, const struct kvm_userspace_memory_region *mem)
+{
+	const uint32_t valid_flags = KVM_MEM_READONLY;
+	if (mem->flags & ~valid_flags)
+		return -EINVAL;  /* dirty logging arrives with a later stage */
+	if ((mem->slot >> 16) != 0)
+		return -EINVAL;  /* one address space */
+	uint16_t id = (uint16_t)mem->slot;
+	if (id >= KVM_USER_MEM_SLOTS)
+		return -EINVAL;
+	if ((mem->memory_size | mem->guest_phys_addr | mem->userspace_addr) & (KVM_PAGE_SIZE - 1))
+		return -EINVAL;
+	if (mem->guest_phys_addr + mem->memory_size < mem->guest_phys_addr)
+		return -EINVAL;
+	/* userspace_addr is a host pointer, identity mapped: it must not wrap either. */
+	if (mem->userspace_addr + mem->memory_size < mem->userspace_addr)
+		return -EINVAL;
+
+	struct kvm_memory_slot *old = &kvm->memslots[id];
+	uint64_t npages = mem->memory_size >> KVM_PAGE_SHIFT;
+	gfn_t base = mem->guest_phys_addr >> KVM_PAGE_SHIFT;
+	const struct kvm_mmu *mmu = kvm_mmu_for_stage();
+
+	if (npages == 0) {
+		if (!old->npages)
+			return -EINVAL;
+		memset(old, 0, sizeof(*old));
+		mmu->zap_all(kvm);
+		return 0;
+	}
+	if (old->npages) {
+		/* An existing slot may move or change its dirty-log flag; never its
+		 * size, its host memory or its read-only-ness. */
+		if (mem->userspace_addr != old->userspace_addr || npages != old->npages ||
+		    ((mem->flags ^ old->flags) & KVM_MEM_READONLY))
+			return -EINVAL;
+		if (base == old->base_gfn && mem->flags == old->flags)
+			return 0;
+	}
+	if (memslot_overlaps(kvm, id, base, npages))
+		return -EEXIST;
+	*old = (struct kvm_memory_slot){
+		.base_gfn = base, .npages = npages, .userspace_addr = mem->userspace_addr, .flags = mem->flags, .id = id,
+	};
+	mmu->zap_all(kvm);
+	return 0;
+}
+
+/* ---- VM and vCPU life cycle --------------------------------------------- */
+
+static void kvm_put_kvm(struct kvm *kvm)
+{
+	if (--kvm->refs > 0)
+		return;
+	kvm_mmu_for_stage()->vm_destroy(kvm);
+	kvm_free(kvm, sizeof(*kvm));
+	if (--kvm_vm_count == 0)
+		vmx_hardware_disable();
+}
+
+static long kvm_dev_ioctl_create_vm(unsigned long type)
+{
+	if (type != 0)
+		return -EINVAL;
+	if (kvm_vm_count == 0) {
+		int r = vmx_hardware_enable();
+		if (r < 0)
+			return r;
+	}
+	struct kvm *kvm = kvm_zalloc(sizeof(*kvm));
+	if (!kvm)
+		goto nomem;
+	kvm->refs = 1;
+	kvm_vm_count++;
+	if (kvm_mmu_for_stage()->vm_init(kvm) < 0) {
+		kvm_put_kvm(kvm);
+		return -ENOMEM;
+	}
+	int fd = handle_alloc(HANDLE_VM, kvm);
+	if (fd < 0) {
+		kvm_put_kvm(kvm);
+		return fd;
+	}
+	kvm->handle = fd;
+	return fd;
+nomem:
+	if (kvm_vm_count == 0)
+		vmx_hardware_disable();
+	return -ENOMEM;
+}
+
+static void kvm_vcpu_destroy(struct kvm_vcpu *vcpu)
+{
+	struct kvm *kvm = vcpu->kvm;
+	vmx_vcpu_free(vcpu);
+	kvm_free(vcpu->run, KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
+	for (int i = 0; i < kvm->nr_vcpus; i++)
+		if (kvm->vcpus[i] == vcpu)
+			kvm->vcpus[i] = NULL;
+	kvm_free(vcpu, sizeof(*vcpu));
+	kvm_put_kvm(kvm);
+}
+
+static long kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
+{
+	if (id >= KVM_MAX_VCPUS)
+		return -EINVAL;
+	if (kvm->vcpus[id])
+		return -EEXIST;
+	struct kvm_vcpu *vcpu = kvm_zalloc(sizeof(*vcpu));
+	if (!vcpu)
+		return -ENOMEM;
+	vcpu->run = kvm_zalloc(KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
+	if (!vcpu->run) {
+		kvm_free(vcpu, sizeof(*vcpu));
+		return -ENOMEM;
+	}
+	vcpu->kvm = kvm;
+	vcpu->vcpu_id = (int)id;
+	kvm->refs++;
+	int r = vmx_vcpu_create(vcpu);
+	if (r == 0)
+		r = kvm_arch_vcpu_init(vcpu);
+	if (r == 0)
+		r = handle_alloc(HANDLE_VCPU, vcpu);
+	if (r < 0) {
+		kvm_vcpu_destroy(vcpu);
+		return r;
+	}
+	vcpu->handle = r;
+	kvm->vcpus[id] = vcpu;
+	if ((int)id >= kvm->nr_vcpus)
+		kvm->nr_vcpus = (int)id + 1;
+	return r;
+}
+
+/* ---- ioctl dispatch ----------------------------------------------------- */
+
+// @region check_extension
+static long kvm_vm_ioctl_check_extension(long cap)
+{
+	switch (cap) {
+	case KVM_CAP_USER_MEMORY:
+	case KVM_CAP_DESTROY_MEMORY_REGION_WORKS:
+	case KVM_CAP_JOIN_MEMORY_REGIONS_WORKS:
+	case KVM_CAP_READONLY_MEM:
+	case KVM_CAP_IMMEDIATE_EXIT:
+	case KVM_CAP_CHECK_EXTENSION_VM:
+		return 1;
+	case KVM_CAP_NR_VCPUS:
+	case KVM_CAP_MAX_VCPUS:
+	case KVM_CAP_MAX_VCPU_ID:
+		return KVM_MAX_VCPUS;
+	case KVM_CAP_NR_MEMSLOTS:
+		return KVM_USER_MEM_SLOTS;
+	default:
+		return kvm_arch_check_extension(cap);
+	}
+}
+// @end
+
+static long kvm_dev_ioctl(unsigned long request, void *arg)
+{
+	switch (request) {
+	case KVM_GET_API_VERSION:
+		return arg ? -EINVAL : KVM_API_VERSION;
+	case KVM_CREATE_VM:
+		return kvm_dev_ioctl_create_vm((unsigned long)(uintptr_t)arg);
+	case KVM_CHECK_EXTENSION:
+		return kvm_vm_ioctl_check_extension((long)(uintptr_t)arg);
+	case KVM_GET_VCPU_MMAP_SIZE:
+		return arg ? -EINVAL : (long)(KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
+	default:
+		return kvm_arch_dev_ioctl(request, arg);
+	}
+}
+
+static long kvm_vm_ioctl(struct kvm *kvm, unsigned long request, void *arg)
+{
+	switch (request) {
+	case KVM_CREATE_VCPU:
+		return kvm_vm_ioctl_create_vcpu(kvm, (unsigned long)(uintptr_t)arg);
+	case KVM_SET_USER_MEMORY_REGION:
+		if (!arg)
+			return -EFAULT;
+		return kvm_set_memory_region(kvm, arg);
+	case KVM_CHECK_EXTENSION:
+		return kvm_vm_ioctl_check_extension((long)(uintptr_t)arg);
+	case KVM_SET_TSS_ADDR:
+	case KVM_SET_IDENTITY_MAP_ADDR:
+		/* Linux needs these for real mode without unrestricted guest; minikvm
+		 * refuses real mode at this stage instead, so the addresses go unused. */
+		return 0;
+	default:
+		return -ENOTTY; /* kvm_arch_vm_ioctl's default */
+	}
+}
+
+int kvm_seam_open(void)
+{
+	if (!kvm_hardware_ready) {
+		char err[200];
+		if (vmx_hardware_setup(err, sizeof(err)) < 0) {
+			printf("minikvm: no usable VMX: %s\n", err);
+			return -ENODEV;
+		}
+		kvm_hardware_ready = true;
+	}
+	return handle_alloc(HANDLE_SYSTEM, NULL);
+}
+
+long kvm_ioctl(int fd, unsigned long request, void *arg)
+{
+	enum kvm_handle_kind kind;
+	void *object = handle_get(fd, &kind);
+	if (!object && kind != HANDLE_SYSTEM)
+		return -EBADF;
+	if (!object && handle_get(fd, &kind) == NULL && (fd - KVM_FIRST_HANDLE < 0 || fd - KVM_FIRST_HANDLE >= KVM_MAX_HANDLES ||
+							 kvm_handles[fd - KVM_FIRST_HANDLE].kind != HANDLE_SYSTEM))
+		return -EBADF;
+	switch (kind) {
+	case HANDLE_SYSTEM:
+		return kvm_dev_ioctl(request, arg);
+	case HANDLE_VM:
+		return kvm_vm_ioctl(object, request, arg);
+	case HANDLE_VCPU:
+		return kvm_arch_vcpu_ioctl(object, request, arg);
+	default:
+		return -EBADF;
+	}
+}
+
+struct kvm_run *kvm_seam_map_run(int vcpu_fd, size_t size)
+{
+	enum kvm_handle_kind kind;
+	struct kvm_vcpu *vcpu = handle_get(vcpu_fd, &kind);
+	if (!vcpu || kind != HANDLE_VCPU || size == 0 || size > KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE)
+		return NULL;
+	return vcpu->run;
+}
+
+void kvm_seam_close(int fd)
+{
+	enum kvm_handle_kind kind;
+	void *object = handle_get(fd, &kind);
+	int i = fd - KVM_FIRST_HANDLE;
+	if (i < 0 || i >= KVM_MAX_HANDLES || kvm_handles[i].kind == HANDLE_FREE)
+		return;
+	handle_release(fd);
+	if (kind == HANDLE_VM)
+		kvm_put_kvm(object);
+	else if (kind == HANDLE_VCPU)
+		kvm_vcpu_destroy(object);
+}
+
+const char *kvm_seam_name(void)
+{
+	return "minikvm";
+}
