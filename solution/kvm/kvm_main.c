@@ -58,13 +58,14 @@ static int handle_alloc(enum kvm_handle_kind kind, void *object)
 	return -EMFILE;
 }
 
-static void *handle_get(int fd, enum kvm_handle_kind *kind)
+/* The kind of handle fd (HANDLE_FREE if none) and its object. */
+static enum kvm_handle_kind handle_get(int fd, void **object)
 {
 	int i = fd - KVM_FIRST_HANDLE;
-	if (i < 0 || i >= KVM_MAX_HANDLES || kvm_handles[i].kind == HANDLE_FREE)
-		return NULL;
-	*kind = kvm_handles[i].kind;
-	return kvm_handles[i].object;
+	if (i < 0 || i >= KVM_MAX_HANDLES)
+		return HANDLE_FREE;
+	*object = kvm_handles[i].object;
+	return kvm_handles[i].kind;
 }
 
 static void handle_release(int fd)
@@ -329,14 +330,8 @@ int kvm_seam_open(void)
 
 long kvm_ioctl(int fd, unsigned long request, void *arg)
 {
-	enum kvm_handle_kind kind;
-	void *object = handle_get(fd, &kind);
-	if (!object && kind != HANDLE_SYSTEM)
-		return -EBADF;
-	if (!object && handle_get(fd, &kind) == NULL && (fd - KVM_FIRST_HANDLE < 0 || fd - KVM_FIRST_HANDLE >= KVM_MAX_HANDLES ||
-							 kvm_handles[fd - KVM_FIRST_HANDLE].kind != HANDLE_SYSTEM))
-		return -EBADF;
-	switch (kind) {
+	void *object = NULL;
+	switch (handle_get(fd, &object)) {
 	case HANDLE_SYSTEM:
 		return kvm_dev_ioctl(request, arg);
 	case HANDLE_VM:
@@ -350,19 +345,17 @@ long kvm_ioctl(int fd, unsigned long request, void *arg)
 
 struct kvm_run *kvm_seam_map_run(int vcpu_fd, size_t size)
 {
-	enum kvm_handle_kind kind;
-	struct kvm_vcpu *vcpu = handle_get(vcpu_fd, &kind);
-	if (!vcpu || kind != HANDLE_VCPU || size == 0 || size > KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE)
+	void *object = NULL;
+	if (handle_get(vcpu_fd, &object) != HANDLE_VCPU || size == 0 || size > KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE)
 		return NULL;
-	return vcpu->run;
+	return ((struct kvm_vcpu *)object)->run;
 }
 
 void kvm_seam_close(int fd)
 {
-	enum kvm_handle_kind kind;
-	void *object = handle_get(fd, &kind);
-	int i = fd - KVM_FIRST_HANDLE;
-	if (i < 0 || i >= KVM_MAX_HANDLES || kvm_handles[i].kind == HANDLE_FREE)
+	void *object = NULL;
+	enum kvm_handle_kind kind = handle_get(fd, &object);
+	if (kind == HANDLE_FREE)
 		return;
 	handle_release(fd);
 	if (kind == HANDLE_VM)

@@ -162,6 +162,11 @@ void report(int cond, const char *check, const char *fmt, ...)
 	putchar('\n');
 }
 
+void pass(const char *check)
+{
+	report(1, check, "%s", "");
+}
+
 void report_eq(const char *check, unsigned long long got, unsigned long long want)
 {
 	report(got == want, check, "got 0x%llx want 0x%llx", got, want);

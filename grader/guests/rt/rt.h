@@ -47,6 +47,8 @@ void vprintf(const char *fmt, va_list ap);
 void begin(const char *guest);
 void report(int cond, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void skip(const char *check, const char *reason);
+/* An "ok" that needs no comparison: reaching this point is the check. */
+void pass(const char *check);
 /* report(got == want) with "got 0x.. want 0x.." on failure. */
 void report_eq(const char *check, unsigned long long got, unsigned long long want);
 _Noreturn void end(void);                  /* end line, then exit 0 or 1 */

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bad-triple-fault: real mode, IDTR limit 0, then a divide by zero. The #DE
+ * vector lies beyond the IDT limit, so the CPU raises #GP, which lies beyond
+ * it too, then #DF, then shuts down (SDM Vol. 3 20.1.4: real-mode interrupt
+ * delivery checks the IDT limit): KVM_EXIT_SHUTDOWN, VMM status 8.
+ *
+ * An emulator that ignores the limit would instead take the real-mode
+ * vector at IDTR.base; those entries lead to a second attempt that cannot
+ * be mis-delivered: protected mode with the same empty IDT, then UD2.
+ */
+	.code16
+	.section .text.entry, "ax"
+	.globl _start
+_start:
+	cli
+	xorw %ax, %ax
+	movw %ax, %ds
+	movw %ax, %es
+	/* Vectors 0 (#DE), 8 (#DF) and 13 (#GP) at IDTR.base 0 -> in_protected_mode. */
+	movw $in_protected_mode, 0 * 4
+	movw %ax, 0 * 4 + 2
+	movw $in_protected_mode, 8 * 4
+	movw %ax, 8 * 4 + 2
+	movw $in_protected_mode, 13 * 4
+	movw %ax, 13 * 4 + 2
+	lidt empty_idt
+	xorw %dx, %dx
+	divw %ax		/* 0 / 0: #DE */
+in_protected_mode:
+	movl %cr0, %eax
+	orl $1, %eax
+	movl %eax, %cr0
+	ud2
+1:	hlt
+	jmp 1b
+
+	.balign 8
+empty_idt:
+	.word 0
+	.long 0

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/*
+ * host.h for the bare-metal host: what the VMM gets instead of Linux.
+ * One CPU and no threads (the VMM runs its single vCPU inline when
+ * host_max_threads() is 1), no eventfds, files come from the guest archive.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kvmlabs/host.h>
+#include <kvmlabs/host_kernel.h>
+#include "archive.h"
+#include "console.h"
+#include "x86.h"
+
+#define BOCHS_SHUTDOWN_PORT 0x8900
+#define QEMU_DEBUG_EXIT_PORT 0xf4
+#define GUEST_RAM_ALIGN  0x200000u
+#define PAGE_BYTES       4096u
+
+void *host_alloc_guest_ram(size_t bytes)
+{
+	if (bytes == 0)
+		return NULL;
+	size_t pages = (bytes + PAGE_BYTES - 1) / PAGE_BYTES;
+	/* 2 MiB alignment lets minikvm's EPT use large pages for guest RAM. */
+	void *p = host_pages_alloc(pages, bytes >= GUEST_RAM_ALIGN ? GUEST_RAM_ALIGN : PAGE_BYTES);
+	if (!p && bytes >= GUEST_RAM_ALIGN)
+		p = host_pages_alloc(pages, PAGE_BYTES);
+	return p;
+}
+
+void host_free_guest_ram(void *mem, size_t bytes)
+{
+	if (mem)
+		host_pages_free(mem, (bytes + PAGE_BYTES - 1) / PAGE_BYTES);
+}
+
+void *host_load_file(const char *path, size_t max_size, size_t *size, char *err, size_t errlen)
+{
+	const struct archive_entry *e = archive_find(path);
+	if (!e) {
+		snprintf(err, errlen, "%s: not in the guest archive (the runner packs the files named on "
+			 "the command line that exist in its --guest-dir)", path);
+		return NULL;
+	}
+	if (e->size > max_size) {
+		snprintf(err, errlen, "%s: %lu bytes, more than the %zu allowed", path, e->size, max_size);
+		return NULL;
+	}
+	void *buf = malloc(e->size ? e->size : 1);
+	if (!buf) {
+		snprintf(err, errlen, "%s: no memory for %lu bytes", path, e->size);
+		return NULL;
+	}
+	memcpy(buf, archive_data(e), e->size);
+	*size = e->size;
+	return buf;
+}
+
+int host_console_getc(void)
+{
+	return console_getc();
+}
+
+int host_thread_start(struct host_thread **thread, void *(*fn)(void *), void *arg)
+{
+	(void)thread;
+	(void)fn;
+	(void)arg;
+	return -ENOSYS;
+}
+
+void host_thread_join(struct host_thread *thread)
+{
+	(void)thread;
+}
+
+void host_thread_kick(struct host_thread *thread)
+{
+	(void)thread;
+}
+
+int host_max_threads(void)
+{
+	return 1;
+}
+
+int host_event_create(void)
+{
+	return -ENOSYS;
+}
+
+int host_event_signal(int event)
+{
+	(void)event;
+	return -ENOSYS;
+}
+
+long host_event_wait(int event, int timeout_ms)
+{
+	(void)event;
+	(void)timeout_ms;
+	return -ENOSYS;
+}
+
+void host_event_close(int event)
+{
+	(void)event;
+}
+
+/* Print the line the runners wait for, then switch the emulator off: Bochs
+ * through its shutdown port (the string "Shutdown"), QEMU through
+ * isa-debug-exit (exit code (status << 1) | 1). The host runs in VMX root
+ * operation, so these OUTs reach the emulator's devices, not the VMM's. */
+_Noreturn void host_exit(int status)
+{
+	static const char shutdown[] = "Shutdown";
+
+	printf("kvmlabs-host: exit status %d\n", status);
+	console_drain();
+	for (const char *p = shutdown; *p; p++)
+		outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*p);
+	outb(QEMU_DEBUG_EXIT_PORT, (uint8_t)status);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
