@@ -96,3 +96,5 @@ kernel_stack_guard:
 kernel_stack_top:
 	.skip	IST_STACK_SIZE
 ist_stack_top:
+
+	.section .note.GNU-stack, "", @progbits

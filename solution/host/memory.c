@@ -26,9 +26,9 @@
 #include "trap.h"
 #include "x86.h"
 
-#define LOW_MEMORY_END   0x100000ull
-#define LARGE_PAGE_SIZE  0x200000ull
-#define GIB              0x40000000ull
+#define LOW_MEMORY_END   0x100000ul
+#define LARGE_PAGE_SIZE  0x200000ul
+#define GIB              0x40000000ul
 #define MAX_PHYS_TOP     (512 * GIB)  /* one PDPT */
 #define BITS_PER_WORD    64
 

@@ -8,7 +8,7 @@
 
 #include "boot_info.h"
 
-#define PAGE_SIZE 4096ull
+#define PAGE_SIZE 4096ul
 
 extern char kernel_start[], kernel_end[];
 

@@ -52,8 +52,9 @@ static void test_printf(void)
 	check_format("18446744073709551615 -9223372036854775808", "%llu %lld", ULLONG_MAX, LLONG_MIN);
 	check_format("ffffffffffffffff 123456789abc", "%lx %zx", ~0ul, (size_t)0x123456789abcull);
 	check_format("0x1000 0x0", "%p %p", (void *)0x1000, (void *)0);
+	const char *volatile null_string = NULL;
 	check_format("[abc] [  abc] [abc  ] [ab] (null)", "[%s] [%5s] [%-5s] [%.2s] %s", "abc", "abc", "abc",
-		     "abc", (char *)NULL);
+		     "abc", null_string);
 	check_format("x% c", "%c%% %c", 'x', 'c');
 	check_format("-0042 0x002a", "%05d %#06x", -42, 42);
 	check_format("     7|7     |007", "%*d|%-*d|%.*d", 6, 7, 6, 7, 3, 7);
@@ -162,14 +163,19 @@ void selftest_run(void)
 _Noreturn void selftest_fault(void)
 {
 	printf("kvmlabs-host: selftest: writing to address 0x8\n");
-	*(volatile uint64_t *)8 = 1;
+	volatile uintptr_t address = 8;
+	*(volatile uint64_t *)address = 1;
 	host_panic("the write to page 0 did not fault");
 }
+
+static volatile int recursion_limit = 1 << 30;
 
 static int recurse(int depth)
 {
 	volatile char frame[512];
 	frame[0] = (char)depth;
+	if (depth >= recursion_limit)
+		return 0;
 	return recurse(depth + 1) + frame[0];
 }
 

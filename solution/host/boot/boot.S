@@ -453,3 +453,5 @@ lh_dest:	.long	0
 	.globl	boot_info
 boot_info:
 	.fill	BOOT_INFO_SIZE, 1, 0
+
+	.section .note.GNU-stack, "", @progbits

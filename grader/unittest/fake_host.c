@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* host.h for unit tests (fake_host.h says what each part does). */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kvmlabs/vmm_status.h>
+
+#include "fake_host.h"
+
+#define MAX_FILES  8
+#define MAX_EVENTS 32
+#define EVENT_BASE 200 /* event handles do not look like KVM handles */
+
+struct host_thread {
+	pthread_t tid;
+	void *(*fn)(void *);
+	void *arg;
+	bool kicked;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct { char *path; void *data; size_t size; } files[MAX_FILES];
+	int nfiles;
+	const char *console;
+	int max_threads;
+	struct { bool open; long count; } events[MAX_EVENTS];
+	int threads_started, threads_joined, kicks;
+	bool exit_passes;
+} fh = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .max_threads = 16 };
+
+static _Thread_local struct host_thread *current_thread;
+
+void fake_host_reset(void)
+{
+	for (int i = 0; i < fh.nfiles; i++) {
+		free(fh.files[i].path);
+		free(fh.files[i].data);
+	}
+	pthread_mutex_t lock = fh.lock;
+	pthread_cond_t cond = fh.cond;
+	memset(&fh, 0, sizeof(fh));
+	fh.lock = lock;
+	fh.cond = cond;
+	fh.max_threads = 16;
+}
+
+void fake_host_add_file(const char *path, const void *data, size_t size)
+{
+	ck_assert_msg(fh.nfiles < MAX_FILES, "fake_host: too many files");
+	fh.files[fh.nfiles].path = strdup(path);
+	fh.files[fh.nfiles].data = malloc(size ? size : 1);
+	memcpy(fh.files[fh.nfiles].data, data, size);
+	fh.files[fh.nfiles].size = size;
+	fh.nfiles++;
+}
+
+void fake_host_set_console_input(const char *bytes)
+{
+	fh.console = bytes;
+}
+
+void fake_host_set_max_threads(int n)
+{
+	fh.max_threads = n;
+}
+
+void fake_host_exit_fails_test(bool fail)
+{
+	fh.exit_passes = !fail;
+}
+
+/* ---- memory, files, clock, console ---------------------------------------- */
+
+void *host_alloc_guest_ram(size_t bytes)
+{
+	void *p = aligned_alloc(4096, (bytes + 4095) & ~(size_t)4095);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+void host_free_guest_ram(void *mem, size_t bytes)
+{
+	(void)bytes;
+	free(mem);
+}
+
+void *host_load_file(const char *path, size_t max_size, size_t *size, char *err, size_t errlen)
+{
+	for (int i = 0; i < fh.nfiles; i++) {
+		if (strcmp(fh.files[i].path, path))
+			continue;
+		if (fh.files[i].size > max_size) {
+			snprintf(err, errlen, "image is %zu bytes, larger than guest RAM (%zu bytes)",
+				 fh.files[i].size, max_size);
+			return NULL;
+		}
+		void *copy = malloc(fh.files[i].size ? fh.files[i].size : 1);
+		memcpy(copy, fh.files[i].data, fh.files[i].size);
+		*size = fh.files[i].size;
+		return copy;
+	}
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(max_size + 1);
+	size_t n = buf ? fread(buf, 1, max_size + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > max_size) {
+		snprintf(err, errlen, buf ? "image larger than guest RAM (%zu bytes)" : "out of memory", max_size);
+		free(buf);
+		return NULL;
+	}
+	*size = n;
+	return buf;
+}
+
+uint64_t host_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int host_console_getc(void)
+{
+	if (!fh.console || !*fh.console)
+		return -1;
+	return (unsigned char)*fh.console++;
+}
+
+/* ---- threads ---------------------------------------------------------------- */
+
+static void *thread_main(void *arg)
+{
+	struct host_thread *t = arg;
+	current_thread = t;
+	return t->fn(t->arg);
+}
+
+int host_thread_start(struct host_thread **thread, void *(*fn)(void *), void *arg)
+{
+	struct host_thread *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->fn = fn;
+	t->arg = arg;
+	*thread = t; /* before the thread runs: a kick may come at once */
+	int r = pthread_create(&t->tid, NULL, thread_main, t);
+	if (r) {
+		free(t);
+		return -r;
+	}
+	pthread_mutex_lock(&fh.lock);
+	fh.threads_started++;
+	pthread_mutex_unlock(&fh.lock);
+	return 0;
+}
+
+void host_thread_join(struct host_thread *thread)
+{
+	pthread_join(thread->tid, NULL);
+	free(thread);
+	pthread_mutex_lock(&fh.lock);
+	fh.threads_joined++;
+	pthread_mutex_unlock(&fh.lock);
+}
+
+void host_thread_kick(struct host_thread *thread)
+{
+	pthread_mutex_lock(&fh.lock);
+	thread->kicked = true;
+	fh.kicks++;
+	pthread_mutex_unlock(&fh.lock);
+}
+
+bool fake_host_take_kick(void)
+{
+	struct host_thread *t = current_thread;
+	if (!t)
+		return false;
+	pthread_mutex_lock(&fh.lock);
+	bool kicked = t->kicked;
+	t->kicked = false;
+	pthread_mutex_unlock(&fh.lock);
+	return kicked;
+}
+
+int host_max_threads(void)
+{
+	return fh.max_threads;
+}
+
+int fake_host_threads_started(void)
+{
+	return fh.threads_started;
+}
+
+int fake_host_threads_joined(void)
+{
+	return fh.threads_joined;
+}
+
+int fake_host_kicks(void)
+{
+	return fh.kicks;
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+static int event_index(int event)
+{
+	int i = event - EVENT_BASE;
+	return i >= 0 && i < MAX_EVENTS && fh.events[i].open ? i : -1;
+}
+
+int host_event_create(void)
+{
+	pthread_mutex_lock(&fh.lock);
+	int r = -EMFILE;
+	for (int i = 0; i < MAX_EVENTS; i++)
+		if (!fh.events[i].open) {
+			fh.events[i].open = true;
+			fh.events[i].count = 0;
+			r = EVENT_BASE + i;
+			break;
+		}
+	pthread_mutex_unlock(&fh.lock);
+	return r;
+}
+
+int host_event_signal(int event)
+{
+	pthread_mutex_lock(&fh.lock);
+	int i = event_index(event);
+	if (i >= 0) {
+		fh.events[i].count++;
+		pthread_cond_broadcast(&fh.cond);
+	}
+	pthread_mutex_unlock(&fh.lock);
+	return i >= 0 ? 0 : -EBADF;
+}
+
+long host_event_wait(int event, int timeout_ms)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&fh.lock);
+	long n = 0;
+	for (;;) {
+		int i = event_index(event);
+		if (i < 0)
+			break;
+		if (fh.events[i].count) {
+			n = fh.events[i].count;
+			fh.events[i].count = 0;
+			break;
+		}
+		if (pthread_cond_timedwait(&fh.cond, &fh.lock, &deadline))
+			break;
+	}
+	pthread_mutex_unlock(&fh.lock);
+	return n;
+}
+
+void host_event_close(int event)
+{
+	pthread_mutex_lock(&fh.lock);
+	int i = event_index(event);
+	if (i >= 0)
+		fh.events[i].open = false;
+	pthread_mutex_unlock(&fh.lock);
+}
+
+int fake_host_events_open(void)
+{
+	int n = 0;
+	for (int i = 0; i < MAX_EVENTS; i++)
+		n += fh.events[i].open;
+	return n;
+}
+
+bool fake_host_event_is_open(int event)
+{
+	return event_index(event) >= 0;
+}
+
+long fake_host_event_pending(int event)
+{
+	int i = event_index(event);
+	return i < 0 ? -1 : fh.events[i].count;
+}
+
+/* ---- the end ------------------------------------------------------------------ */
+
+static const char *status_name(int status)
+{
+	static const char *const names[] = {
+		[VMM_EXIT_HALTED] = "VMM_EXIT_HALTED", [VMM_EXIT_USAGE] = "VMM_EXIT_USAGE",
+		[VMM_EXIT_BAD_IMAGE] = "VMM_EXIT_BAD_IMAGE", [VMM_EXIT_KVM_SETUP] = "VMM_EXIT_KVM_SETUP",
+		[VMM_EXIT_TRIPLE_FAULT] = "VMM_EXIT_TRIPLE_FAULT", [VMM_EXIT_FAIL_ENTRY] = "VMM_EXIT_FAIL_ENTRY",
+		[VMM_EXIT_INTERNAL_ERROR] = "VMM_EXIT_INTERNAL_ERROR", [VMM_EXIT_UNHANDLED] = "VMM_EXIT_UNHANDLED",
+		[VMM_EXIT_TIMEOUT] = "VMM_EXIT_TIMEOUT", [VMM_EXIT_OUTPUT_FLOOD] = "VMM_EXIT_OUTPUT_FLOOD",
+		[VMM_EXIT_NOT_IMPLEMENTED] = "VMM_EXIT_NOT_IMPLEMENTED: a lab stub ran (lab_todo), see the line above",
+		[VMM_EXIT_WILD_JUMP] = "VMM_EXIT_WILD_JUMP", [VMM_EXIT_SYSTEM_EVENT] = "VMM_EXIT_SYSTEM_EVENT",
+		[VMM_EXIT_HOST_FAULT] = "VMM_EXIT_HOST_FAULT",
+	};
+	if (status >= 0 && status < (int)(sizeof(names) / sizeof(names[0])) && names[status])
+		return names[status];
+	return "not a VMM status";
+}
+
+_Noreturn void host_exit(int status)
+{
+	fflush(stdout);
+	fflush(stderr);
+	if (!fh.exit_passes)
+		ck_abort_msg("the VMM ended the process: host_exit(%d) (%s)", status, status_name(status));
+	_exit(status);
+}
