@@ -2,8 +2,8 @@
 /*
  * bad-triple-fault: real mode, IDTR limit 0, then a divide by zero. The #DE
  * vector lies beyond the IDT limit, so the CPU raises #GP, which lies beyond
- * it too, then #DF, then shuts down (SDM Vol. 3 20.1.4: real-mode interrupt
- * delivery checks the IDT limit): KVM_EXIT_SHUTDOWN, VMM status 8.
+ * it too, then #DF, then shuts down (SDM Vol. 2 INT n, real-address-mode
+ * operation: a vector beyond the IDT limit is #GP): KVM_EXIT_SHUTDOWN, VMM status 8.
  *
  * An emulator that ignores the limit would instead take the real-mode
  * vector at IDTR.base; those entries lead to a second attempt that cannot

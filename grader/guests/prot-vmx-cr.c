@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * prot-vmx-cr: control-register accesses (SDM Vol. 3 25.6.6 guest/host masks
- * and read shadows, 28.1.3). The hypervisor may force bits the guest did not
+ * and read shadows; CR-access exits 26.1.3,
+ * their exit qualification 28.2.1). The hypervisor may force bits the guest did not
  * ask for (CR0.PG and PE for a guest without unrestricted guest, CR4.VMXE);
  * the read shadows must hide them: CR0 reads PE=1 PG=0, CR4 reads VMXE=0.
  * Bits the guest owns round-trip: CR0.WP, CR0.AM, CR0.TS (also via CLTS),

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * prot-vmx-io: I/O instruction exits (SDM Vol. 3 27.1.3 / 28.2.1, exit
- * qualification for I/O instructions: size, direction, port). The UART
+ * prot-vmx-io: I/O instruction exits (SDM Vol. 3 26.1.3; the exit
+ * qualification of 28.2.1 gives size, direction and port). The UART
  * output itself is the first test; then the test device's scratch register
  * at 1, 2 and 4 bytes and its ID register.
  */

@@ -2,8 +2,9 @@
 /*
  * prot-vmx-triple-fault: a guest that cannot deliver an exception. With an
  * IDT limit of 0, UD2's #UD cannot be delivered, which is #GP, then #DF, then
- * a triple fault (SDM Vol. 3 6.15, interrupt 8): a VM exit for triple fault
- * (SDM Vol. 3 27.2, basic exit reason 2), KVM_EXIT_SHUTDOWN, VMM status 8.
+ * a triple fault (SDM Vol. 3 6.15, interrupt 8). In VMX non-root operation
+ * that is a VM exit (SDM Vol. 3 26.2, basic exit reason 2), which KVM reports
+ * as KVM_EXIT_SHUTDOWN: VMM status 8.
  */
 #include "rt.h"
 

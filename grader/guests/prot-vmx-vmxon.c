@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * prot-vmx-vmxon: nested VMX is not offered. VMXON with CR4.VMXE clear raises
- * #UD (SDM Vol. 3 31.3, VMXON); the hypervisor also traps VMXON
- * unconditionally in a guest (SDM Vol. 3 26.1.2) and injects #UD. The guest's
+ * #UD (SDM Vol. 3 VMX instruction reference, VMXON); in a guest VMXON
+ * always exits (SDM Vol. 3 26.1.2) and the hypervisor injects the #UD. The guest's
  * #UD handler catches it and resumes after the instruction.
  */
 #include "rt.h"

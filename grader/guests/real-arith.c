@@ -144,7 +144,8 @@ static void test_segments(void)
 	uint16_t seg = (uint16_t)((linear >> 4) - 1), off = (uint16_t)((linear & 0xf) + 16);
 
 	cell[5] = 0;
-	/* Linear = segment * 16 + offset (SDM Vol. 3 20.1.1). */
+	/* Linear = segment * 16 + offset (SDM Vol. 3, 8086 emulation: real-address
+	 * mode address translation). */
 	__asm__ volatile("pushw %%es\n\tmovw %w0, %%es\n\tmovb $0x5e, %%es:(%w1)\n\tpopw %%es"
 			 : : "r"(seg), "b"(off) : "memory");
 	report(cell[5] == 0x5e, "segment-write", "es:0x%x:%x wrote 0x5e, linear 0x%x reads 0x%x",

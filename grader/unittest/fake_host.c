@@ -326,11 +326,46 @@ static const char *status_name(int status)
 	return "not a VMM status";
 }
 
+/* The VMM's messages go to stderr. While a test runs they are kept in a
+ * file, so a passing run stays quiet and a failing one can quote them;
+ * KVMLABS_TEST_VERBOSE=1 leaves stderr alone. */
+static FILE *stderr_file;
+static char stderr_tail[512];
+
+void fake_host_capture_stderr(void)
+{
+	const char *verbose = getenv("KVMLABS_TEST_VERBOSE");
+	if ((verbose && *verbose && strcmp(verbose, "0")) || stderr_file)
+		return;
+	fflush(stderr);
+	stderr_file = tmpfile();
+	if (stderr_file)
+		dup2(fileno(stderr_file), STDERR_FILENO);
+}
+
+const char *fake_host_stderr_tail(void)
+{
+	stderr_tail[0] = 0;
+	if (!stderr_file)
+		return stderr_tail;
+	fflush(stderr);
+	long end = ftell(stderr_file) >= 0 ? lseek(fileno(stderr_file), 0, SEEK_END) : 0;
+	long from = end > (long)sizeof(stderr_tail) - 1 ? end - (long)sizeof(stderr_tail) + 1 : 0;
+	ssize_t n = pread(fileno(stderr_file), stderr_tail, sizeof(stderr_tail) - 1, from);
+	stderr_tail[n > 0 ? n : 0] = 0;
+	size_t len = strlen(stderr_tail);
+	while (len && stderr_tail[len - 1] == '\n')
+		stderr_tail[--len] = 0;
+	char *last = strrchr(stderr_tail, '\n');
+	return last ? last + 1 : stderr_tail;
+}
+
 _Noreturn void host_exit(int status)
 {
 	fflush(stdout);
 	fflush(stderr);
 	if (!fh.exit_passes)
-		ck_abort_msg("the VMM ended the process: host_exit(%d) (%s)", status, status_name(status));
+		ck_abort_msg("the VMM ended the process: host_exit(%d) (%s); its last message: %s", status,
+			     status_name(status), fake_host_stderr_tail());
 	_exit(status);
 }

@@ -33,4 +33,9 @@ bool fake_host_take_kick(void);
 /* host_exit(status) was called: fail the test (the default), or just _exit(status). */
 void fake_host_exit_fails_test(bool fail);
 
+/* Keep the VMM's stderr in a file while a test runs (KVMLABS_TEST_VERBOSE=1:
+ * do not); the last line it printed, for failure messages. */
+void fake_host_capture_stderr(void);
+const char *fake_host_stderr_tail(void);
+
 #endif

@@ -16,6 +16,7 @@ void ut_setup(void)
 {
 	fake_kvm_reset();
 	fake_host_reset();
+	fake_host_capture_stderr();
 }
 
 void ut_teardown(void)

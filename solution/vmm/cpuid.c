@@ -22,20 +22,15 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t fu
 	return NULL;
 }
 
-int vcpu_setup_cpuid(struct vcpu *vcpu)
+/* Take KVM's supported CPUID, put the kvmlabs leaves in, set it on the vCPU. */
+static int cpuid_install(struct vcpu *vcpu, struct kvm_cpuid2 *cpuid)
 {
-	struct kvm_cpuid2 *cpuid =
-		calloc(1, sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
-	if (!cpuid)
-		return -ENOMEM;
-	int r;
 	// @lab 03 vcpu_setup_cpuid: Take KVM's supported CPUID, add the kvmlabs hypervisor leaves, set it on the vCPU.
 	cpuid->nent = CPUID_MAX_ENTRIES;
-	long got = kvm_ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
-	if (got < 0) {
-		vmm_error("KVM_GET_SUPPORTED_CPUID: %s", kvm_strerror(got));
-		r = (int)got;
-		goto out;
+	long r = kvm_ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
+	if (r < 0) {
+		vmm_error("KVM_GET_SUPPORTED_CPUID: %s", kvm_strerror(r));
+		return (int)r;
 	}
 	/* Hypervisor leaves 0x40000000+ (the range CPUID.1:ECX.HV points guests at):
 	 * replace whatever KVM offered there with the kvmlabs signature. */
@@ -44,10 +39,8 @@ int vcpu_setup_cpuid(struct vcpu *vcpu)
 		if ((cpuid->entries[i].function & 0xffff0000u) != ABI_CPUID_HV_LEAF)
 			cpuid->entries[kept++] = cpuid->entries[i];
 	cpuid->nent = kept;
-	if (cpuid->nent + 2 > CPUID_MAX_ENTRIES) {
-		r = -E2BIG;
-		goto out;
-	}
+	if (cpuid->nent + 2 > CPUID_MAX_ENTRIES)
+		return -E2BIG;
 	struct kvm_cpuid_entry2 *hv = &cpuid->entries[cpuid->nent++];
 	*hv = (struct kvm_cpuid_entry2){ .function = ABI_CPUID_HV_LEAF, .eax = ABI_CPUID_HV_FEATURES };
 	memcpy(&hv->ebx, ABI_CPUID_HV_SIGNATURE, 4);
@@ -60,13 +53,21 @@ int vcpu_setup_cpuid(struct vcpu *vcpu)
 	struct kvm_cpuid_entry2 *leaf1 = cpuid_find(cpuid, 1, 0);
 	if (leaf1)
 		leaf1->ebx = (leaf1->ebx & 0x00ffffffu) | ((uint32_t)vcpu->id << 24);
-	long set = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
-	if (set < 0)
-		vmm_error("KVM_SET_CPUID2: %s", kvm_strerror(set));
-	r = (int)set;
+	r = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
+	if (r < 0)
+		vmm_error("KVM_SET_CPUID2: %s", kvm_strerror(r));
+	return (int)r;
 	// @stub lab_todo(3, "vcpu_setup_cpuid");
 	// @end
-out:
+}
+
+int vcpu_setup_cpuid(struct vcpu *vcpu)
+{
+	struct kvm_cpuid2 *cpuid =
+		calloc(1, sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	if (!cpuid)
+		return -ENOMEM;
+	int r = cpuid_install(vcpu, cpuid);
 	free(cpuid);
 	return r;
 }

@@ -107,11 +107,12 @@ int doorbell_setup(struct vm *vm)
 	if (has_cap(vm, KVM_CAP_IOEVENTFD) && host_max_threads() > 1) {
 		int event = host_event_create();
 		if (event >= 0) {
+			long r;
 			// @lab 03 doorbell_ioeventfd: Have KVM signal `event` on 4-byte writes to ABI_DOORBELL_PORT.
 			struct kvm_ioeventfd io = {
 				.addr = ABI_DOORBELL_PORT, .len = 4, .fd = event, .flags = KVM_IOEVENTFD_FLAG_PIO,
 			};
-			long r = kvm_ioctl(vm->vm_fd, KVM_IOEVENTFD, &io);
+			r = kvm_ioctl(vm->vm_fd, KVM_IOEVENTFD, &io);
 			// @stub lab_todo(3, "doorbell_ioeventfd");
 			// @end
 			if (r == 0 && host_thread_start(&vm->doorbell_thread, doorbell_thread, vm) == 0) {

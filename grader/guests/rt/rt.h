@@ -66,7 +66,8 @@ static inline uint32_t testdev_cmd(uint32_t cmd, uint32_t data)
 	return inl(ABI_TESTDEV_PORT + ABI_TESTDEV_DATA);
 }
 
-/* A test-and-set spinlock (lock xchg: SDM Vol. 3 9.1.2.1, xchg with memory is locked). */
+/* A test-and-set spinlock (SDM Vol. 3, locked atomic operations:
+ * XCHG with a memory operand is always locked). */
 typedef volatile uint32_t spinlock_t;
 static inline void spin_lock(spinlock_t *l)
 {

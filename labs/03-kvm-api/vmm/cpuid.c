@@ -22,17 +22,21 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t fu
 	return NULL;
 }
 
+/* Take KVM's supported CPUID, put the kvmlabs leaves in, set it on the vCPU. */
+static int cpuid_install(struct vcpu *vcpu, struct kvm_cpuid2 *cpuid)
+{
+	// @lab 03 vcpu_setup_cpuid: Take KVM's supported CPUID, add the kvmlabs hypervisor leaves, set it on the vCPU.
+	lab_todo(3, "vcpu_setup_cpuid");
+	// @end
+}
+
 int vcpu_setup_cpuid(struct vcpu *vcpu)
 {
 	struct kvm_cpuid2 *cpuid =
 		calloc(1, sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 	if (!cpuid)
 		return -ENOMEM;
-	int r;
-	// @lab 03 vcpu_setup_cpuid: Take KVM's supported CPUID, add the kvmlabs hypervisor leaves, set it on the vCPU.
-	lab_todo(3, "vcpu_setup_cpuid");
-	// @end
-out:
+	int r = cpuid_install(vcpu, cpuid);
 	free(cpuid);
 	return r;
 }

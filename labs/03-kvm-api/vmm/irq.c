@@ -99,6 +99,7 @@ int doorbell_setup(struct vm *vm)
 	if (has_cap(vm, KVM_CAP_IOEVENTFD) && host_max_threads() > 1) {
 		int event = host_event_create();
 		if (event >= 0) {
+			long r;
 			// @lab 03 doorbell_ioeventfd: Have KVM signal `event` on 4-byte writes to ABI_DOORBELL_PORT.
 			lab_todo(3, "doorbell_ioeventfd");
 			// @end

@@ -42,6 +42,7 @@ image_header:
 
 disk_spt:	.word	18
 disk_heads:	.word	2
+boot_drive:	.byte	0
 
 boot_start:
 	cli
@@ -53,7 +54,7 @@ boot_start:
 	ljmp	$0, $1f
 1:	sti
 	cld
-	mov	%dl, boot_info + BOOT_INFO_DRIVE_OFF
+	mov	%dl, boot_drive
 
 	/* INT 13h AH=08h: drive geometry. Keep the floppy defaults if it fails. */
 	mov	$0x08, %ah
@@ -112,7 +113,7 @@ disk_read:
 2:	mov	dr_count, %ax
 	mov	$0x02, %ah
 	mov	dr_dest, %bx
-	mov	boot_info + BOOT_INFO_DRIVE_OFF, %dl
+	mov	boot_drive, %dl
 	pusha
 	int	$0x13
 	popa
@@ -155,8 +156,13 @@ fatal16:
 3:	hlt
 	jmp	3b
 
-/* puts16: the NUL-terminated string at SI to port 0xe9 and COM1. */
+/* puts16: the NUL-terminated string at SI to port 0xe9 and COM1 (8N1;
+ * the BIOS may have left the divisor latch selected). */
 puts16:
+	mov	$(COM1_PORT + 3), %dx
+	mov	$0x03, %al
+	outb	%al, %dx
+puts16_next:
 	lodsb
 	test	%al, %al
 	jz	2f
@@ -170,7 +176,7 @@ puts16:
 	mov	$COM1_PORT, %dx
 	mov	%ah, %al
 	outb	%al, %dx
-	jmp	puts16
+	jmp	puts16_next
 2:	ret
 
 msg_disk:	.asciz	"kvmlabs-boot: disk read error\n"
@@ -182,6 +188,8 @@ msg_shutdown:	.asciz	"Shutdown"
 
 /* ---- Stage 2: the sectors behind the boot sector ------------------------- */
 stage2:
+	movzbl	boot_drive, %eax
+	mov	%eax, boot_info + BOOT_INFO_DRIVE_OFF
 	/* INT 15h EAX=E820h: the physical memory map (ACPI spec, "System Address
 	 * Map Interfaces"). Entries are 24 bytes; a 20-byte answer leaves the
 	 * preset "valid" extended attribute. */
