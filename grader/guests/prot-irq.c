@@ -80,6 +80,8 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	report(imr1 == mask1 && imr2 == 0xff, "pic-imr-read-back", "IMR 0x%x 0x%x, want 0x%x 0xff",
 	       imr1, imr2, mask1);
 
+	/* MCR.OUT2 gates the UART's interrupt line on a PC; set it as drivers do. */
+	outb(ABI_COM1_PORT + UART_MCR, 0x08);
 	outb(ABI_COM1_PORT + UART_IER, 0x02);
 	unsigned n4 = wait_irq(ABI_COM1_IRQ);
 	report(n4 == 1, "uart-thre-irq", "IRQ 4 arrived %u times after IER=0x02, want 1", n4);

@@ -12,7 +12,7 @@
 static long hypercall(uint32_t nr, uint32_t arg)
 {
 	long ret;
-	__asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "b"(arg) : "memory");
+	__asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "b"(arg), "c"(0), "d"(0) : "memory");
 	return ret;
 }
 

@@ -7,8 +7,9 @@ import re
 #             and the PVM flavour never returns from VMCALL at all)
 #   paging32  32-bit and PAE paging (not on the PVM flavour)
 #   int       software interrupts at CPL0 (not on the PVM flavour)
+#   vmxon-ud  VMXON in a guest raises #UD (the PVM flavour fails to emulate it instead)
 LINUX_CAPS_ALWAYS = {"smp", "irqchip"}
-LINUX_CAPS_HW = {"paging32", "int"}
+LINUX_CAPS_HW = {"paging32", "int", "vmxon-ud"}
 
 
 def kvm_flavour():
@@ -49,6 +50,7 @@ def reason_missing(need):
         "vmcall": "Linux KVM does not implement the kvmlabs hypercalls (and its PVM flavour never returns from VMCALL)",
         "paging32": "this host KVM (PVM flavour) cannot run 32-bit or PAE paging",
         "int": "this host KVM (PVM flavour) cannot emulate int n at CPL0",
+        "vmxon-ud": "this host KVM (PVM flavour) cannot emulate VMXON to raise #UD",
     }.get(need, f"host lacks '{need}'")
 
 

@@ -71,7 +71,7 @@ class VmmTest(unittest.TestCase):
                           (("--mem", "12Q", img), r"--mem: '12Q' is not a size"),
                           (("--cpus", "99", img), r"--cpus: '99' is not a number between 1 and 8"),
                           (("--mode", "unreal", img), r"--mode takes real, prot or long"),
-                          (("--mem",), r"needs a value")):
+                          (("--mem",), r"needs a value"), (("--trace=1", img), r"takes no value")):
             with self.subTest(args=args):
                 self.assertEnds(vmm("run", *args), "USAGE", msg)
 
@@ -79,6 +79,12 @@ class VmmTest(unittest.TestCase):
     def test_missing_image(self):
         self.assertEnds(vmm("run", os.path.join(self.tmp.name, "nope.bin")), "BAD_IMAGE",
                         r"nope\.bin: cannot open: No such file")
+
+    def test_options_take_values_both_ways(self):
+        img = self.image(b"\xb0\x00\xe6\xf4")
+        for args in (("--mem", "2M"), ("--mem=2M",)):
+            with self.subTest(args=args):
+                self.assertEqual(vmm("run", *args, img)[0], 1)
 
     def test_directory_is_not_an_image(self):
         self.assertEnds(vmm("run", self.tmp.name), "BAD_IMAGE", r"not a regular file")

@@ -317,7 +317,7 @@ static const char *status_name(int status)
 		[VMM_EXIT_TRIPLE_FAULT] = "VMM_EXIT_TRIPLE_FAULT", [VMM_EXIT_FAIL_ENTRY] = "VMM_EXIT_FAIL_ENTRY",
 		[VMM_EXIT_INTERNAL_ERROR] = "VMM_EXIT_INTERNAL_ERROR", [VMM_EXIT_UNHANDLED] = "VMM_EXIT_UNHANDLED",
 		[VMM_EXIT_TIMEOUT] = "VMM_EXIT_TIMEOUT", [VMM_EXIT_OUTPUT_FLOOD] = "VMM_EXIT_OUTPUT_FLOOD",
-		[VMM_EXIT_NOT_IMPLEMENTED] = "VMM_EXIT_NOT_IMPLEMENTED: a lab stub ran (lab_todo), see the line above",
+		[VMM_EXIT_NOT_IMPLEMENTED] = "VMM_EXIT_NOT_IMPLEMENTED",
 		[VMM_EXIT_WILD_JUMP] = "VMM_EXIT_WILD_JUMP", [VMM_EXIT_SYSTEM_EVENT] = "VMM_EXIT_SYSTEM_EVENT",
 		[VMM_EXIT_HOST_FAULT] = "VMM_EXIT_HOST_FAULT",
 	};
@@ -330,6 +330,7 @@ static const char *status_name(int status)
  * file, so a passing run stays quiet and a failing one can quote them;
  * KVMLABS_TEST_VERBOSE=1 leaves stderr alone. */
 static FILE *stderr_file;
+static int stderr_saved = -1;
 static char stderr_tail[512];
 
 void fake_host_capture_stderr(void)
@@ -339,8 +340,21 @@ void fake_host_capture_stderr(void)
 		return;
 	fflush(stderr);
 	stderr_file = tmpfile();
-	if (stderr_file)
+	if (stderr_file) {
+		stderr_saved = dup(STDERR_FILENO);
 		dup2(fileno(stderr_file), STDERR_FILENO);
+	}
+}
+
+void fake_host_release_stderr(void)
+{
+	if (!stderr_file)
+		return;
+	fflush(stderr);
+	dup2(stderr_saved, STDERR_FILENO);
+	close(stderr_saved);
+	fclose(stderr_file);
+	stderr_file = NULL;
 }
 
 const char *fake_host_stderr_tail(void)
@@ -349,7 +363,7 @@ const char *fake_host_stderr_tail(void)
 	if (!stderr_file)
 		return stderr_tail;
 	fflush(stderr);
-	long end = ftell(stderr_file) >= 0 ? lseek(fileno(stderr_file), 0, SEEK_END) : 0;
+	long end = (long)lseek(fileno(stderr_file), 0, SEEK_END);
 	long from = end > (long)sizeof(stderr_tail) - 1 ? end - (long)sizeof(stderr_tail) + 1 : 0;
 	ssize_t n = pread(fileno(stderr_file), stderr_tail, sizeof(stderr_tail) - 1, from);
 	stderr_tail[n > 0 ? n : 0] = 0;
@@ -365,7 +379,7 @@ _Noreturn void host_exit(int status)
 	fflush(stdout);
 	fflush(stderr);
 	if (!fh.exit_passes)
-		ck_abort_msg("the VMM ended the process: host_exit(%d) (%s); its last message: %s", status,
+		ck_abort_msg("the VMM ended the process with host_exit(%d) (%s): %s", status,
 			     status_name(status), fake_host_stderr_tail());
 	_exit(status);
 }

@@ -37,5 +37,7 @@ void fake_host_exit_fails_test(bool fail);
  * do not); the last line it printed, for failure messages. */
 void fake_host_capture_stderr(void);
 const char *fake_host_stderr_tail(void);
+/* Give stderr back (so what the sanitizers print at exit is seen). */
+void fake_host_release_stderr(void);
 
 #endif

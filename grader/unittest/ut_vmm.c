@@ -23,6 +23,9 @@ void ut_teardown(void)
 {
 	free(ut_the_vm.ram);
 	ut_the_vm.ram = NULL;
+	fake_kvm_reset();
+	fake_host_reset();
+	fake_host_release_stderr();
 }
 
 struct vmm_options *ut_options(void)
@@ -33,6 +36,7 @@ struct vmm_options *ut_options(void)
 struct vm *ut_vm(uint64_t ram_size)
 {
 	struct vm *vm = &ut_the_vm;
+	free(vm->ram);
 	ut_opt = (struct vmm_options){
 		.mem_size = ram_size, .cpus = 1, .mode = MODE_AUTO, .load_addr = ~0ull, .entry = ~0ull,
 		.irqchip = true, .max_output = 1 << 20,

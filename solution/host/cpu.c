@@ -188,19 +188,33 @@ static bool address_in_stack(uint64_t a)
  * -fno-omit-frame-pointer); stop at anything outside the kernel stacks. */
 static void print_backtrace(uint64_t rip, uint64_t rbp)
 {
+	uint64_t previous = rip;
+	unsigned int repeats = 0;
+
 	fprintf(stderr, "  backtrace (addr2line -f -e kvmlabs.elf):");
 	if (rip)
 		fprintf(stderr, " %#lx", rip);
-	for (int depth = 0; depth < 24 && address_in_stack(rbp) && address_in_stack(rbp + 15) &&
+	for (int depth = 0; depth < 64 && address_in_stack(rbp) && address_in_stack(rbp + 15) &&
 			    !(rbp & 7); depth++) {
 		const uint64_t *frame = (const uint64_t *)(uintptr_t)rbp;
 		if (!frame[1])
 			break;
-		fprintf(stderr, " %#lx", frame[1] - 1);  /* inside the call instruction */
+		uint64_t call = frame[1] - 1;  /* inside the call instruction */
+		if (call == previous) {
+			repeats++;
+		} else {
+			if (repeats)
+				fprintf(stderr, " (x%u)", repeats + 1);
+			repeats = 0;
+			fprintf(stderr, " %#lx", call);
+			previous = call;
+		}
 		if (frame[0] <= rbp)
 			break;
 		rbp = frame[0];
 	}
+	if (repeats)
+		fprintf(stderr, " (x%u...)", repeats + 1);
 	fprintf(stderr, "\n");
 }
 
@@ -246,8 +260,10 @@ void host_trap(struct trap_frame *f)
 	fprintf(stderr, "  r13 %016lx  r14 %016lx  r15 %016lx\n", f->r13, f->r14, f->r15);
 	if (f->vector == 14)
 		explain_page_fault(f->error_code, cr2);
-	if (f->vector == 8)
-		fprintf(stderr, "  (a double fault: often a kernel stack overflow; rsp above is the faulting one)\n");
+	uint64_t guard = (uint64_t)(uintptr_t)kernel_stack_guard;
+	if (f->rsp >= guard && f->rsp < guard + 4096 + 64)
+		fprintf(stderr, "  (kernel stack overflow: rsp is in the guard page below the %d KiB stack)\n",
+			KERNEL_STACK_SIZE / 1024);
 	print_backtrace(f->rip, f->rbp);
 	host_exit(VMM_EXIT_HOST_FAULT);
 }

@@ -56,7 +56,7 @@ HOST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror \
 	-fno-omit-frame-pointer -fno-strict-aliasing \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=small \
 	-DKVMLABS_STAGE=$(STAGE) -DKVMLABS_BAREMETAL=1
-HOST_ASFLAGS := -D__ASSEMBLER__ -Ihost -Iinclude -DKVMLABS_STAGE=$(STAGE) -DKVMLABS_BAREMETAL=1
+HOST_ASFLAGS := -g -D__ASSEMBLER__ -Ihost -Iinclude -DKVMLABS_STAGE=$(STAGE) -DKVMLABS_BAREMETAL=1
 # The parts' own extra flags (their makefiles may define these).
 HOST_VMM_EXTRA := -Wno-unused-function $(VMM_BAREMETAL_CFLAGS)
 HOST_KVM_EXTRA := $(KVM_CFLAGS_EXTRA) $(KVM_BAREMETAL_CFLAGS)

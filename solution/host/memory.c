@@ -72,7 +72,7 @@ void memory_print_map(const struct boot_info *bi)
 	printf("kvmlabs-host: E820 memory map (%u entries):\n", bi->e820_count);
 	for (uint32_t i = 0; i < bi->e820_count; i++) {
 		const struct boot_e820_entry *e = &bi->e820[i];
-		printf("  %#014lx-%#014lx %s\n", e->base, e->base + e->length - 1, e820_type_name(e->type));
+		printf("  0x%012lx-0x%012lx %s\n", e->base, e->base + e->length - 1, e820_type_name(e->type));
 	}
 }
 

@@ -143,8 +143,9 @@ static void test_heap(void)
 	void *run = host_pages_alloc(3, 0x10000);
 	check(run && !((uintptr_t)run & 0xffff), "host_pages_alloc honours alignment");
 	host_pages_free(run, 3);
-	/* The heap keeps its small-block pages; everything else must be back. */
-	check(memory_free_pages() + 16 >= free_before, "pages come back to the allocator");
+	/* The heap keeps the pages of its small blocks (a few dozen here); the
+	 * large blocks and guest RAM (thousands of pages) must be back. */
+	check(memory_free_pages() + 64 >= free_before, "pages come back to the allocator");
 }
 
 void selftest_run(void)

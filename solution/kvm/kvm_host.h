@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
-#include "kvm/vmx_caps.h"
+#include "vmx_caps.h"
 
 #define KVM_API_VERSION          12
 #define KVM_MAX_VCPUS            1

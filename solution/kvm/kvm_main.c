@@ -10,7 +10,7 @@
 
 #include "kvmlabs/host_kernel.h"
 #include "kvmlabs/kvm_seam.h"
-#include "kvm/kvm_host.h"
+#include "kvm_host.h"
 
 /* ---- memory ------------------------------------------------------------- */
 

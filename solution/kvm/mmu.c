@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "kvmlabs/host_kernel.h"
-#include "kvm/kvm_host.h"
-#include "kvm/vmx.h"
+#include "kvm_host.h"
+#include "vmx.h"
 
 #define PT_PRESENT   (1ull << 0)
 #define PT_WRITABLE  (1ull << 1)

@@ -8,8 +8,8 @@
 #include <stdio.h>
 
 #include "kvmlabs/lab.h"
-#include "kvm/vmx.h"
-#include "kvm/vmx_caps.h"
+#include "vmx.h"
+#include "vmx_caps.h"
 
 uint64_t vmx_control_msr(const struct vmx_capability_msrs *caps, enum vmx_ctl_kind kind)
 {

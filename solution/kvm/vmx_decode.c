@@ -6,8 +6,8 @@
 #include <errno.h>
 
 #include "kvmlabs/lab.h"
-#include "kvm/vmx.h"
-#include "kvm/vmx_decode.h"
+#include "vmx.h"
+#include "vmx_decode.h"
 
 int vmx_decode_io_qual(uint64_t qual, struct vmx_io_qual *io)
 {

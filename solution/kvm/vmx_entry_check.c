@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kvm/vmx.h"
-#include "kvm/vmx_entry_check.h"
+#include "vmx.h"
+#include "vmx_entry_check.h"
 
 struct check_ctx {
 	const struct vmentry_check_env *env;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvm/vmx_caps.h"
+#include "vmx_caps.h"
 
 struct vmcs_accessor {
 	uint64_t (*read)(void *ctx, uint32_t field);

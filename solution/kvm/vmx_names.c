@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include "kvm/vmx.h"
-#include "kvm/vmx_names.h"
+#include "vmx.h"
+#include "vmx_names.h"
 
 // @region exit_reason_names
 static const char *const vmx_exit_reason_names[EXIT_REASON_MAX] = {

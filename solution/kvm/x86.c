@@ -11,8 +11,8 @@
 
 #include "kvmlabs/guest_abi.h"
 #include "kvmlabs/lab.h"
-#include "kvm/kvm_host.h"
-#include "kvm/vmx.h"
+#include "kvm_host.h"
+#include "vmx.h"
 
 #define KVM_EPERM  1
 #define KVM_ENOSYS 1000
@@ -426,9 +426,11 @@ static long kvm_vcpu_ioctl_msrs(struct kvm_vcpu *vcpu, struct kvm_msrs *msrs, bo
 	uint32_t i;
 	for (i = 0; i < msrs->nmsrs; i++) {
 		struct kvm_msr_entry *e = &msrs->entries[i];
-		int r = set ? kvm_set_msr(vcpu, e->index, e->data) : kvm_get_msr(vcpu, e->index, &e->data);
+		uint64_t data = e->data;
+		int r = set ? kvm_set_msr(vcpu, e->index, data) : kvm_get_msr(vcpu, e->index, &data);
 		if (r)
 			break;
+		e->data = data;
 	}
 	return i;
 }

@@ -13,6 +13,8 @@
 #include "vmm.h"
 
 #define CPUID_MAX_ENTRIES 256
+#define CPUID_1_ECX_VMX         (1u << 5) /* SDM Vol. 2A, CPUID leaf 1, table 3-10 */
+#define CPUID_80000001_ECX_SVM  (1u << 2) /* AMD APM Vol. 3, CPUID Fn8000_0001_ECX */
 
 static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function, uint32_t index)
 {
@@ -49,10 +51,16 @@ static int cpuid_install(struct vcpu *vcpu, struct kvm_cpuid2 *cpuid)
 	cpuid->entries[cpuid->nent++] = (struct kvm_cpuid_entry2){
 		.function = ABI_CPUID_HV_FEATURES, .eax = ABI_HV_FEATURES_EAX,
 	};
-	/* Leaf 1 EBX[31:24] is the initial APIC ID: each vCPU its own. */
+	/* Leaf 1 EBX[31:24] is the initial APIC ID: each vCPU its own. The guests
+	 * are not hypervisors: hide VMX and SVM, so KVM offers no nested virtualization. */
 	struct kvm_cpuid_entry2 *leaf1 = cpuid_find(cpuid, 1, 0);
-	if (leaf1)
+	if (leaf1) {
 		leaf1->ebx = (leaf1->ebx & 0x00ffffffu) | ((uint32_t)vcpu->id << 24);
+		leaf1->ecx &= ~CPUID_1_ECX_VMX;
+	}
+	struct kvm_cpuid_entry2 *ext1 = cpuid_find(cpuid, 0x80000001, 0);
+	if (ext1)
+		ext1->ecx &= ~CPUID_80000001_ECX_SVM;
 	r = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
 	if (r < 0)
 		vmm_error("KVM_SET_CPUID2: %s", kvm_strerror(r));

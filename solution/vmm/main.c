@@ -180,33 +180,39 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 			opt->image = arg;
 			continue;
 		}
+		/* Both "--mem 64M" and "--mem=64M". */
+		const char *eq = strchr(arg, '=');
+		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
 		const struct opt_def *d = NULL;
 		for (size_t k = 0; k < sizeof(opt_defs) / sizeof(opt_defs[0]); k++)
-			if (!strcmp(arg, opt_defs[k].name))
+			if (strlen(opt_defs[k].name) == len && !strncmp(arg, opt_defs[k].name, len))
 				d = &opt_defs[k];
 		if (!d)
 			return usage_error("unknown option '%s'", arg);
 		void *field = (char *)opt + d->offset;
 		if (d->kind == OPT_FLAG) {
+			if (eq)
+				return usage_error("option '%s' takes no value", arg);
 			*(bool *)field = d->min; /* min holds the value a flag sets */
 			continue;
 		}
-		if (++i == argc)
+		const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+		if (!value)
 			return usage_error("option '%s' needs a value", arg);
 		if (d->kind == OPT_MODE) {
 			static const char *const modes[] = { [MODE_REAL] = "real", [MODE_PROT] = "prot", [MODE_LONG] = "long" };
 			enum cpu_mode m = MODE_AUTO;
 			for (int k = MODE_REAL; k <= MODE_LONG; k++)
-				if (!strcmp(argv[i], modes[k]))
+				if (!strcmp(value, modes[k]))
 					m = (enum cpu_mode)k;
 			if (m == MODE_AUTO)
-				return usage_error("--mode takes real, prot or long, not '%s'", argv[i]);
+				return usage_error("--mode takes real, prot or long, not '%s'", value);
 			opt->mode = m;
 			continue;
 		}
 		uint64_t v;
-		if (!parse_u64(argv[i], &v, d->kind == OPT_SIZE) || v < d->min || v > d->max) {
-			fprintf(stderr, "vmm: %s: '%s' is not a %s between %llu and %llu\n", arg, argv[i],
+		if (!parse_u64(value, &v, d->kind == OPT_SIZE) || v < d->min || v > d->max) {
+			fprintf(stderr, "vmm: %.*s: '%s' is not a %s between %llu and %llu\n", (int)len, arg, value,
 				d->kind == OPT_SIZE ? "size" : "number", (unsigned long long)d->min,
 				(unsigned long long)d->max);
 			return VMM_EXIT_USAGE;

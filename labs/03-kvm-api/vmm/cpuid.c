@@ -13,6 +13,8 @@
 #include "vmm.h"
 
 #define CPUID_MAX_ENTRIES 256
+#define CPUID_1_ECX_VMX         (1u << 5) /* SDM Vol. 2A, CPUID leaf 1, table 3-10 */
+#define CPUID_80000001_ECX_SVM  (1u << 2) /* AMD APM Vol. 3, CPUID Fn8000_0001_ECX */
 
 static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function, uint32_t index)
 {

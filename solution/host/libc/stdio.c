@@ -54,6 +54,7 @@ enum {
 	FLAG_SPACE = 4,
 	FLAG_ALT = 8,
 	FLAG_ZERO = 16,
+	FLAG_POINTER = 32,   /* %p: always a 0x prefix, also for NULL */
 };
 
 enum length { LEN_INT, LEN_CHAR, LEN_SHORT, LEN_LONG, LEN_LLONG, LEN_SIZE, LEN_INTMAX, LEN_PTRDIFF };
@@ -80,7 +81,8 @@ static void format_integer(struct sink *s, uint64_t value, bool negative, unsign
 		prefix[nprefix++] = '+';
 	else if (flags & FLAG_SPACE)
 		prefix[nprefix++] = ' ';
-	if ((flags & FLAG_ALT) && base == 16 && ndigits && !(ndigits == 1 && digits[0] == '0')) {
+	if (((flags & FLAG_ALT) && base == 16 && ndigits && !(ndigits == 1 && digits[0] == '0')) ||
+	    (flags & FLAG_POINTER)) {
 		prefix[nprefix++] = '0';
 		prefix[nprefix++] = upper ? 'X' : 'x';
 	}
@@ -211,7 +213,7 @@ static int libc_format(struct sink *s, const char *fmt, va_list ap)
 		}
 		case 'p':
 			format_integer(s, (uintptr_t)va_arg(ap, void *), false, 16, false,
-				       (flags & ~(FLAG_PLUS | FLAG_SPACE)) | FLAG_ALT, width, precision);
+				       (flags & ~(FLAG_PLUS | FLAG_SPACE | FLAG_ALT)) | FLAG_POINTER, width, precision);
 			break;
 		case 'c': {
 			char c = (char)va_arg(ap, int);

@@ -2,7 +2,7 @@
 /*
  * The machine a guest image sees: the contract between the VMM, minikvm and the
  * guest images in grader/guests. Included by both sides, so they cannot drift.
- * grader/guests/ABI.md explains it in prose.
+ * grader/guests/README.md explains it in prose.
  */
 #ifndef KVMLABS_GUEST_ABI_H
 #define KVMLABS_GUEST_ABI_H
