@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* kvmlabs bare-metal libc: <string.h>. Bulk moves use the string instructions,
- * which both Bochs and hardware run fast. */
+/* kvmlabs bare-metal libc: <string.h>. Bulk moves use the string
+ * instructions, 8 bytes at a time: Bochs runs "rep stosq" about as many
+ * iterations per second as "rep stosb", so wide ones are 8 times faster. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,7 +10,9 @@
 void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
 	void *d = dst;
-	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+	size_t words = n / 8, bytes = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(words) : : "memory");
+	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(bytes) : : "memory");
 	return dst;
 }
 
@@ -26,7 +29,10 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	size_t words = n / 8, bytes = n % 8;
+	uint64_t pattern = (uint8_t)c * 0x0101010101010101ull;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(pattern) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(bytes) : "a"(pattern) : "memory");
 	return dst;
 }
 
