@@ -342,7 +342,13 @@ local function make_figure(b)
     local f = io.open(path, "r")
     if not f then fail("missing figure file " .. path .. " (from book/figures/" .. name .. ".dot)") end
     f:close()
-    local cap = { pandoc.RawInline("latex", "\\caption{") }
+    -- The list of figures gets the caption's first sentence.
+    local cap = { pandoc.RawInline("latex", "\\caption[") }
+    for _, x in ipairs(img.caption) do
+      cap[#cap + 1] = x
+      if x.t == "Str" and x.text:match("%.$") then break end
+    end
+    cap[#cap + 1] = pandoc.RawInline("latex", "]{")
     for _, x in ipairs(img.caption) do cap[#cap + 1] = x end
     cap[#cap + 1] = pandoc.RawInline("latex", "}\\label{" .. id .. "}")
     return {
@@ -650,8 +656,11 @@ end
 
 local function kvm_api_index()
   local groups = {
-    { "ioctls and other KVM_* names", function(t) return not t:match("^KVM_EXIT_") and not t:match("^KVM_CAP_") end },
-    { "KVM_RUN exit reasons (kvm_run.exit_reason)", function(t) return t:match("^KVM_EXIT_") ~= nil end },
+    { "ioctls and other KVM_* names", function(t)
+      return (not t:match("^KVM_EXIT_") or t:match("^KVM_EXIT_IO_IN$") or t:match("^KVM_EXIT_IO_OUT$"))
+        and not t:match("^KVM_CAP_") end },
+    { "KVM_RUN exit reasons (kvm_run.exit_reason)", function(t)
+      return t:match("^KVM_EXIT_") ~= nil and not t:match("^KVM_EXIT_IO_IN$") and not t:match("^KVM_EXIT_IO_OUT$") end },
     { "capabilities (KVM_CHECK_EXTENSION)", function(t) return t:match("^KVM_CAP_") ~= nil end },
   }
   local terms = {}
@@ -718,6 +727,36 @@ local function vmx_exit_index()
   }
 end
 
+-- Source-map tables: every kvmlabs function in column 1 must be defined in
+-- the solution/ file of column 2, so the appendix cannot name stale code.
+local function check_source_map(div)
+  for _, b in ipairs(div.content) do
+    if b.t == "Table" then
+      local st = pandoc.utils.to_simple_table(b)
+      for _, row in ipairs(st.rows) do
+        local fn = pandoc.utils.stringify(row[1]):match("^([%w_]+)%(%)$")
+        local rel = pandoc.utils.stringify(row[2])
+        if fn and rel ~= "" then
+          local f = io.open(SOLUTION .. "/" .. rel, "r")
+          if not f then
+            fail("source map names solution/" .. rel .. ", which does not exist (for " .. fn .. "())")
+          end
+          local text = f:read("a")
+          f:close()
+          local found = false
+          for pos in text:gmatch("()" .. fn:gsub("_", "%%_") .. "%s*[%(:]") do
+            local before = pos > 1 and text:sub(pos - 1, pos - 1) or " "
+            if not before:match("[%w_]") then found = true break end
+          end
+          if not found then
+            fail("source map: " .. fn .. "() is not defined in solution/" .. rel)
+          end
+        end
+      end
+    end
+  end
+end
+
 local function fill_indexes(blocks)
   for k, b in ipairs(blocks) do
     if b.t == "Div" then
@@ -726,6 +765,7 @@ local function fill_indexes(blocks)
       elseif b.identifier == "index-vmx-exits" then
         b.content = vmx_exit_index()
       else
+        if b.classes:includes("source-map") then check_source_map(b) end
         fill_indexes(b.content)
       end
     end

@@ -65,5 +65,18 @@ expect_fail escape-solution-dir "$H
 \`\`\`{.c include=\"../../etc/passwd\"}
 \`\`\`" "stay inside it"
 
+expect_ok source-map-ok html "$H
+::: {.source-map}
+| kvmlabs | file |
+|---|---|
+| \`sample_run()\` | \`vmm/sample.c\` |
+:::" "sample_run"
+expect_fail source-map-stale "$H
+::: {.source-map}
+| kvmlabs | file |
+|---|---|
+| \`renamed_away()\` | \`vmm/sample.c\` |
+:::" "renamed_away() is not defined in solution/vmm/sample.c"
+
 echo "book filter tests: $((n-fails))/$n passed"
 [ "$fails" -eq 0 ]

@@ -174,7 +174,7 @@ static void vcpu_reset_state(struct handle *h)
 
 static const struct kvm_cpuid_entry2 default_cpuid[] = {
 	{ .function = 0, .eax = 0x10, .ebx = 0x68747541, .edx = 0x69746e65, .ecx = 0x444d4163 },
-	{ .function = 1, .eax = 0x00a00f11, .ebx = 0xaa020800, .ecx = 0xf6d83203, .edx = 0x0f8bfbff },
+	{ .function = 1, .eax = 0x00a00f11, .ebx = 0xaa020800, .ecx = 0xf6d83223, .edx = 0x0f8bfbff },
 	{ .function = 4, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x121 },
 	{ .function = 4, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x122 },
 	{ .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .ebx = 0x219c07ab },

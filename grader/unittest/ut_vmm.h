@@ -13,6 +13,14 @@
 #include "fake_host.h"
 #include "fake_kvm.h"
 
+/* ck_assert_msg without the checkpoint message Check sends on success: for
+ * checks inside long loops. */
+#define ut_require(cond, ...)                      \
+	do {                                       \
+		if (!(cond))                       \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
+
 /* Reset both fakes; every test case uses it as its checked fixture. */
 void ut_setup(void);
 void ut_teardown(void);

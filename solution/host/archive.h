@@ -28,6 +28,8 @@
 #define ARCHIVE_FLAG_SELFTEST  (1u << 1)  /* run the host self-tests before the VMM */
 #define ARCHIVE_FLAG_FAULT     (1u << 2)  /* take a deliberate page fault (tests the report) */
 #define ARCHIVE_FLAG_OVERFLOW  (1u << 3)  /* overflow the kernel stack (tests the guard page) */
+#define ARCHIVE_FLAG_HANG      (1u << 4)  /* spin forever (tests the runner's timeout) */
+#define ARCHIVE_FLAG_TRIPLE    (1u << 5)  /* triple fault (tests that the emulator stops, not resets) */
 
 struct archive_header {
 	char magic[8];

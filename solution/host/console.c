@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "console.h"
+#include "cpu.h"
 #include "x86.h"
 
 #define DEBUGCON_PORT 0xe9
@@ -15,6 +16,7 @@
 /* 8250 registers (offsets from the base port) and bits. */
 #define UART_DATA   0
 #define UART_IER    1
+#define UART_IER_THRI   0x02
 #define UART_FCR    2
 #define UART_LCR    3
 #define UART_MCR    4
@@ -22,12 +24,13 @@
 #define UART_LCR_DLAB   0x80
 #define UART_LCR_8N1    0x03
 #define UART_FCR_ENABLE_CLEAR 0x07
-#define UART_MCR_DTR_RTS 0x03
+#define UART_MCR_DTR_RTS_OUT2 0x0b  /* OUT2 gates the UART interrupt onto IRQ 4 */
 #define UART_LSR_DR     0x01
 #define UART_LSR_THRE   0x20
 #define UART_LSR_TEMT   0x40
 #define UART_FIFO_DEPTH 16
 #define UART_POLL_LIMIT 10000000u
+#define UART_SPINS_BEFORE_SLEEP 64
 
 static bool com1_present;
 static unsigned int com1_fifo_room;
@@ -40,25 +43,48 @@ void console_init(void)
 	outb(COM1_PORT + UART_IER, 0);
 	outb(COM1_PORT + UART_LCR, UART_LCR_8N1);
 	outb(COM1_PORT + UART_FCR, UART_FCR_ENABLE_CLEAR);
-	outb(COM1_PORT + UART_MCR, UART_MCR_DTR_RTS);
+	outb(COM1_PORT + UART_MCR, UART_MCR_DTR_RTS_OUT2);
 	/* A missing UART floats the bus: every register reads 0xff. */
 	com1_present = inb(COM1_PORT + UART_LSR) != 0xff;
 	com1_fifo_room = 0;
 }
 
+/*
+ * Wait until the transmitter can take more bytes. An emulated UART sends at
+ * the emulated baud rate (115200: 87 us a byte), and under Bochs emulated
+ * time only passes as instructions run, so polling burns thousands of
+ * instructions per byte. Instead, after a short spin, sleep until the UART's
+ * "transmitter empty" interrupt: HLT lets Bochs skip straight to that moment.
+ * COM1's IRQ is unmasked only for the STI;HLT window (STI delays interrupts
+ * by one instruction, so the wake-up cannot be lost between them), so no
+ * interrupt is ever pending when minikvm enters a guest.
+ */
+static bool com1_wait_thre(void)
+{
+	for (unsigned int spins = 0; spins < UART_POLL_LIMIT; spins++) {
+		if (inb(COM1_PORT + UART_LSR) & UART_LSR_THRE)
+			return true;
+		if (spins < UART_SPINS_BEFORE_SLEEP)
+			continue;
+		outb(COM1_PORT + UART_IER, UART_IER_THRI);
+		outb(PIC1_DATA, (uint8_t)~(1u << COM1_IRQ));
+		__asm__ volatile("sti; hlt; cli" : : : "memory");
+		outb(PIC1_DATA, 0xff);
+		outb(COM1_PORT + UART_IER, 0);
+	}
+	return false;
+}
+
 /* With the FIFO on, THRE means the whole transmit FIFO is empty, so after
- * seeing it we may write UART_FIFO_DEPTH bytes without polling again. */
+ * seeing it we may write UART_FIFO_DEPTH bytes without waiting again. */
 static void com1_putc(char c)
 {
 	if (!com1_present)
 		return;
 	if (com1_fifo_room == 0) {
-		unsigned int spins = 0;
-		while (!(inb(COM1_PORT + UART_LSR) & UART_LSR_THRE)) {
-			if (++spins == UART_POLL_LIMIT) {
-				com1_present = false;   /* a stuck UART must not hang the host */
-				return;
-			}
+		if (!com1_wait_thre()) {
+			com1_present = false;   /* a stuck UART must not hang the host */
+			return;
 		}
 		com1_fifo_room = UART_FIFO_DEPTH;
 	}

@@ -16,6 +16,7 @@
 
 #include <kvmlabs/host.h>
 #include <kvmlabs/vmm_status.h>
+#include "console.h"
 #include "cpu.h"
 #include "panic.h"
 #include "trap.h"
@@ -25,11 +26,6 @@
 #define MSR_GS_BASE        0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
 
-#define PIC1_CMD  0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD  0xa0
-#define PIC2_DATA 0xa1
-#define PIC_VECTOR_BASE 0x20
 
 #define IST_FATAL 1   /* #DF, NMI and #MC run on their own stack */
 
@@ -235,6 +231,20 @@ static bool reporting;
 
 void host_trap(struct trap_frame *f)
 {
+	/* The only interrupt the host takes on purpose: COM1 woke a console
+	 * that was waiting for its transmitter. IRQ 7 and 15 may arrive
+	 * spuriously when a request line drops early (8259A datasheet). */
+	if (f->vector == PIC_VECTOR_BASE + COM1_IRQ) {
+		outb(PIC1_CMD, PIC_EOI);
+		return;
+	}
+	if (f->vector == PIC_VECTOR_BASE + 7)
+		return;
+	if (f->vector == PIC_VECTOR_BASE + 15) {
+		outb(PIC1_CMD, PIC_EOI);
+		return;
+	}
+
 	uint64_t cr2 = read_cr2();
 	if (reporting) {
 		/* A fault while reporting a fault: say so with as little as possible. */

@@ -3,11 +3,15 @@
 # disk image, $(O)/host/kvmlabs.img. Paths are relative to solution/.
 # host/README.md explains the boot, the memory layout and the image format.
 #
-#   make host                          build the image
-#   make run-bochs  GUEST=x ARGS='..'  boot it under Bochs with guest x
-#   make run-qemu   GUEST=x ARGS='..'  boot it under QEMU (KVM with nested VMX)
-#   make qemu-gdb   GUEST=x ARGS='..'  QEMU stopped at the reset vector, waiting for gdb
-#   make host-test                     boot tests of the host kernel (Bochs)
+#   make host                   build the image
+#   make run-bochs [GUEST=x]    boot it under Bochs and run guest x (default prot-hello.elf)
+#   make run-qemu  [GUEST=x]    the same under QEMU with KVM and nested VMX (Intel hosts)
+#   make run-qemu-tcg [GUEST=x] the same under QEMU TCG: no VMX, tests the kernel alone
+#   make qemu-gdb  [GUEST=x]    QEMU stopped at the reset vector, waiting for gdb
+#                               (QEMU_PLATFORM=qemu-tcg where there is no nested VMX)
+#   make host-test              boot tests of the host kernel and the runner (Bochs)
+# ARGS overrides the whole VMM command line (default "run $(GUEST)"); guests
+# come from GUEST_DIR (default ../build/guests).
 O     ?= ../build/solution
 STAGE ?= 9
 
@@ -24,11 +28,13 @@ HOST_OBJDIR := $(HOST_O)/obj
 HOST_ELF    := $(HOST_O)/kvmlabs.elf
 HOST_IMG    := $(HOST_O)/kvmlabs.img
 
-HOST_RUNNER    ?= ../grader/baremetal/run
-HOST_GUEST_DIR ?= ../build/guests
-HOST_TIMEOUT   ?= 120
-GUEST          ?=
-ARGS           ?= $(GUEST)
+HOST_RUNNER   ?= ../grader/baremetal/run
+HOST_TESTER   ?= ../grader/baremetal/test_host
+GUEST_DIR     ?= ../build/guests
+HOST_TIMEOUT  ?= 120
+QEMU_PLATFORM ?= qemu
+GUEST         ?= prot-hello.elf
+ARGS          ?= run $(GUEST)
 
 HOST_SRCS := host/boot/boot.S host/entry.S host/kmain.c host/console.c host/cpu.c \
 	host/memory.c host/clock.c host/archive.c host/host_services.c host/selftest.c
@@ -101,7 +107,7 @@ $(HOST_IMG): $(HOST_ELF)
 		rm -f $@.tmp; exit 1; fi
 	mv $@.tmp $@
 
-HOST_RUN = $(HOST_RUNNER) --kernel $(HOST_IMG) --guest-dir $(HOST_GUEST_DIR) --timeout $(HOST_TIMEOUT)
+HOST_RUN = $(HOST_RUNNER) --kernel $(HOST_IMG) --guest-dir $(GUEST_DIR) --timeout $(HOST_TIMEOUT)
 
 run-bochs: $(HOST_IMG)
 	$(HOST_RUN) --platform bochs -- $(ARGS)
@@ -113,10 +119,10 @@ run-qemu-tcg: $(HOST_IMG)
 	$(HOST_RUN) --platform qemu-tcg -- $(ARGS)
 
 qemu-gdb: $(HOST_IMG)
-	$(HOST_RUN) --platform $(if $(QEMU_PLATFORM),$(QEMU_PLATFORM),qemu) --gdb -- $(ARGS)
+	$(HOST_RUN) --platform $(QEMU_PLATFORM) --gdb -- $(ARGS)
 
 host-test: $(HOST_IMG)
-	../grader/baremetal/test_host --kernel $(HOST_IMG)
+	$(HOST_TESTER) --kernel $(HOST_IMG)
 
 host-clean:
 	rm -rf $(HOST_O)

@@ -13,6 +13,7 @@
 #include <kvmlabs/host.h>
 #include <kvmlabs/host_kernel.h>
 #include "archive.h"
+#include "clock.h"
 #include "console.h"
 #include "x86.h"
 
@@ -27,9 +28,13 @@ void *host_alloc_guest_ram(size_t bytes)
 		return NULL;
 	size_t pages = (bytes + PAGE_BYTES - 1) / PAGE_BYTES;
 	/* 2 MiB alignment lets minikvm's EPT use large pages for guest RAM. */
+	uint64_t t0 = host_now_ns();
 	void *p = host_pages_alloc(pages, bytes >= GUEST_RAM_ALIGN ? GUEST_RAM_ALIGN : PAGE_BYTES);
 	if (!p && bytes >= GUEST_RAM_ALIGN)
 		p = host_pages_alloc(pages, PAGE_BYTES);
+	if (archive_flags() & ARCHIVE_FLAG_VERBOSE)
+		printf("kvmlabs-host: guest RAM: %zu KiB at %p, allocated and zeroed in %lu us\n", bytes >> 10, p,
+		       (host_now_ns() - t0) / 1000);
 	return p;
 }
 
@@ -120,6 +125,8 @@ _Noreturn void host_exit(int status)
 {
 	static const char shutdown[] = "Shutdown";
 
+	if (archive_flags() & ARCHIVE_FLAG_VERBOSE)
+		printf("kvmlabs-host: %lu ms (emulated) after power-on\n", rdtsc() / (clock_tsc_hz() / 1000));
 	printf("kvmlabs-host: exit status %d\n", status);
 	console_drain();
 	for (const char *p = shutdown; *p; p++)

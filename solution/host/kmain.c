@@ -64,6 +64,10 @@ _Noreturn void kmain(struct boot_info *bi)
 		selftest_fault();
 	if (flags & ARCHIVE_FLAG_OVERFLOW)
 		selftest_stack_overflow();
+	if (flags & ARCHIVE_FLAG_HANG)
+		selftest_hang();
+	if (flags & ARCHIVE_FLAG_TRIPLE)
+		selftest_triple_fault();
 
 	host_exit(vmm_main(argc, argv));
 }

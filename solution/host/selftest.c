@@ -13,6 +13,7 @@
 
 #include <kvmlabs/host.h>
 #include <kvmlabs/host_kernel.h>
+#include "console.h"
 #include "memory.h"
 #include "panic.h"
 #include "selftest.h"
@@ -185,4 +186,24 @@ _Noreturn void selftest_stack_overflow(void)
 	printf("kvmlabs-host: selftest: recursing until the stack overflows\n");
 	recurse(0);
 	host_panic("unbounded recursion returned");
+}
+
+_Noreturn void selftest_hang(void)
+{
+	printf("kvmlabs-host: selftest: hanging with interrupts off\n");
+	for (;;)
+		__asm__ volatile("pause");
+}
+
+_Noreturn void selftest_triple_fault(void)
+{
+	static const struct __attribute__((packed)) {
+		uint16_t limit;
+		uint64_t base;
+	} empty_idt = { 0, 0 };
+
+	printf("kvmlabs-host: selftest: triple fault\n");
+	console_drain();   /* the UART would lose what it has not sent yet */
+	__asm__ volatile("lidt %0; ud2" : : "m"(empty_idt));
+	__builtin_unreachable();
 }

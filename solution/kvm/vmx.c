@@ -301,6 +301,10 @@ static int vmx_setup_host_state(void)
 	// @end
 }
 
+/* VMX-preemption timer ticks per entry: TSC >> IA32_VMX_MISC[4:0], some
+ * milliseconds on any processor and well under a second under Bochs. */
+#define VMX_PREEMPTION_TIMER_SLICE (1u << 20)
+
 /* CR0 bits the guest may change without an exit (Linux: KVM_POSSIBLE_CR0_GUEST_BITS). */
 #define VMX_CR0_GUEST_OWNED X86_CR0_TS
 
@@ -802,7 +806,7 @@ static void vmx_inject_exception(struct kvm_vcpu *vcpu)
 	if (!e->pending)
 		return;
 	e->pending = false;
-	/* SDM Vol. 3 26.6.1: hardware exception, with its error code. */
+	/* SDM Vol. 3 27.6.1: hardware exception, with its error code. */
 	uint32_t info = INTR_INFO_VALID_MASK | INTR_TYPE_HARD_EXCEPTION | e->vector;
 	if (e->has_error_code) {
 		info |= INTR_INFO_DELIVER_CODE_MASK;
@@ -849,6 +853,9 @@ int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	if (r <= 0)
 		return r;
 	vmcs_write(GUEST_CR3, vcpu->arch.mmu->root_hpa(vcpu));
+	/* A guest that never exits still comes back now and then (SDM 26.5.1). */
+	if (vmx->ctls.pin_based_exec_ctrl & PIN_BASED_VMX_PREEMPTION_TIMER)
+		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, VMX_PREEMPTION_TIMER_SLICE);
 	// @lab 04 vmx_vcpu_run: Enter the guest with VMLAUNCH or VMRESUME, then record why it exited (Linux: vmx_vcpu_run).
 	vmcs_write(GUEST_RIP, vcpu->arch.rip);
 	vmcs_write(GUEST_RSP, vcpu->arch.regs.gpr[VCPU_REGS_RSP]);

@@ -24,6 +24,7 @@ int vmx_decode_io_qual(uint64_t qual, struct vmx_io_qual *io)
 	io->imm = qual & (1u << 6);
 	io->port = (uint16_t)(qual >> 16);
 	return 0;
+	// @stub (void)qual, (void)io;
 	// @stub lab_todo(4, "vmx_decode_io_qual");
 	// @end
 }
@@ -41,6 +42,7 @@ int vmx_decode_cr_qual(uint64_t qual, struct vmx_cr_qual *cr)
 	if (cr->type >= CR_ACCESS_CLTS && cr->cr != 0)
 		return -EINVAL;
 	return 0;
+	// @stub (void)qual, (void)cr;
 	// @stub lab_todo(4, "vmx_decode_cr_qual");
 	// @end
 }
@@ -60,6 +62,7 @@ uint32_t vmx_segment_access_rights(const struct kvm_segment *seg)
 	ar |= (seg->db & 1u) << 14;
 	ar |= (seg->g & 1u) << 15;
 	return ar;
+	// @stub (void)seg;
 	// @stub lab_todo(4, "vmx_segment_access_rights");
 	// @end
 }

@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "kvmlabs/guest_abi.h"
+#include "kvmlabs/host.h"
 #include "kvmlabs/lab.h"
 #include "kvm_host.h"
 #include "vmx.h"
 
 #define KVM_EPERM  1
+#define KVM_RUN_SLICE_NS 100000000ull
 #define KVM_ENOSYS 1000
 
 /* ---- registers ---------------------------------------------------------- */
@@ -569,10 +571,21 @@ static long kvm_arch_vcpu_ioctl_run(struct kvm_vcpu *vcpu, void *arg)
 		return -EINTR;
 	}
 	run->exit_reason = KVM_EXIT_UNKNOWN;
+	/* A Linux VMM gets out of a KVM_RUN that never exits with a signal; the
+	 * bare-metal host has none, so KVM_RUN gives the VMM its thread back with
+	 * -EINTR after a while in the guest, as if a timer signal had arrived. */
+	uint64_t deadline = host_now_ns() + KVM_RUN_SLICE_NS;
 	int r;
-	do
+	for (;;) {
 		r = vmx_vcpu_run(vcpu);
-	while (r > 0);
+		if (r <= 0)
+			break;
+		if (host_now_ns() >= deadline) {
+			run->exit_reason = KVM_EXIT_INTR;
+			r = -EINTR;
+			break;
+		}
+	}
 	return r < 0 ? r : 0;
 }
 
