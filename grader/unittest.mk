@@ -14,11 +14,12 @@ GRADER := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
 include $(TREE)/vmm/vmm.mk
 include $(LABDIR)/tests/tests.mk
+.DEFAULT_GOAL := run
 
 CHECK_FLAGS := $(shell pkg-config --cflags --libs check)
 UT_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-unused-function \
 	-I$(TREE)/include -I$(TREE) -I$(GRADER)/unittest -DKVMLABS_STAGE=$(STAGE) -DKVMLABS_UNIT_TEST \
-	-fsanitize=address,undefined -fno-omit-frame-pointer
+	-fsanitize=address,undefined -fno-omit-frame-pointer $(LAB_CFLAGS)
 
 .PHONY: run
 run: $(O)/unittest

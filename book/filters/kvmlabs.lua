@@ -368,6 +368,8 @@ local function make_figure(b)
   }
 end
 
+shown_exercises = {}   -- "file:region" -> listing that shows its skeleton
+
 local function make_listing(b)
   local rel = b.attributes["include"]
   local region = b.attributes["region"]
@@ -383,6 +385,9 @@ local function make_listing(b)
   lst_n = lst_n + 1
   local num = chapter .. "." .. lst_n
   register(id, { kind = "lst", num = num })
+  if show == "stub" and region then
+    shown_exercises[rel .. ":" .. region] = { id = id, num = num }
+  end
   local capstr = b.attributes["caption"]
   local cap
   if capstr then
@@ -757,6 +762,59 @@ local function check_source_map(div)
   end
 end
 
+-- Every lab exercise in solution/ (labs 01-04, the labs this book covers),
+-- with the listing that shows its skeleton.
+local function exercises_index()
+  local rows = {}
+  local pipe = io.popen("cd '" .. SOLUTION .. "' && find . -type f \\( -name '*.c' -o -name '*.h' -o -name '*.S' \\) | sort")
+  local files = {}
+  for line in pipe:lines() do files[#files + 1] = line:gsub("^%./", "") end
+  pipe:close()
+  local list = {}
+  for _, rel in ipairs(files) do
+    local f = io.open(SOLUTION .. "/" .. rel, "r")
+    if f then
+      for line in f:lines() do
+        local lab, name, task = line:match("^%s*//%s*@lab%s+(%d+)%s+([%w_%.%-]+):%s*(.-)%s*$")
+        if lab and tonumber(lab) <= 4 then
+          list[#list + 1] = { lab = tonumber(lab), name = name, task = task, rel = rel, seq = #list }
+        end
+      end
+      f:close()
+    end
+  end
+  table.sort(list, function(a, b)
+    if a.lab ~= b.lab then return a.lab < b.lab end
+    if a.rel ~= b.rel then return a.rel < b.rel end
+    return a.seq < b.seq
+  end)
+  for _, e in ipairs(list) do
+    local shown = shown_exercises[e.rel .. ":" .. e.name]
+    local where
+    if shown then
+      if is_latex then
+        where = { pandoc.RawInline("latex", "\\ref{" .. shown.id .. "}") }
+      else
+        where = { pandoc.Link({ pandoc.Str(shown.num) }, "#" .. shown.id) }
+      end
+    else
+      where = { pandoc.Str("—") }
+    end
+    rows[#rows + 1] = {
+      { pandoc.Str(string.format("%02d", e.lab)) },
+      { pandoc.Code(e.name .. "()") },
+      pandoc.read(e.task, "markdown").blocks[1] and pandoc.read(e.task, "markdown").blocks[1].content or { pandoc.Str(e.task) },
+      { pandoc.Code(e.rel) },
+      where,
+    }
+  end
+  return {
+    simple_table({}, { "Lab", "Exercise", "Task", "File", "Listing" }, rows,
+      { pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft },
+      { 0.05, 0.25, 0.40, 0.20, 0.08 }),
+  }
+end
+
 local function fill_indexes(blocks)
   for k, b in ipairs(blocks) do
     if b.t == "Div" then
@@ -764,6 +822,8 @@ local function fill_indexes(blocks)
         b.content = kvm_api_index()
       elseif b.identifier == "index-vmx-exits" then
         b.content = vmx_exit_index()
+      elseif b.identifier == "index-exercises" then
+        b.content = exercises_index()
       else
         if b.classes:includes("source-map") then check_source_map(b) end
         fill_indexes(b.content)
