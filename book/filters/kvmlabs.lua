@@ -416,6 +416,16 @@ local function make_listing(b)
     local c = { pandoc.RawInline("latex", "\\kvlistingcaption{") }
     for _, x in ipairs(cap) do c[#c + 1] = x end
     c[#c + 1] = pandoc.RawInline("latex", "}{" .. id .. "}")
+    -- Code wider than the page at \small (about 88 columns) is set a size
+    -- smaller rather than wrapped.
+    local widest = 0
+    for line in (text .. "\n"):gmatch("(.-)\n") do
+      if #line > widest then widest = #line end
+    end
+    if widest > 88 then
+      return { pandoc.Plain(c), pandoc.RawBlock("latex", "\\begingroup\\fvset{fontsize=\\footnotesize}"),
+               code, pandoc.RawBlock("latex", "\\endgroup") }
+    end
     return { pandoc.Plain(c), code }
   end
   return { pandoc.Div({ caption_block("Listing", num, id, cap), code }, pandoc.Attr(id, { "listing" })) }
@@ -799,6 +809,8 @@ local function exercises_index()
       end
     else
       where = { pandoc.Str("—") }
+      io.stderr:write("book: note: lab " .. e.lab .. " exercise " .. e.name .. " (solution/" .. e.rel ..
+                      ") has no skeleton listing in the book\n")
     end
     rows[#rows + 1] = {
       { pandoc.Str(string.format("%02d", e.lab)) },

@@ -12,14 +12,23 @@
 static const struct archive_header *archive;
 static const struct archive_entry *entries;
 
-static uint32_t fnv1a(const uint8_t *p, size_t n)
+/* CRC-32 as in zlib and IEEE 802.3 (reflected polynomial 0xedb88320), which
+ * the runner computes with Python's zlib.crc32. */
+static uint32_t crc32(const uint8_t *p, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 16777619u;
+	static uint32_t table[256];
+	if (!table[1]) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int k = 0; k < 8; k++)
+				c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
 	}
-	return h;
+	uint32_t crc = ~0u;
+	for (size_t i = 0; i < n; i++)
+		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return ~crc;
 }
 
 static bool inside(uint64_t offset, uint64_t size, uint64_t total)
@@ -36,7 +45,7 @@ const char *archive_init(const struct boot_info *bi, int *argc, char ***argv)
 		return "unknown archive version (rebuild the kernel and the runner together)";
 	if (h->total_size != bi->archive_size)
 		return "archive size differs from what the boot code loaded";
-	if (fnv1a((const uint8_t *)h + sizeof(*h), h->total_size - sizeof(*h)) != h->checksum)
+	if (crc32((const uint8_t *)h + sizeof(*h), h->total_size - sizeof(*h)) != h->checksum)
 		return "archive checksum mismatch (the image was not written completely)";
 	if (!inside(h->argv_offset, h->argv_size, h->total_size) ||
 	    !inside(h->entries_offset, (uint64_t)h->entry_count * sizeof(struct archive_entry), h->total_size) ||

@@ -9,7 +9,7 @@
  *   entries  entry_count struct archive_entry, at entries_offset
  *   data     each entry's bytes at its offset (16-byte aligned)
  *
- * checksum is FNV-1a (32-bit) over bytes [sizeof(header), total_size).
+ * checksum is the CRC-32 of zlib (IEEE 802.3) over bytes [sizeof(header), total_size).
  */
 #ifndef KVMLABS_HOST_ARCHIVE_H
 #define KVMLABS_HOST_ARCHIVE_H
@@ -31,6 +31,7 @@
 #define ARCHIVE_FLAG_HANG      (1u << 4)  /* spin forever (tests the runner's timeout) */
 #define ARCHIVE_FLAG_TRIPLE    (1u << 5)  /* triple fault (tests that the emulator stops, not resets) */
 
+// @region archive_format
 struct archive_header {
 	char magic[8];
 	uint32_t version;
@@ -50,6 +51,7 @@ struct archive_entry {
 	uint64_t offset;
 	uint64_t size;
 };
+// @end
 
 _Static_assert(sizeof(struct archive_header) == 48, "archive header layout");
 _Static_assert(sizeof(struct archive_entry) == 64, "archive entry layout");

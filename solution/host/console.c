@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Console output on the 8250/16550 UART at COM1 (polled, no interrupts) and
- * the Bochs/QEMU debug console port 0xe9. The runners take the transcript from
- * COM1; port 0xe9 is for the Bochs debugger and QEMU's -debugcon.
+ * Console output on the 16550 UART at COM1 and the Bochs/QEMU debug console
+ * port 0xe9. The runners take the transcript from COM1; port 0xe9 shows in
+ * Bochs' own output and in QEMU's -debugcon file.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +49,7 @@ void console_init(void)
 	com1_fifo_room = 0;
 }
 
+// @region console_wait
 /*
  * Wait until the transmitter can take more bytes. An emulated UART sends at
  * the emulated baud rate (115200: 87 us a byte), and under Bochs emulated
@@ -91,6 +92,7 @@ static void com1_putc(char c)
 	outb(COM1_PORT + UART_DATA, (uint8_t)c);
 	com1_fifo_room--;
 }
+// @end
 
 void console_putc(char c)
 {

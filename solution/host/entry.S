@@ -86,7 +86,8 @@ isr_common:
 
 /* Stacks: the kernel stack sits above an unmapped guard page (memory.c
  * unmaps it), so an overflow faults; faults that cannot use the current stack
- * (#DF, NMI, #MC) switch to their own through the TSS IST (SDM Vol. 3 6.14.5). */
+ * (#DF, NMI, #MC) switch to a stack of their own through the TSS IST (SDM
+ * Vol. 3 6.14.5). */
 	.section .bss.stack, "aw", @nobits
 	.balign	4096
 	.globl	kernel_stack_guard, kernel_stack_top, ist_stack_top

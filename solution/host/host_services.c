@@ -117,6 +117,7 @@ void host_event_close(int event)
 	(void)event;
 }
 
+// @region host_exit
 /* Print the line the runners wait for, then switch the emulator off: Bochs
  * through its shutdown port (the string "Shutdown"), QEMU through
  * isa-debug-exit (exit code (status << 1) | 1). The host runs in VMX root
@@ -135,3 +136,4 @@ _Noreturn void host_exit(int status)
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }
+// @end

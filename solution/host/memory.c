@@ -191,6 +191,7 @@ uint64_t memory_free_pages(void) { return pages_free; }
 
 /* ---- host_kernel.h ---------------------------------------------------------- */
 
+// @region host_pages_alloc
 void *host_pages_alloc(size_t n, size_t align)
 {
 	if (n == 0 || align < PAGE_SIZE || (align & (align - 1)) || n > pages_free)
@@ -220,6 +221,7 @@ void *host_pages_alloc(size_t n, size_t align)
 	}
 	return NULL;
 }
+// @end
 
 void host_pages_free(void *pages, size_t n)
 {

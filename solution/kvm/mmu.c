@@ -147,7 +147,7 @@ static bool nonpaging_translate(struct kvm_vcpu *vcpu, uint64_t gva, uint64_t *g
 {
 	if (vcpu->arch.cr0 & X86_CR0_PG)
 		return false;
-	*gpa = (uint32_t)gva;
+	*gpa = gva; /* Linux: nonpaging_gva_to_gpa() */
 	return true;
 }
 

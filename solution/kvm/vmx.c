@@ -164,15 +164,9 @@ int vmx_hardware_setup(char *err, size_t errlen)
 		cpuid(0x80000008u, &a, &b, &c, &d);
 		caps->phys_addr_bits = a & 0xff;
 	}
-	struct vmx_config_request req = {
-		.host_64bit = true,
-		.ept = KVMLABS_STAGE >= 6,
-		.unrestricted_guest = KVMLABS_STAGE >= 6,
-	};
-	if (KVMLABS_STAGE >= 6) {
-		/* Until the EPT lab exists in this tree the stage-04 MMU serves every stage. */
-		req.ept = req.unrestricted_guest = false;
-	}
+	/* ept=0 and no unrestricted guest until lab 06 brings them (kvm_intel's
+	 * module parameters); the stage-04 MMU serves every stage until then. */
+	struct vmx_config_request req = { .host_64bit = true };
 	return vmx_setup_vmcs_config(caps, &req, &vmcs_config, err, errlen);
 }
 

@@ -80,8 +80,14 @@ const char *kvm_strerror(long err)
 	return "error";
 }
 
-bool vm_stopping(const struct vm *vm)
+/* Called by the run loop before every KVM_RUN and by the supervisor, so the
+ * deadline holds with or without a supervisor thread (a vCPU run inline on bare
+ * metal): KVM_RUN returns now and then (-EINTR) even when the guest never exits. */
+bool vm_stopping(struct vm *vm)
 {
+	if (vm->deadline_ns && host_now_ns() >= vm->deadline_ns)
+		vm_stop(vm, VMM_EXIT_TIMEOUT, "timeout: the guest ran for %llu s without ending",
+			(unsigned long long)vm->opt->timeout_s);
 	return atomic_load(&vm->stopping) != 0;
 }
 
@@ -331,6 +337,8 @@ static int vmm_run(const struct vmm_options *opt)
 			kvm_seam_name());
 
 	vm->start_ns = host_now_ns();
+	if (opt->timeout_s)
+		vm->deadline_ns = vm->start_ns + opt->timeout_s * 1000000000ull;
 	r = vm_run_vcpus(vm);
 	if (r < 0)
 		vm_stop(vm, VMM_EXIT_KVM_SETUP, "running the vCPUs failed");

@@ -87,11 +87,12 @@ struct vm {
 	int stop_event;           /* signalled by vm_stop() for the supervisor */
 	atomic_uint_least64_t output_bytes;
 	uint64_t start_ns;
+	uint64_t deadline_ns;     /* --timeout, checked by vm_stopping() */
 };
 
 /* main.c / util */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-bool vm_stopping(const struct vm *vm);
+bool vm_stopping(struct vm *vm);
 void vmm_output(struct vm *vm, const char *buf, size_t n);
 void vmm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *kvm_strerror(long err);

@@ -261,6 +261,9 @@ START_TEST(ex3_add_region_refuses_overlap)
 		int r = vm_add_region(vm, "b", clash[i].gpa, clash[i].size, vm->ram + 0x200000, 0);
 		ck_assert_msg(r == -EEXIST, "[0x%llx, +0x%llx) overlaps [0x100000, 0x200000): want -EEXIST, got %d",
 			      (unsigned long long)clash[i].gpa, (unsigned long long)clash[i].size, r);
+		ck_assert_msg(fake_kvm_count(KVM_SET_USER_MEMORY_REGION) == 1,
+			      "[0x%llx, +0x%llx) overlaps a region: refuse it before asking KVM",
+			      (unsigned long long)clash[i].gpa, (unsigned long long)clash[i].size);
 	}
 	ck_assert_int_eq(vm_add_region(vm, "after", 0x200000, 0x1000, vm->ram + 0x200000, 0), 0);
 	ck_assert_int_eq(vm_add_region(vm, "before", 0xff000, 0x1000, vm->ram + 0x300000, 0), 0);

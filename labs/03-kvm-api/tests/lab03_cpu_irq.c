@@ -134,13 +134,25 @@ START_TEST(ex4_cpuid_many_hypervisor_leaves)
 }
 END_TEST
 
+/* A KVM_GET_SUPPORTED_CPUID that fills in a plausible table and still fails:
+ * only its result says the table must not be used. */
+static long cpuid_fails(int fd, unsigned long request, void *arg, void *ctx)
+{
+	(void)fd, (void)request, (void)ctx;
+	struct kvm_cpuid2 *cpuid = arg;
+	cpuid->nent = 1;
+	cpuid->entries[0] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 1 };
+	return -EIO;
+}
+
 START_TEST(ex4_cpuid_reports_kvm_errors)
 {
 	struct vm *vm = ut_vm(0);
 	struct vcpu *vcpu = ut_vcpu(vm, 0);
-	fake_kvm_push_result(KVM_GET_SUPPORTED_CPUID, -E2BIG);
+	fake_kvm_set_handler(KVM_GET_SUPPORTED_CPUID, cpuid_fails, NULL);
 	ck_assert_msg(vcpu_setup_cpuid(vcpu) < 0, "KVM_GET_SUPPORTED_CPUID failed: vcpu_setup_cpuid() must fail");
-	ck_assert_int_eq(fake_kvm_count(KVM_SET_CPUID2), 0);
+	ck_assert_msg(fake_kvm_count(KVM_SET_CPUID2) == 0, "KVM_GET_SUPPORTED_CPUID failed: set nothing on the vCPU");
+	fake_kvm_set_handler(KVM_GET_SUPPORTED_CPUID, NULL, NULL);
 	fake_kvm_push_result(KVM_SET_CPUID2, -EINVAL);
 	ck_assert_msg(vcpu_setup_cpuid(vcpu) < 0, "KVM_SET_CPUID2 failed: vcpu_setup_cpuid() must fail");
 }

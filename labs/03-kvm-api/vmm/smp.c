@@ -26,17 +26,13 @@ static void vm_kick_all(struct vm *vm)
 	}
 }
 
-/* The supervisor: wait for vm_stop(), or end the VM at the timeout. */
+/* The supervisor: wait for vm_stop() (vm_stopping() also enforces --timeout). */
 static void vm_supervise(struct vm *vm)
 {
-	uint64_t deadline = vm->opt->timeout_s ? vm->start_ns + vm->opt->timeout_s * 1000000000ull : 0;
 	uint64_t next_report = vm->opt->dirty_report_ms ? host_now_ns() + vm->opt->dirty_report_ms * 1000000ull : 0;
 	while (!vm_stopping(vm)) {
 		host_event_wait(vm->stop_event, 20);
 		uint64_t now = host_now_ns();
-		if (deadline && now >= deadline)
-			vm_stop(vm, VMM_EXIT_TIMEOUT, "timeout: the guest ran for %llu s without ending",
-				(unsigned long long)vm->opt->timeout_s);
 		if (next_report && now >= next_report && !vm_stopping(vm)) {
 			dirty_sync(vm, true);
 			next_report = now + vm->opt->dirty_report_ms * 1000000ull;

@@ -164,15 +164,9 @@ int vmx_hardware_setup(char *err, size_t errlen)
 		cpuid(0x80000008u, &a, &b, &c, &d);
 		caps->phys_addr_bits = a & 0xff;
 	}
-	struct vmx_config_request req = {
-		.host_64bit = true,
-		.ept = KVMLABS_STAGE >= 6,
-		.unrestricted_guest = KVMLABS_STAGE >= 6,
-	};
-	if (KVMLABS_STAGE >= 6) {
-		/* Until the EPT lab exists in this tree the stage-04 MMU serves every stage. */
-		req.ept = req.unrestricted_guest = false;
-	}
+	/* ept=0 and no unrestricted guest until lab 06 brings them (kvm_intel's
+	 * module parameters); the stage-04 MMU serves every stage until then. */
+	struct vmx_config_request req = { .host_64bit = true };
 	return vmx_setup_vmcs_config(caps, &req, &vmcs_config, err, errlen);
 }
 
@@ -229,6 +223,10 @@ static int vmx_setup_host_state(void)
 	lab_todo(4, "vmx_setup_host_state");
 	// @end
 }
+
+/* VMX-preemption timer ticks per entry: TSC >> IA32_VMX_MISC[4:0], some
+ * milliseconds on any processor and well under a second under Bochs. */
+#define VMX_PREEMPTION_TIMER_SLICE (1u << 20)
 
 /* CR0 bits the guest may change without an exit (Linux: KVM_POSSIBLE_CR0_GUEST_BITS). */
 #define VMX_CR0_GUEST_OWNED X86_CR0_TS
@@ -623,7 +621,7 @@ static void vmx_inject_exception(struct kvm_vcpu *vcpu)
 	if (!e->pending)
 		return;
 	e->pending = false;
-	/* SDM Vol. 3 26.6.1: hardware exception, with its error code. */
+	/* SDM Vol. 3 27.6.1: hardware exception, with its error code. */
 	uint32_t info = INTR_INFO_VALID_MASK | INTR_TYPE_HARD_EXCEPTION | e->vector;
 	if (e->has_error_code) {
 		info |= INTR_INFO_DELIVER_CODE_MASK;
@@ -670,6 +668,9 @@ int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	if (r <= 0)
 		return r;
 	vmcs_write(GUEST_CR3, vcpu->arch.mmu->root_hpa(vcpu));
+	/* A guest that never exits still comes back now and then (SDM 26.5.1). */
+	if (vmx->ctls.pin_based_exec_ctrl & PIN_BASED_VMX_PREEMPTION_TIMER)
+		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, VMX_PREEMPTION_TIMER_SLICE);
 	// @lab 04 vmx_vcpu_run: Enter the guest with VMLAUNCH or VMRESUME, then record why it exited (Linux: vmx_vcpu_run).
 	lab_todo(4, "vmx_vcpu_run");
 	// @end

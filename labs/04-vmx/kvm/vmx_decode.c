@@ -12,6 +12,7 @@
 int vmx_decode_io_qual(uint64_t qual, struct vmx_io_qual *io)
 {
 	// @lab 04 vmx_decode_io_qual: Decode an I/O exit qualification (SDM Vol. 3 Table 28-5).
+	(void)qual, (void)io;
 	lab_todo(4, "vmx_decode_io_qual");
 	// @end
 }
@@ -19,6 +20,7 @@ int vmx_decode_io_qual(uint64_t qual, struct vmx_io_qual *io)
 int vmx_decode_cr_qual(uint64_t qual, struct vmx_cr_qual *cr)
 {
 	// @lab 04 vmx_decode_cr_qual: Decode a control-register-access exit qualification (SDM Vol. 3 Table 28-3).
+	(void)qual, (void)cr;
 	lab_todo(4, "vmx_decode_cr_qual");
 	// @end
 }
@@ -26,6 +28,7 @@ int vmx_decode_cr_qual(uint64_t qual, struct vmx_cr_qual *cr)
 uint32_t vmx_segment_access_rights(const struct kvm_segment *seg)
 {
 	// @lab 04 vmx_segment_access_rights: Pack a kvm_segment into VMCS access rights (SDM Vol. 3 Table 25-2).
+	(void)seg;
 	lab_todo(4, "vmx_segment_access_rights");
 	// @end
 }

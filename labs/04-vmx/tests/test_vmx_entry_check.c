@@ -9,6 +9,7 @@
 
 #include "kvm/vmx.h"
 #include "kvm/vmx_entry_check.h"
+#include "kvm/vmx_names.h"
 #include "lab04_tests.h"
 
 #define NONCANONICAL 0x0000800000000000ull
@@ -365,6 +366,19 @@ START_TEST(every_rule_has_a_failing_case)
 }
 END_TEST
 
+START_TEST(exit_reason_and_error_names)
+{
+	ck_assert_str_eq(vmx_exit_reason_name(EXIT_REASON_IO_INSTRUCTION), "IO_INSTRUCTION");
+	ck_assert_str_eq(vmx_exit_reason_name(EXIT_REASON_INVALID_STATE), "INVALID_STATE");
+	ck_assert_str_eq(vmx_exit_reason_name(35), "unknown");
+	ck_assert_str_eq(vmx_exit_reason_name(1000), "unknown");
+	ck_assert_str_eq(vmx_instruction_error_name(4), "VMLAUNCH with non-clear VMCS");
+	ck_assert_str_eq(vmx_instruction_error_name(8), "VM entry with invalid host-state field(s)");
+	ck_assert_str_eq(vmx_instruction_error_name(14), "unknown VM-instruction error");
+	ck_assert_str_eq(vmx_instruction_error_name(99), "unknown VM-instruction error");
+}
+END_TEST
+
 Suite *vmx_entry_check_suite(void)
 {
 	Suite *s = suite_create("vmx_entry_check");
@@ -376,6 +390,7 @@ Suite *vmx_entry_check_suite(void)
 	tcase_add_test(tc, message_names_field_value_and_section);
 	tcase_add_test(tc, vmcleared_vmcs_fails_loudly);
 	tcase_add_test(tc, every_rule_has_a_failing_case);
+	tcase_add_test(tc, exit_reason_and_error_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -318,7 +318,8 @@ archive_fits:
  * load_high: read ECX sectors from LBA EAX to physical address EDI (above
  * 1 MiB). Chunks go through the bounce buffer; each copy runs with DS/ES
  * holding 4 GiB limits from a trip through protected mode ("unreal mode":
- * real-mode segment loads leave the cached limit alone, SDM Vol. 3 20.1.1).
+ * segment loads in real-address mode change only the base, not the cached
+ * limit; SDM Vol. 3, "Switching Back to Real-Address Mode").
  */
 load_high:
 	mov	%eax, lh_lba
@@ -378,11 +379,11 @@ enter_long_mode:
 	mov	$BOOT_PML4_ADDR, %di
 	mov	$((BOOT_PD_ADDR + 0x4000 - BOOT_PML4_ADDR) / 2), %cx
 	rep	stosw
-	movl	$(BOOT_PDPT_ADDR | 3), BOOT_PML4_ADDR
-	movl	$(BOOT_PD_ADDR + 0x0000 | 3), BOOT_PDPT_ADDR + 0
-	movl	$(BOOT_PD_ADDR + 0x1000 | 3), BOOT_PDPT_ADDR + 8
-	movl	$(BOOT_PD_ADDR + 0x2000 | 3), BOOT_PDPT_ADDR + 16
-	movl	$(BOOT_PD_ADDR + 0x3000 | 3), BOOT_PDPT_ADDR + 24
+	movl	$((BOOT_PDPT_ADDR) | 3), BOOT_PML4_ADDR
+	movl	$((BOOT_PD_ADDR + 0x0000) | 3), BOOT_PDPT_ADDR + 0
+	movl	$((BOOT_PD_ADDR + 0x1000) | 3), BOOT_PDPT_ADDR + 8
+	movl	$((BOOT_PD_ADDR + 0x2000) | 3), BOOT_PDPT_ADDR + 16
+	movl	$((BOOT_PD_ADDR + 0x3000) | 3), BOOT_PDPT_ADDR + 24
 	mov	$BOOT_PD_ADDR, %di
 	xor	%eax, %eax
 1:	mov	%eax, %edx
