@@ -631,10 +631,7 @@ static void complete_last_exit(struct handle *h)
 
 static long run_blocked(int fd)
 {
-	/* A halted vCPU: only a signal (host_thread_kick) brings it out. A kick
-	 * that came while the thread was outside KVM_RUN is gone, as a signal
-	 * handled in user space is: kvm_run->immediate_exit covers that window. */
-	fake_host_take_kick();
+	/* A halted vCPU: only a signal (host_thread_kick) brings it out. */
 	for (int ms = 0; ms < IDLE_BLOCK_LIMIT_MS; ms++) {
 		if (fake_host_take_kick())
 			return -EINTR;
@@ -651,7 +648,11 @@ static long vcpu_run(int fd, struct handle *h, bool *unlocked)
 	if (!h->run)
 		ck_abort_msg("KVM_RUN on vCPU handle %d, whose kvm_run area was never mapped (kvm_seam_map_run)", fd);
 	complete_last_exit(h);
-	/* api.rst 5: with immediate_exit set, KVM_RUN returns -EINTR at once. */
+	/* A kick that came while the thread was outside KVM_RUN is gone, as a
+	 * signal handled in user space is; one from now on is pending and ends
+	 * the run. kvm_run->immediate_exit covers the window in between
+	 * (api.rst 5): with it set, KVM_RUN returns -EINTR at once. */
+	fake_host_take_kick();
 	if (h->run->immediate_exit)
 		return -EINTR;
 	struct step *s = h->script;
