@@ -67,7 +67,14 @@ static bool com1_wait_thre(void)
 			return true;
 		if (spins < UART_SPINS_BEFORE_SLEEP)
 			continue;
+		/* Enable the interrupt first, then look again: a transmitter that
+		 * emptied before this point is seen now, one that empties later
+		 * raises the interrupt. */
 		outb(COM1_PORT + UART_IER, UART_IER_THRI);
+		if (inb(COM1_PORT + UART_LSR) & UART_LSR_THRE) {
+			outb(COM1_PORT + UART_IER, 0);
+			return true;
+		}
 		outb(PIC1_DATA, (uint8_t)~(1u << COM1_IRQ));
 		__asm__ volatile("sti; hlt; cli" : : : "memory");
 		outb(PIC1_DATA, 0xff);

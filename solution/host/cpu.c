@@ -18,6 +18,7 @@
 #include <kvmlabs/vmm_status.h>
 #include "console.h"
 #include "cpu.h"
+#include "memory.h"
 #include "panic.h"
 #include "trap.h"
 #include "x86.h"
@@ -268,6 +269,13 @@ void host_trap(struct trap_frame *f)
 	fprintf(stderr, "  rsi %016lx  rdi %016lx  rbp %016lx  r8  %016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
 	fprintf(stderr, "  r9  %016lx  r10 %016lx  r11 %016lx  r12 %016lx\n", f->r9, f->r10, f->r11, f->r12);
 	fprintf(stderr, "  r13 %016lx  r14 %016lx  r15 %016lx\n", f->r13, f->r14, f->r15);
+	if (f->rip >= (uint64_t)(uintptr_t)kernel_start && f->rip + 16 <= (uint64_t)(uintptr_t)kernel_end) {
+		const uint8_t *code = (const uint8_t *)(uintptr_t)f->rip;
+		fprintf(stderr, "  code at rip:");
+		for (int i = 0; i < 16; i++)
+			fprintf(stderr, " %02x", code[i]);
+		fprintf(stderr, "\n");
+	}
 	if (f->vector == 14)
 		explain_page_fault(f->error_code, cr2);
 	uint64_t guard = (uint64_t)(uintptr_t)kernel_stack_guard;
