@@ -244,8 +244,6 @@ START_TEST(ex5_first_stop_brings_all_out)
 {
 	struct vm *vm = smp_vm(3);
 	fake_kvm_set_idle_blocks(true); /* vCPUs 1 and 2 sit in KVM_RUN until kicked */
-	struct timespec pause = { .tv_nsec = 50 * 1000000 };
-	nanosleep(&pause, NULL);
 	fake_kvm_queue_exit(vm->vcpus[0].fd, KVM_EXIT_SHUTDOWN);
 	uint64_t t0 = host_now_ns();
 	ck_assert_int_eq(vm_run_vcpus(vm), 0);
