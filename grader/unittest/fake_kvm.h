@@ -3,7 +3,7 @@
  * A scriptable fake of kvm_seam.h for the labs' unit tests.
  *
  * It behaves like a small, strict KVM: handles have a kind (system, VM, vCPU)
- * and a request issued on the wrong kind fails with -ENOTTY as in Linux; vCPUs
+ * and a request issued on a kind that does not take it fails (-ENOTTY); vCPUs
  * keep their REGS and SREGS (a fresh vCPU is in the reset state, SDM Vol. 3
  * 10.1.1); KVM_RUN plays a per-vCPU script of exits. Every call is recorded
  * with a copy of its argument, so a test can check what the VMM asked for.

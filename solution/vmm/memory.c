@@ -14,7 +14,7 @@ int vm_add_region(struct vm *vm, const char *name, uint64_t gpa, uint64_t size, 
 	// @lab 03 vm_add_region: Record a page-aligned, non-overlapping region and register it as the next memslot.
 	if (vm->nr_regions == VMM_MAX_REGIONS)
 		return -ENOSPC;
-	if ((gpa | size | (uint64_t)(uintptr_t)hva) & (PAGE_SIZE - 1) || size == 0)
+	if ((gpa | size | (uint64_t)(uintptr_t)hva) & (PAGE_SIZE - 1) || size == 0 || gpa + size < gpa)
 		return -EINVAL;
 	for (int i = 0; i < vm->nr_regions; i++) {
 		const struct mem_region *r = &vm->regions[i];

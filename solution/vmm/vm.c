@@ -45,6 +45,8 @@ int vm_create(struct vm *vm)
 	long size = kvm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
 	if (size < (long)sizeof(struct kvm_run)) {
 		vmm_error("KVM_GET_VCPU_MMAP_SIZE: %s", size < 0 ? kvm_strerror(size) : "too small");
+		kvm_seam_close(vm->vm_fd);
+		vm->vm_fd = -1;
 		return size < 0 ? (int)size : -EINVAL;
 	}
 	vm->run_size = (size_t)size;

@@ -157,7 +157,9 @@ void trace_exit(const struct vcpu *vcpu)
 	uint64_t value = 0;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
-		memcpy(&value, (const uint8_t *)run + run->io.data_offset, run->io.size <= 8 ? run->io.size : 8);
+		/* Only data that lies inside the shared area (handle_io refused the rest). */
+		if (run->io.size <= 8 && run->io.data_offset + run->io.size <= vcpu->vm->run_size)
+			memcpy(&value, (const uint8_t *)run + run->io.data_offset, run->io.size);
 		fprintf(stderr, "vmm: trace vcpu%d IO %s port=0x%x size=%u count=%u data=0x%llx\n", vcpu->id,
 			run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in", run->io.port, run->io.size,
 			run->io.count, (unsigned long long)value);
