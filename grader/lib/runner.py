@@ -59,8 +59,22 @@ def run(platform, test):
 
 
 def last_vmm_line(transcript):
-    lines = [l for l in transcript.splitlines() if l.startswith(("vmm: ", "kvmlabs-host: "))]
+    """The VMM's (or host kernel's) own last word on why the run ended, without
+    register dumps and the host's bare 'exit status' line."""
+    lines = [l for l in transcript.splitlines()
+             if l.startswith(("vmm: ", "kvmlabs-host: ")) and not l.startswith("vmm:  ")
+             and "registers after" not in l and not l.startswith("kvmlabs-host: exit status")]
     return lines[-1] if lines else ""
+
+
+def crash_detail(transcript):
+    """The most specific reason a run crashed: the first failed VM-entry check
+    minikvm named, else the VMM's last word."""
+    checks = [l for l in transcript.splitlines() if l.startswith("vmentry-check:")]
+    if checks:
+        more = f" (and {len(checks) - 1} more check(s))" if len(checks) > 1 else ""
+        return checks[0] + more
+    return last_vmm_line(transcript)
 
 
 def check_dirty(transcript):
@@ -107,7 +121,7 @@ def judge(test, status, transcript, names):
         if status == 16:
             return "TIMEOUT", detail or "guest did not finish"
         if status in CRASH_STATUSES:
-            return "CRASH", detail or what
+            return "CRASH", crash_detail(transcript) or detail or what
         return "FAIL", f"exit status {status} ({what}), expected {want} ({names.get(want, '?')}); {detail}"
     if want == 1:
         ends = [END.match(l) for l in lines if END.match(l)]

@@ -140,6 +140,19 @@ class VerdictTest(unittest.TestCase):
         self.assertEqual(self.judge(None, "")[0], "TIMEOUT")
         self.assertEqual(self.judge(1, GOOD + "==1==ERROR: AddressSanitizer: heap-buffer-overflow\n")[0], "CRASH")
 
+    def test_crash_names_the_failed_entry_check(self):
+        t = ("vmentry-check: guest CS.AR 0xc08b: S must be 1 (code or data) (SDM 27.3.1.2)\n"
+             "vmentry-check: guest SS.AR 0xc083: S must be 1 (code or data) (SDM 27.3.1.2)\n"
+             "vmm:  rip 0000000000100000\nvmm: vCPU 0 VM entry failed (exit status 10)\n"
+             "kvmlabs-host: exit status 10\n")
+        v, why = self.judge(10, t)
+        self.assertEqual(v, "CRASH")
+        self.assertTrue(why.startswith("vmentry-check: guest CS.AR 0xc08b: S must be 1"), why)
+        self.assertIn("and 1 more", why)
+        v, why = self.judge(8, "vmm: vCPU 0 registers after 3 exits:\nvmm: vCPU 0 triple fault\n"
+                               "kvmlabs-host: exit status 8\n")
+        self.assertEqual(why, "vmm: vCPU 0 triple fault")
+
     def test_expected_status(self):
         self.assertEqual(self.judge(8, "ok about\n", "status:8")[0], "PASS")
         self.assertEqual(self.judge(1, GOOD, "status:8")[0], "FAIL")
