@@ -226,3 +226,23 @@ int memcmp(const void *a, const void *b, size_t n)
 			return *p - *q;
 	return 0;
 }
+
+uint32_t cpuid_string(uint32_t leaf, enum cpuid_order order, char out[13])
+{
+	uint32_t a, b, c, d;
+	cpuid(leaf, 0, &a, &b, &c, &d);
+	memcpy(out, &b, 4);
+	memcpy(out + 4, order == CPUID_BDC ? &d : &c, 4);
+	memcpy(out + 8, order == CPUID_BDC ? &c : &d, 4);
+	out[12] = 0;
+	return a;
+}
+
+void report_hypervisor_leaves(void)
+{
+	char sig[13];
+	uint32_t max = cpuid_string(ABI_CPUID_HV_LEAF, CPUID_BCD, sig);
+	report(max >= ABI_CPUID_HV_FEATURES, "cpuid-hv-max-leaf", "0x40000000 EAX 0x%x, want >= 0x40000001", max);
+	report(memcmp(sig, ABI_CPUID_HV_SIGNATURE, 12) == 0, "cpuid-hv-signature",
+	       "EBX:ECX:EDX read \"%s\", want \"kvmlabs-vmm\"", sig);
+}

@@ -51,6 +51,13 @@ void skip(const char *check, const char *reason);
 void pass(const char *check);
 /* report(got == want) with "got 0x.. want 0x.." on failure. */
 void report_eq(const char *check, unsigned long long got, unsigned long long want);
+
+/* The 12-character string a CPUID leaf returns in EBX:EDX:ECX (leaf 0's vendor)
+ * or EBX:ECX:EDX (hypervisor leaves), NUL-terminated. Returns EAX. */
+enum cpuid_order { CPUID_BDC, CPUID_BCD };
+uint32_t cpuid_string(uint32_t leaf, enum cpuid_order order, char out[13]);
+/* Reports cpuid-hv-max-leaf and cpuid-hv-signature: the VMM's leaves 0x40000000+. */
+void report_hypervisor_leaves(void);
 _Noreturn void end(void);                  /* end line, then exit 0 or 1 */
 unsigned end_report(void);                 /* only the end line; returns failed */
 _Noreturn void guest_exit(uint32_t value); /* debug-exit port, then halt forever */
