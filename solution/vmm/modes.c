@@ -124,7 +124,7 @@ static int setup_flat(struct vcpu *vcpu, uint64_t entry, uint16_t code_selector,
 
 int vcpu_setup_protected(struct vcpu *vcpu, uint64_t entry)
 {
-	/* CR0.PE with paging off: linear = physical (SDM Vol. 3 9.9.1). */
+	/* CR0.PE with paging off: linear = physical (SDM Vol. 3 10.9.1, "Switching to Protected Mode"). */
 	return setup_flat(vcpu, entry, ABI_SEL_CODE32, CR0_PE | CR0_ET, 0, 0, 0);
 }
 

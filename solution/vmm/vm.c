@@ -102,8 +102,9 @@ int vcpu_setup_real(struct vcpu *vcpu, uint64_t entry)
 	long r = kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &sregs);
 	if (r < 0)
 		return (int)r;
-	/* Real mode: linear = selector * 16 + offset (SDM Vol. 3 20.1.1). A reset vCPU
-	 * has CS.base 0xffff0000; point every segment at 0 and let RIP carry the entry. */
+	/* Real mode: linear = selector * 16 + offset (SDM Vol. 3, "Address Translation
+	 * in Real-Address Mode"). A reset vCPU has CS.base 0xffff0000; point every
+	 * segment at 0 and let RIP carry the entry. */
 	struct kvm_segment *segs[] = { &sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss };
 	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
 		segs[i]->selector = 0;
