@@ -100,46 +100,65 @@ static int check_entry(struct loader *l, uint64_t entry)
 	return 0;
 }
 
+/* ELF32 and ELF64 differ only in field widths: read either into one form. */
+struct elf_info {
+	uint64_t entry, phoff;
+	unsigned phnum, phentsize, machine, type;
+};
+struct elf_segment { uint64_t type, offset, paddr, filesz, memsz; };
+
+static void elf_header(const struct loader *l, bool is64, struct elf_info *e)
+{
+	if (is64) {
+		struct elf64_ehdr h;
+		memcpy(&h, l->img, sizeof(h));
+		*e = (struct elf_info){ h.entry, h.phoff, h.phnum, h.phentsize, h.machine, h.type };
+	} else {
+		struct elf32_ehdr h;
+		memcpy(&h, l->img, sizeof(h));
+		*e = (struct elf_info){ h.entry, h.phoff, h.phnum, h.phentsize, h.machine, h.type };
+	}
+}
+
+static void elf_segment(const struct loader *l, bool is64, uint64_t at, struct elf_segment *seg)
+{
+	if (is64) {
+		struct elf64_phdr ph;
+		memcpy(&ph, l->img + at, sizeof(ph));
+		*seg = (struct elf_segment){ ph.type, ph.offset, ph.paddr, ph.filesz, ph.memsz };
+	} else {
+		struct elf32_phdr ph;
+		memcpy(&ph, l->img + at, sizeof(ph));
+		*seg = (struct elf_segment){ ph.type, ph.offset, ph.paddr, ph.filesz, ph.memsz };
+	}
+}
+
 static int load_elf(struct loader *l, struct boot_info *boot)
 {
-	const uint8_t *id = l->img;
-	if (id[EI_CLASS] == ELFCLASS32) {
-		struct elf32_ehdr eh;
-		if (l->size < sizeof(eh))
-			return fail(l, "truncated ELF header");
-		memcpy(&eh, l->img, sizeof(eh));
-		if (eh.machine != EM_386 || eh.type != ET_EXEC)
-			return fail(l, "not an i386 executable ELF (machine %u, type %u)", eh.machine, eh.type);
-		if (eh.phentsize != sizeof(struct elf32_phdr) || eh.phnum == 0 ||
-		    eh.phoff > l->size || (uint64_t)eh.phnum * eh.phentsize > l->size - eh.phoff)
-			return fail(l, "ELF program headers missing or outside the file");
-		for (unsigned i = 0; i < eh.phnum; i++) {
-			struct elf32_phdr ph;
-			memcpy(&ph, l->img + eh.phoff + i * sizeof(ph), sizeof(ph));
-			if (ph.type == PT_LOAD && load_segment(l, ph.offset, ph.filesz, ph.paddr, ph.memsz) < 0)
-				return -1;
-		}
-		*boot = (struct boot_info){ .entry = eh.entry, .mode = MODE_PROT, .kind = "elf32" };
-	} else if (id[EI_CLASS] == ELFCLASS64) {
-		struct elf64_ehdr eh;
-		if (l->size < sizeof(eh))
-			return fail(l, "truncated ELF header");
-		memcpy(&eh, l->img, sizeof(eh));
-		if (eh.machine != EM_X86_64 || eh.type != ET_EXEC)
-			return fail(l, "not an x86-64 executable ELF (machine %u, type %u)", eh.machine, eh.type);
-		if (eh.phentsize != sizeof(struct elf64_phdr) || eh.phnum == 0 ||
-		    eh.phoff > l->size || (uint64_t)eh.phnum * eh.phentsize > l->size - eh.phoff)
-			return fail(l, "ELF program headers missing or outside the file");
-		for (unsigned i = 0; i < eh.phnum; i++) {
-			struct elf64_phdr ph;
-			memcpy(&ph, l->img + eh.phoff + i * sizeof(ph), sizeof(ph));
-			if (ph.type == PT_LOAD && load_segment(l, ph.offset, ph.filesz, ph.paddr, ph.memsz) < 0)
-				return -1;
-		}
-		*boot = (struct boot_info){ .entry = eh.entry, .mode = MODE_LONG, .kind = "elf64" };
-	} else {
-		return fail(l, "ELF class %u is neither 32- nor 64-bit", id[EI_CLASS]);
+	uint8_t class = l->img[EI_CLASS];
+	if (class != ELFCLASS32 && class != ELFCLASS64)
+		return fail(l, "ELF class %u is neither 32- nor 64-bit", class);
+	bool is64 = class == ELFCLASS64;
+	size_t ehsize = is64 ? sizeof(struct elf64_ehdr) : sizeof(struct elf32_ehdr);
+	size_t phsize = is64 ? sizeof(struct elf64_phdr) : sizeof(struct elf32_phdr);
+	if (l->size < ehsize)
+		return fail(l, "truncated ELF header");
+	struct elf_info e;
+	elf_header(l, is64, &e);
+	if (e.machine != (is64 ? EM_X86_64 : EM_386) || e.type != ET_EXEC)
+		return fail(l, "not an %s executable ELF (machine %u, type %u)", is64 ? "x86-64" : "i386",
+			    e.machine, e.type);
+	if (e.phentsize != phsize || e.phnum == 0 || e.phoff > l->size ||
+	    (uint64_t)e.phnum * e.phentsize > l->size - e.phoff)
+		return fail(l, "ELF program headers missing or outside the file");
+	for (unsigned i = 0; i < e.phnum; i++) {
+		struct elf_segment seg;
+		elf_segment(l, is64, e.phoff + i * phsize, &seg);
+		if (seg.type == PT_LOAD && load_segment(l, seg.offset, seg.filesz, seg.paddr, seg.memsz) < 0)
+			return -1;
 	}
+	*boot = (struct boot_info){ .entry = e.entry, .mode = is64 ? MODE_LONG : MODE_PROT,
+				    .kind = is64 ? "elf64" : "elf32" };
 	return 0;
 }
 
