@@ -63,7 +63,7 @@ class Stage:
     def build(self, targets=None):
         """Build in the stage tree; returns (ok, log text)."""
         self.prepare()
-        cmd = ["make", "-s", "-C", self.tree, f"O={self.dir}", f"STAGE={self.lab}",
+        cmd = ["make", "-s", f"-j{os.cpu_count() or 2}", "-C", self.tree, f"O={self.dir}", f"STAGE={self.lab}",
                f"LAB_CFLAGS={LAB_CFLAGS}"] + (targets or self.targets())
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         with open(self.log, "w") as f:
