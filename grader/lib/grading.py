@@ -49,7 +49,6 @@ def minikvm_platform_ready(root):
 
 def grade_lab(root, lab, variant="student", labs_root=None, out=None, only=None, jobs=2, guests=None,
               progress=None):
-    labdir = labs.lab_dir(labs_root or root, lab) or labs.lab_dir(root, lab)
     tests = rubric.parse(os.path.join(labs.lab_dir(root, lab), "rubric"))
     if only:
         tests = [t for t in tests if t.name in only]
@@ -57,7 +56,6 @@ def grade_lab(root, lab, variant="student", labs_root=None, out=None, only=None,
     if platform_name == "both":
         platform_name = "linux-kvm"
     g = LabGrade(lab, variant, platform_name)
-    g.labdir = labdir
     stage = Stage(root, lab, variant, labs_root, out)
     names = hostcaps.vmm_status_names(root)
     guests = guests or build_guests(root)

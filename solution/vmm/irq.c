@@ -15,11 +15,6 @@
 
 #include "vmm.h"
 
-static bool has_cap(struct vm *vm, long cap)
-{
-	return kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)cap) > 0;
-}
-
 static int irqfd_attach(struct vm *vm, int gsi)
 {
 	int event = host_event_create();
@@ -42,7 +37,7 @@ int irq_setup(struct vm *vm)
 {
 	for (size_t i = 0; i < sizeof(vm->irqfd_event) / sizeof(vm->irqfd_event[0]); i++)
 		vm->irqfd_event[i] = -1;
-	if (!vm->opt->irqchip || !has_cap(vm, KVM_CAP_IRQCHIP))
+	if (!vm->opt->irqchip || !vm_has_cap(vm, KVM_CAP_IRQCHIP))
 		return 0;
 	long r = kvm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
 	if (r < 0) {
@@ -50,7 +45,7 @@ int irq_setup(struct vm *vm)
 		return (int)r;
 	}
 	vm->has_irqchip = true;
-	vm->has_irqfd = has_cap(vm, KVM_CAP_IRQFD);
+	vm->has_irqfd = vm_has_cap(vm, KVM_CAP_IRQFD);
 	if (vm->has_irqfd) {
 		static const int device_gsis[] = { ABI_COM1_IRQ, ABI_DOORBELL_IRQ };
 		for (size_t i = 0; i < sizeof(device_gsis) / sizeof(device_gsis[0]); i++)
@@ -104,7 +99,7 @@ static void doorbell_write(struct vcpu *vcpu, void *opaque, uint64_t offset, uns
 int doorbell_setup(struct vm *vm)
 {
 	vm->doorbell_event = -1;
-	if (has_cap(vm, KVM_CAP_IOEVENTFD) && host_max_threads() > 1) {
+	if (vm_has_cap(vm, KVM_CAP_IOEVENTFD) && host_max_threads() > 1) {
 		int event = host_event_create();
 		if (event >= 0) {
 			long r;

@@ -83,6 +83,12 @@ const char *kvm_strerror(long err)
 /* Called by the run loop before every KVM_RUN and by the supervisor, so the
  * deadline holds with or without a supervisor thread (a vCPU run inline on bare
  * metal): KVM_RUN returns now and then (-EINTR) even when the guest never exits. */
+/* KVM_CHECK_EXTENSION (api.rst 4.4): > 0 means the kernel has the capability. */
+bool vm_has_cap(const struct vm *vm, long cap)
+{
+	return kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)cap) > 0;
+}
+
 bool vm_stopping(struct vm *vm)
 {
 	if (vm->deadline_ns && host_now_ns() >= vm->deadline_ns)

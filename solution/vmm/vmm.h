@@ -93,6 +93,7 @@ struct vm {
 /* main.c / util */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool vm_stopping(struct vm *vm);
+bool vm_has_cap(const struct vm *vm, long cap);
 void vmm_output(struct vm *vm, const char *buf, size_t n);
 void vmm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *kvm_strerror(long err);

@@ -150,7 +150,7 @@ int rom_setup(struct vm *vm)
 	if (r < 0)
 		return r;
 	/* Where the kernel lacks read-only slots the ROM stays pure MMIO. */
-	if (kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_READONLY_MEM) <= 0)
+	if (!vm_has_cap(vm, KVM_CAP_READONLY_MEM))
 		return 0;
 	return vm_add_region(vm, "rom", ABI_ROM_GPA, ABI_ROM_SIZE, t->rom, KVM_MEM_READONLY);
 }
