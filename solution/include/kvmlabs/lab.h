@@ -13,6 +13,14 @@
 #define KVMLABS_STAGE 9
 #endif
 
+/* True when the build includes lab n's subsystem. Used at the few places a
+ * later lab plugs in (the VMX controls requested, the MMU chosen, the
+ * in-kernel irqchip offered, the emulator's entry, the virtio devices), so a
+ * stage's own guests never reach the code of a lab after it. A compile-time
+ * constant: the switched-off branch is still compiled, type-checked and then
+ * dropped. */
+#define LAB_ENABLED(n) (KVMLABS_STAGE >= (n))
+
 /* Called by every lab stub: prints "lab NN: name() not implemented" and ends
  * the VMM with VMM_EXIT_NOT_IMPLEMENTED, so an unfinished lab fails at once
  * with a message that names the function to write, and never hangs. */
