@@ -23,6 +23,7 @@
 #define BOOT_PML4_ADDR          0x1000  /* boot page tables: PML4, PDPT, 4 PDs */
 #define BOOT_PDPT_ADDR          0x2000
 #define BOOT_PD_ADDR            0x3000  /* ..0x6fff: 2048 2 MiB pages = 4 GiB */
+#define BOOT_PD_COUNT           4       /* one per GiB */
 #define BOOT_STACK_TOP          0x7c00  /* real-mode stack, below the boot sector */
 #define BOOT_LOAD_ADDR          0x7c00  /* where the BIOS puts sector 0 */
 #define BOOT_BUFFER_SEG         0x1000  /* 0x10000: int 13h bounce buffer, 32 KiB */

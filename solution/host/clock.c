@@ -10,8 +10,8 @@
 #include <stdio.h>
 
 #include <kvmlabs/host.h>
+#include <x86/insns.h>
 #include "clock.h"
-#include "x86.h"
 
 #define PIT_HZ            1193182u
 #define PIT_CH2_DATA      0x42

@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <x86/insns.h>
 #include "console.h"
 #include "cpu.h"
-#include "x86.h"
 
 #define DEBUGCON_PORT 0xe9
 

@@ -16,17 +16,17 @@
 
 #include <kvmlabs/host.h>
 #include <kvmlabs/vmm_status.h>
+#include <x86/const.h>
+#include <x86/insns.h>
+#include <x86/msr-index.h>
+#include <x86/pgtable.h>
+#include <x86/processor-flags.h>
+#include <x86/trapnr.h>
 #include "console.h"
 #include "cpu.h"
 #include "memory.h"
 #include "panic.h"
 #include "trap.h"
-#include "x86.h"
-
-#define MSR_FS_BASE        0xc0000100
-#define MSR_GS_BASE        0xc0000101
-#define MSR_KERNEL_GS_BASE 0xc0000102
-
 
 #define IST_FATAL 1   /* #DF, NMI and #MC run on their own stack */
 
@@ -53,42 +53,25 @@ struct idt_gate {
 	uint32_t reserved;
 } __attribute__((packed));
 
-struct descriptor_pointer {
-	uint16_t limit;
-	uint64_t base;
-} __attribute__((packed));
-
 #define GDT_ENTRIES 5     /* null, code, data, TSS (two slots) */
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
 static struct tss64 tss __attribute__((aligned(16)));
-static struct idt_gate idt[256] __attribute__((aligned(16)));
+static struct idt_gate idt[NR_VECTORS] __attribute__((aligned(16)));
 
-static const char *const exception_names[32] = {
-	[0] = "#DE divide error",         [1] = "#DB debug",
-	[2] = "NMI",                      [3] = "#BP breakpoint",
-	[4] = "#OF overflow",             [5] = "#BR bound range exceeded",
-	[6] = "#UD invalid opcode",       [7] = "#NM device not available",
-	[8] = "#DF double fault",         [9] = "coprocessor segment overrun",
-	[10] = "#TS invalid TSS",         [11] = "#NP segment not present",
-	[12] = "#SS stack-segment fault", [13] = "#GP general protection",
-	[14] = "#PF page fault",          [16] = "#MF x87 floating-point error",
-	[17] = "#AC alignment check",     [18] = "#MC machine check",
-	[19] = "#XM SIMD floating-point", [20] = "#VE virtualization exception",
-	[21] = "#CP control protection",  [29] = "#VC VMM communication",
-	[30] = "#SX security exception",
+static const char *const exception_names[FIRST_EXTERNAL_VECTOR] = {
+	[DE_VECTOR] = "#DE divide error",         [DB_VECTOR] = "#DB debug",
+	[NMI_VECTOR] = "NMI",                     [BP_VECTOR] = "#BP breakpoint",
+	[OF_VECTOR] = "#OF overflow",             [BR_VECTOR] = "#BR bound range exceeded",
+	[UD_VECTOR] = "#UD invalid opcode",       [NM_VECTOR] = "#NM device not available",
+	[DF_VECTOR] = "#DF double fault",         [OLD_MF_VECTOR] = "coprocessor segment overrun",
+	[TS_VECTOR] = "#TS invalid TSS",          [NP_VECTOR] = "#NP segment not present",
+	[SS_VECTOR] = "#SS stack-segment fault",  [GP_VECTOR] = "#GP general protection",
+	[PF_VECTOR] = "#PF page fault",           [MF_VECTOR] = "#MF x87 floating-point error",
+	[AC_VECTOR] = "#AC alignment check",      [MC_VECTOR] = "#MC machine check",
+	[XM_VECTOR] = "#XM SIMD floating-point",  [VE_VECTOR] = "#VE virtualization exception",
+	[CP_VECTOR] = "#CP control protection",   [VC_VECTOR] = "#VC VMM communication",
+	[SX_VECTOR] = "#SX security exception",
 };
-
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
-
-static uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((uint64_t)hi << 32) | lo;
-}
 
 static void gdt_init(void)
 {
@@ -107,24 +90,25 @@ static void gdt_init(void)
 	tss.rsp[0] = (uint64_t)(uintptr_t)kernel_stack_top;
 	tss.iomap_base = sizeof(tss);   /* no I/O permission bitmap */
 
-	struct descriptor_pointer gdtr = { sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt };
+	struct desc_ptr gdtr = { sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt };
+	load_gdt(&gdtr);
+	/* Reload CS with a far return, then the data segments and TR. */
 	__asm__ volatile(
-		"lgdt %0\n\t"
-		"pushq %1\n\t"
+		"pushq %0\n\t"
 		"leaq 1f(%%rip), %%rax\n\t"
 		"pushq %%rax\n\t"
 		"lretq\n"
 		"1:\n\t"
-		"movl %2, %%eax\n\t"
+		"movl %1, %%eax\n\t"
 		"movl %%eax, %%ds\n\t"
 		"movl %%eax, %%es\n\t"
 		"movl %%eax, %%ss\n\t"
 		"xorl %%eax, %%eax\n\t"
 		"movl %%eax, %%fs\n\t"
 		"movl %%eax, %%gs\n\t"
-		"movw %3, %%ax\n\t"
+		"movw %2, %%ax\n\t"
 		"ltr %%ax"
-		: : "m"(gdtr), "i"(KERNEL_CS), "i"(KERNEL_DS), "i"(KERNEL_TSS) : "rax", "memory");
+		: : "i"(KERNEL_CS), "i"(KERNEL_DS), "i"(KERNEL_TSS) : "rax", "memory");
 	wrmsr(MSR_FS_BASE, 0);
 	wrmsr(MSR_GS_BASE, 0);
 	wrmsr(MSR_KERNEL_GS_BASE, 0);
@@ -132,19 +116,19 @@ static void gdt_init(void)
 
 static void idt_init(void)
 {
-	for (unsigned int v = 0; v < 256; v++) {
+	for (unsigned int v = 0; v < ARRAY_SIZE(idt); v++) {
 		uint64_t handler = (uint64_t)(uintptr_t)(isr_stubs + v * ISR_STUB_SIZE);
 		idt[v] = (struct idt_gate){
 			.offset_low = handler & 0xffff,
 			.selector = KERNEL_CS,
-			.ist = (v == 2 || v == 8 || v == 18) ? IST_FATAL : 0,
+			.ist = (v == NMI_VECTOR || v == DF_VECTOR || v == MC_VECTOR) ? IST_FATAL : 0,
 			.type_attr = 0x8e,     /* present, DPL 0, 64-bit interrupt gate */
 			.offset_mid = (handler >> 16) & 0xffff,
 			.offset_high = handler >> 32,
 		};
 	}
-	struct descriptor_pointer idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
-	__asm__ volatile("lidt %0" : : "m"(idtr));
+	struct desc_ptr idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+	load_idt(&idtr);
 }
 
 /* Move the 8259s off the exception vectors and mask every line: a stray IRQ
@@ -167,8 +151,8 @@ void cpu_init(void)
 {
 	/* CR0.NE is required by VMXON (IA32_VMX_CR0_FIXED0, SDM Vol. 3 A.7);
 	 * MP/!EM and OSFXSR/OSXMMEXCPT make the FPU and SSE state usable. */
-	write_cr0((read_cr0() | CR0_NE | CR0_MP | CR0_WP) & ~CR0_EM);
-	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
+	write_cr0((read_cr0() | X86_CR0_NE | X86_CR0_MP | X86_CR0_WP) & ~X86_CR0_EM);
+	write_cr4(read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT);
 	gdt_init();
 	idt_init();
 	pic_init();
@@ -219,12 +203,12 @@ static void explain_page_fault(uint64_t error, uint64_t cr2)
 {
 	uint64_t guard = (uint64_t)(uintptr_t)kernel_stack_guard;
 	fprintf(stderr, "  page fault: %s %s at %#lx%s\n",
-		(error & 1) ? "protection violation on" : "not-present page on",
-		(error & 16) ? "instruction fetch" : (error & 2) ? "write" : "read", cr2,
-		(error & 8) ? " (reserved bit set in a paging entry)" : "");
-	if (cr2 < 4096)
+		(error & PFERR_PRESENT_MASK) ? "protection violation on" : "not-present page on",
+		(error & PFERR_FETCH_MASK) ? "instruction fetch" : (error & PFERR_WRITE_MASK) ? "write" : "read", cr2,
+		(error & PFERR_RSVD_MASK) ? " (reserved bit set in a paging entry)" : "");
+	if (cr2 < PAGE_SIZE)
 		fprintf(stderr, "  (a NULL pointer dereference: page 0 is unmapped)\n");
-	else if (cr2 >= guard && cr2 < guard + 4096)
+	else if (cr2 >= guard && cr2 < guard + PAGE_SIZE)
 		fprintf(stderr, "  (kernel stack overflow: the stack is %d KiB)\n", KERNEL_STACK_SIZE / 1024);
 }
 
@@ -254,8 +238,8 @@ void host_trap(struct trap_frame *f)
 	}
 	reporting = true;
 
-	const char *name = f->vector < 32 ? exception_names[f->vector] : NULL;
-	if (f->vector < 32)
+	const char *name = f->vector < ARRAY_SIZE(exception_names) ? exception_names[f->vector] : NULL;
+	if (f->vector < FIRST_EXTERNAL_VECTOR)
 		fprintf(stderr, "kvmlabs-host: EXCEPTION %s (vector %lu) in the host kernel\n",
 			name ? name : "reserved", f->vector);
 	else
@@ -264,7 +248,7 @@ void host_trap(struct trap_frame *f)
 	fprintf(stderr, "  error code %#lx  rip %#lx  cs %#lx  rflags %#lx  rsp %#lx  ss %#lx\n",
 		f->error_code, f->rip, f->cs, f->rflags, f->rsp, f->ss);
 	fprintf(stderr, "  cr0 %#lx  cr2 %#lx  cr3 %#lx  cr4 %#lx  efer %#lx\n", read_cr0(), cr2,
-		read_cr3(), read_cr4(), rdmsr(0xc0000080));
+		read_cr3(), read_cr4(), rdmsr(MSR_EFER));
 	fprintf(stderr, "  rax %016lx  rbx %016lx  rcx %016lx  rdx %016lx\n", f->rax, f->rbx, f->rcx, f->rdx);
 	fprintf(stderr, "  rsi %016lx  rdi %016lx  rbp %016lx  r8  %016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
 	fprintf(stderr, "  r9  %016lx  r10 %016lx  r11 %016lx  r12 %016lx\n", f->r9, f->r10, f->r11, f->r12);
@@ -276,10 +260,10 @@ void host_trap(struct trap_frame *f)
 			fprintf(stderr, " %02x", code[i]);
 		fprintf(stderr, "\n");
 	}
-	if (f->vector == 14)
+	if (f->vector == PF_VECTOR)
 		explain_page_fault(f->error_code, cr2);
 	uint64_t guard = (uint64_t)(uintptr_t)kernel_stack_guard;
-	if (f->rsp >= guard && f->rsp < guard + 4096 + 64)
+	if (f->rsp >= guard && f->rsp < guard + PAGE_SIZE + 64)
 		fprintf(stderr, "  (kernel stack overflow: rsp is in the guard page below the %d KiB stack)\n",
 			KERNEL_STACK_SIZE / 1024);
 	print_backtrace(f->rip, f->rbp);

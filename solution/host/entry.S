@@ -2,6 +2,8 @@
 /*
  * 64-bit entry of the host kernel and the interrupt/exception stubs.
  */
+#include <x86/pgtable.h>
+#include <x86/trapnr.h>
 #include "trap.h"
 
 	.section .text.entry, "ax"
@@ -25,24 +27,30 @@ kernel_entry:
 	jmp	1b
 
 /*
- * One 16-byte stub per vector: vectors without a CPU-pushed error code push a
- * zero so every frame has the same layout (SDM Vol. 3 6.13, 6.14.2).
+ * One ISR_STUB_SIZE-byte stub per vector: vectors without a CPU-pushed error
+ * code push a zero so every frame has the same layout (SDM Vol. 3 6.13, 6.14.2).
  */
 	.text
-	.balign	16
+	.balign	ISR_STUB_SIZE
 	.globl	isr_stubs
 isr_stubs:
 	.set	vec, 0
-	.rept	256
+	.rept	NR_VECTORS
 	.balign	ISR_STUB_SIZE
-	.if	(vec == 8) || ((vec >= 10) && (vec <= 14)) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
-	.else
+	.set	has_error_code, 0
+	.if	vec < FIRST_EXTERNAL_VECTOR
+	.set	has_error_code, (EXCEPTION_ERROR_CODE_MASK >> vec) & 1
+	.endif
+	.if	!has_error_code
 	pushq	$0
 	.endif
 	pushq	$vec
 	jmp	isr_common
 	.set	vec, vec + 1
 	.endr
+	/* Fails to assemble ("attempt to move .org backwards") when a stub
+	 * outgrows ISR_STUB_SIZE: idt_init() expects them at fixed strides. */
+	.org	isr_stubs + NR_VECTORS * ISR_STUB_SIZE
 
 isr_common:
 	push	%rax
@@ -81,7 +89,7 @@ isr_common:
 	pop	%rcx
 	pop	%rbx
 	pop	%rax
-	add	$16, %rsp
+	add	$(TRAP_FRAME_RIP_OFF - TRAP_FRAME_VECTOR_OFF), %rsp	/* vector, error code */
 	iretq
 
 /* Stacks: the kernel stack sits above an unmapped guard page (memory.c
@@ -89,10 +97,10 @@ isr_common:
  * (#DF, NMI, #MC) switch to a stack of their own through the TSS IST (SDM
  * Vol. 3 6.14.5). */
 	.section .bss.stack, "aw", @nobits
-	.balign	4096
+	.balign	PAGE_SIZE
 	.globl	kernel_stack_guard, kernel_stack_top, ist_stack_top
 kernel_stack_guard:
-	.skip	4096
+	.skip	PAGE_SIZE
 	.skip	KERNEL_STACK_SIZE
 kernel_stack_top:
 	.skip	IST_STACK_SIZE

@@ -12,26 +12,26 @@
 
 #include <kvmlabs/host.h>
 #include <kvmlabs/host_kernel.h>
+#include <x86/insns.h>
+#include <x86/pgtable.h>
 #include "archive.h"
 #include "clock.h"
 #include "console.h"
-#include "x86.h"
 
 #define BOCHS_SHUTDOWN_PORT 0x8900
 #define QEMU_DEBUG_EXIT_PORT 0xf4
-#define GUEST_RAM_ALIGN  0x200000u
-#define PAGE_BYTES       4096u
+/* 2 MiB alignment lets minikvm's EPT use large pages for guest RAM. */
+#define GUEST_RAM_ALIGN  LARGE_PAGE_SIZE
 
 void *host_alloc_guest_ram(size_t bytes)
 {
 	if (bytes == 0)
 		return NULL;
-	size_t pages = (bytes + PAGE_BYTES - 1) / PAGE_BYTES;
-	/* 2 MiB alignment lets minikvm's EPT use large pages for guest RAM. */
+	size_t pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
 	uint64_t t0 = host_now_ns();
-	void *p = host_pages_alloc(pages, bytes >= GUEST_RAM_ALIGN ? GUEST_RAM_ALIGN : PAGE_BYTES);
+	void *p = host_pages_alloc(pages, bytes >= GUEST_RAM_ALIGN ? GUEST_RAM_ALIGN : PAGE_SIZE);
 	if (!p && bytes >= GUEST_RAM_ALIGN)
-		p = host_pages_alloc(pages, PAGE_BYTES);
+		p = host_pages_alloc(pages, PAGE_SIZE);
 	if (archive_flags() & ARCHIVE_FLAG_VERBOSE)
 		printf("kvmlabs-host: guest RAM: %zu KiB at %p, allocated and zeroed in %lu us\n", bytes >> 10, p,
 		       (host_now_ns() - t0) / 1000);
@@ -41,7 +41,7 @@ void *host_alloc_guest_ram(size_t bytes)
 void host_free_guest_ram(void *mem, size_t bytes)
 {
 	if (mem)
-		host_pages_free(mem, (bytes + PAGE_BYTES - 1) / PAGE_BYTES);
+		host_pages_free(mem, (bytes + PAGE_SIZE - 1) / PAGE_SIZE);
 }
 
 void *host_load_file(const char *path, size_t max_size, size_t *size, char *err, size_t errlen)

@@ -11,6 +11,7 @@
 #include <kvmlabs/host.h>
 #include <kvmlabs/kvm_seam.h>
 #include <kvmlabs/vmm_status.h>
+#include <x86/insns.h>
 #include "archive.h"
 #include "boot_info.h"
 #include "clock.h"
@@ -19,7 +20,6 @@
 #include "memory.h"
 #include "panic.h"
 #include "selftest.h"
-#include "x86.h"
 
 int vmm_main(int argc, char **argv);
 _Noreturn void kmain(struct boot_info *bi);

@@ -21,15 +21,16 @@
 
 #include <kvmlabs/host.h>
 #include <kvmlabs/host_kernel.h>
+#include <x86/const.h>
+#include <x86/insns.h>
+#include <x86/pgtable.h>
 #include "memory.h"
 #include "panic.h"
 #include "trap.h"
-#include "x86.h"
 
 #define LOW_MEMORY_END   0x100000ul
-#define LARGE_PAGE_SIZE  0x200000ul
-#define GIB              0x40000000ul
-#define MAX_PHYS_TOP     (512 * GIB)  /* one PDPT */
+#define GIB              (1ul << HUGE_PAGE_SHIFT)  /* what one PDPT entry maps */
+#define MAX_PHYS_TOP     (PT64_ENT_PER_PAGE * GIB)  /* one PDPT */
 #define BITS_PER_WORD    64
 
 static uint64_t *page_bitmap;      /* bit set = page in use or not RAM */
@@ -64,7 +65,7 @@ static const char *e820_type_name(uint32_t type)
 		[1] = "RAM", [2] = "reserved", [3] = "ACPI data", [4] = "ACPI NVS",
 		[5] = "unusable", [7] = "persistent",
 	};
-	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "other";
+	return type < ARRAY_SIZE(names) && names[type] ? names[type] : "other";
 }
 
 void memory_print_map(const struct boot_info *bi)
@@ -92,13 +93,14 @@ static uint64_t *pdpt(void) { return (uint64_t *)(uintptr_t)BOOT_PDPT_ADDR; }
 
 static void map_ram_above_4g(uint64_t top)
 {
-	for (uint64_t gib = 4; gib * GIB < top; gib++) {
+	for (uint64_t gib = BOOT_PD_COUNT; gib * GIB < top; gib++) {
 		uint64_t *pd = host_page_alloc();
 		if (!pd)
 			host_panic("no page for the page directory of RAM at %lu GiB", gib);
-		for (uint64_t i = 0; i < 512; i++)
-			pd[i] = (gib * GIB + i * LARGE_PAGE_SIZE) | PTE_PRESENT | PTE_WRITE | PTE_LARGE;
-		pdpt()[gib] = host_virt_to_phys(pd) | PTE_PRESENT | PTE_WRITE;
+		for (uint64_t i = 0; i < PT64_ENT_PER_PAGE; i++)
+			pd[i] = (gib * GIB + i * LARGE_PAGE_SIZE) | PT_PRESENT_MASK | PT_WRITABLE_MASK |
+				PT_PAGE_SIZE_MASK;
+		pdpt()[gib] = host_virt_to_phys(pd) | PT_PRESENT_MASK | PT_WRITABLE_MASK;
 	}
 	write_cr3(read_cr3());
 }
@@ -107,17 +109,17 @@ static void map_ram_above_4g(uint64_t top)
  * single 4 KiB pages in it can be unmapped. */
 static uint64_t *split_large_page(uint64_t addr)
 {
-	uint64_t *pd = (uint64_t *)(uintptr_t)(pdpt()[addr / GIB] & PTE_ADDR_MASK);
+	uint64_t *pd = (uint64_t *)(uintptr_t)(pdpt()[addr / GIB] & PT64_BASE_ADDR_MASK);
 	uint64_t *pde = &pd[(addr % GIB) / LARGE_PAGE_SIZE];
-	if (!(*pde & PTE_LARGE))
-		return (uint64_t *)(uintptr_t)(*pde & PTE_ADDR_MASK);
+	if (!(*pde & PT_PAGE_SIZE_MASK))
+		return (uint64_t *)(uintptr_t)(*pde & PT64_BASE_ADDR_MASK);
 	uint64_t *pt = host_page_alloc();
 	if (!pt)
 		host_panic("no page to split the mapping at %#lx", addr);
 	uint64_t base = align_down(addr, LARGE_PAGE_SIZE);
-	for (uint64_t i = 0; i < 512; i++)
-		pt[i] = (base + i * PAGE_SIZE) | PTE_PRESENT | PTE_WRITE;
-	*pde = host_virt_to_phys(pt) | PTE_PRESENT | PTE_WRITE;
+	for (uint64_t i = 0; i < PT64_ENT_PER_PAGE; i++)
+		pt[i] = (base + i * PAGE_SIZE) | PT_PRESENT_MASK | PT_WRITABLE_MASK;
+	*pde = host_virt_to_phys(pt) | PT_PRESENT_MASK | PT_WRITABLE_MASK;
 	write_cr3(read_cr3());
 	return pt;
 }
@@ -180,7 +182,7 @@ void memory_init(const struct boot_info *bi)
 		pages_free += !page_used(pfn);
 	single_page_hint = 0;
 
-	if (top > 4 * GIB)
+	if (top > BOOT_PD_COUNT * GIB)
 		map_ram_above_4g(top);
 	unmap_page(0);
 	unmap_page((uint64_t)(uintptr_t)kernel_stack_guard);
@@ -232,7 +234,7 @@ void host_pages_free(void *pages, size_t n)
 	for (uint64_t i = 0; i < n; i++)
 		if (!page_used(pfn + i))
 			host_panic("host_pages_free(%p, %zu): page %#lx is already free", pages, n,
-				   (pfn + i) * PAGE_SIZE);
+				   (pfn + i) << PAGE_SHIFT);
 	mark_free(pfn, n);
 	pages_free += n;
 	if (pfn < single_page_hint)

@@ -8,8 +8,6 @@
 
 #include "boot_info.h"
 
-#define PAGE_SIZE 4096ul
-
 extern char kernel_start[], kernel_end[];
 
 void memory_init(const struct boot_info *bi);

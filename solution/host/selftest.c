@@ -13,6 +13,8 @@
 
 #include <kvmlabs/host.h>
 #include <kvmlabs/host_kernel.h>
+#include <x86/insns.h>
+#include <x86/pgtable.h>
 #include "console.h"
 #include "memory.h"
 #include "panic.h"
@@ -134,7 +136,7 @@ static void test_heap(void)
 	free(big);
 
 	void *ram = host_alloc_guest_ram(64 << 20);
-	check(ram && !((uintptr_t)ram & 0x1fffff), "guest RAM is 2 MiB aligned");
+	check(ram && !((uintptr_t)ram & (LARGE_PAGE_SIZE - 1)), "guest RAM is 2 MiB aligned");
 	const uint8_t *bytes = ram;
 	check(ram && bytes[0] == 0 && bytes[(64 << 20) - 1] == 0, "guest RAM is zeroed");
 	host_free_guest_ram(ram, 64 << 20);
@@ -197,13 +199,11 @@ _Noreturn void selftest_hang(void)
 
 _Noreturn void selftest_triple_fault(void)
 {
-	static const struct __attribute__((packed)) {
-		uint16_t limit;
-		uint64_t base;
-	} empty_idt = { 0, 0 };
+	static const struct desc_ptr empty_idt = { 0, 0 };
 
 	printf("kvmlabs-host: selftest: triple fault\n");
 	console_drain();   /* the UART would lose what it has not sent yet */
-	__asm__ volatile("lidt %0; ud2" : : "m"(empty_idt));
+	load_idt(&empty_idt);
+	__asm__ volatile("ud2");
 	__builtin_unreachable();
 }

@@ -7,7 +7,14 @@
 #define KERNEL_STACK_SIZE   (256 * 1024)
 #define IST_STACK_SIZE      (16 * 1024)
 
+/* struct trap_frame as entry.S builds it: 15 general registers, then the
+ * stub's vector and error code, then the CPU's frame from RIP on. */
+#define TRAP_FRAME_VECTOR_OFF (15 * 8)
+#define TRAP_FRAME_RIP_OFF    (17 * 8)
+#define TRAP_FRAME_SIZE       (22 * 8)
+
 #ifndef __ASSEMBLER__
+#include <stddef.h>
 #include <stdint.h>
 
 /* Pushed by isr_common (general registers), the stub (vector, error code)
@@ -18,6 +25,9 @@ struct trap_frame {
 	uint64_t vector, error_code;
 	uint64_t rip, cs, rflags, rsp, ss;
 };
+_Static_assert(offsetof(struct trap_frame, vector) == TRAP_FRAME_VECTOR_OFF, "trap_frame layout (entry.S)");
+_Static_assert(offsetof(struct trap_frame, rip) == TRAP_FRAME_RIP_OFF, "trap_frame layout (entry.S)");
+_Static_assert(sizeof(struct trap_frame) == TRAP_FRAME_SIZE, "trap_frame layout (entry.S)");
 
 extern const uint8_t isr_stubs[];
 extern uint8_t kernel_stack_guard[], kernel_stack_top[], ist_stack_top[];

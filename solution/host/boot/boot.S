@@ -13,6 +13,9 @@
  * geometry INT 13h AH=08h reports, which works for floppies and hard disks
  * on every PC BIOS (Bochs' rombios, SeaBIOS).
  */
+#include <x86/msr-index.h>
+#include <x86/pgtable.h>
+#include <x86/processor-flags.h>
 #include "boot_info.h"
 
 #define COM1_PORT	0x3f8
@@ -21,11 +24,10 @@
 #define QEMU_DEBUG_EXIT_PORT 0xf4
 #define HOST_FAULT_STATUS 26	/* VMM_EXIT_HOST_FAULT */
 #define SMAP		0x534d4150
-#define MSR_EFER	0xc0000080
-#define EFER_LME	(1 << 8)
-#define CR0_PE		(1 << 0)
-#define CR0_PG		(1 << 31)
-#define CR4_PAE		(1 << 5)
+/* Boot page tables: PML4 and PDPT entries point to the next table, PD
+ * entries map 2 MiB pages. */
+#define BOOT_TABLE_FLAGS	(PT_PRESENT_MASK | PT_WRITABLE_MASK)
+#define BOOT_LARGE_PAGE_FLAGS	(PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_PAGE_SIZE_MASK)
 
 	.section .boot16, "ax"
 	.code16
@@ -339,13 +341,13 @@ load_high:
 	cli
 	lgdtl	boot_gdt_desc
 	mov	%cr0, %eax
-	or	$CR0_PE, %al
+	or	$X86_CR0_PE, %al
 	mov	%eax, %cr0
 	jmp	3f
 3:	mov	$BOOT_SEL_DATA, %bx
 	mov	%bx, %ds
 	mov	%bx, %es
-	and	$~CR0_PE, %al
+	and	$~X86_CR0_PE, %al
 	mov	%eax, %cr0
 	jmp	4f
 4:	xor	%bx, %bx
@@ -377,30 +379,30 @@ enter_long_mode:
 	xor	%ax, %ax
 	mov	%ax, %es
 	mov	$BOOT_PML4_ADDR, %di
-	mov	$((BOOT_PD_ADDR + 0x4000 - BOOT_PML4_ADDR) / 2), %cx
+	mov	$((BOOT_PD_ADDR + BOOT_PD_COUNT * PAGE_SIZE - BOOT_PML4_ADDR) / 2), %cx
 	rep	stosw
-	movl	$((BOOT_PDPT_ADDR) | 3), BOOT_PML4_ADDR
-	movl	$((BOOT_PD_ADDR + 0x0000) | 3), BOOT_PDPT_ADDR + 0
-	movl	$((BOOT_PD_ADDR + 0x1000) | 3), BOOT_PDPT_ADDR + 8
-	movl	$((BOOT_PD_ADDR + 0x2000) | 3), BOOT_PDPT_ADDR + 16
-	movl	$((BOOT_PD_ADDR + 0x3000) | 3), BOOT_PDPT_ADDR + 24
+	movl	$(BOOT_PDPT_ADDR | BOOT_TABLE_FLAGS), BOOT_PML4_ADDR
+	movl	$((BOOT_PD_ADDR + 0 * PAGE_SIZE) | BOOT_TABLE_FLAGS), BOOT_PDPT_ADDR + 0 * 8
+	movl	$((BOOT_PD_ADDR + 1 * PAGE_SIZE) | BOOT_TABLE_FLAGS), BOOT_PDPT_ADDR + 1 * 8
+	movl	$((BOOT_PD_ADDR + 2 * PAGE_SIZE) | BOOT_TABLE_FLAGS), BOOT_PDPT_ADDR + 2 * 8
+	movl	$((BOOT_PD_ADDR + 3 * PAGE_SIZE) | BOOT_TABLE_FLAGS), BOOT_PDPT_ADDR + 3 * 8
 	mov	$BOOT_PD_ADDR, %di
-	xor	%eax, %eax
+	xor	%eax, %eax		/* eax = 2 MiB page number */
 1:	mov	%eax, %edx
-	shl	$21, %edx
-	or	$0x83, %edx		/* present, writable, 2 MiB page */
+	shl	$LARGE_PAGE_SHIFT, %edx
+	or	$BOOT_LARGE_PAGE_FLAGS, %edx
 	mov	%edx, (%di)
-	mov	%eax, %edx
-	shr	$11, %edx
+	mov	%eax, %edx		/* the address's bits 63:32 */
+	shr	$(32 - LARGE_PAGE_SHIFT), %edx
 	mov	%edx, 4(%di)
 	add	$8, %di
 	inc	%eax
-	cmp	$2048, %eax
+	cmp	$(BOOT_PD_COUNT * PT64_ENT_PER_PAGE), %eax
 	jb	1b
 
 	lgdtl	boot_gdt_desc
 	mov	%cr0, %eax
-	or	$CR0_PE, %eax
+	or	$X86_CR0_PE, %eax
 	mov	%eax, %cr0
 	ljmpl	$BOOT_SEL_CODE32, $protected_mode
 
@@ -415,14 +417,14 @@ protected_mode:
 	mov	$BOOT_PML4_ADDR, %eax
 	mov	%eax, %cr3
 	mov	%cr4, %eax
-	or	$CR4_PAE, %eax
+	or	$X86_CR4_PAE, %eax
 	mov	%eax, %cr4
 	mov	$MSR_EFER, %ecx
 	rdmsr
 	or	$EFER_LME, %eax
 	wrmsr
 	mov	%cr0, %eax
-	or	$CR0_PG, %eax
+	or	$X86_CR0_PG, %eax
 	mov	%eax, %cr0
 	ljmp	$BOOT_SEL_CODE64, $long_mode
 

@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include <kvmlabs/host_kernel.h>
+#include <x86/pgtable.h>
 #include "../panic.h"
 
-#define PAGE_SIZE        4096u
 #define HEADER_SIZE      16u
 #define MIN_SLOT_SHIFT   5          /* 32-byte slots */
 #define NUM_CLASSES      8          /* 32 .. 4096 */
@@ -30,6 +30,7 @@ struct block_header {
 	uint64_t pages;        /* large blocks */
 };
 _Static_assert(sizeof(struct block_header) == HEADER_SIZE, "header keeps user data 16-byte aligned");
+_Static_assert(MIN_SLOT_SHIFT + NUM_CLASSES - 1 == PAGE_SHIFT, "the largest slot is one page");
 
 struct free_slot {
 	struct block_header header;

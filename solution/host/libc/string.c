@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <x86/const.h>
+
 void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
 	void *d = dst;
@@ -191,7 +193,7 @@ static const char *const errno_messages[] = {
 char *strerror(int errnum)
 {
 	static char unknown[32];
-	if (errnum >= 0 && (size_t)errnum < sizeof(errno_messages) / sizeof(errno_messages[0]) &&
+	if (errnum >= 0 && (size_t)errnum < ARRAY_SIZE(errno_messages) &&
 	    errno_messages[errnum])
 		return (char *)errno_messages[errnum];
 	/* snprintf would pull stdio into string.h users; format by hand. */
