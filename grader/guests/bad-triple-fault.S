@@ -9,6 +9,9 @@
  * vector at IDTR.base; those entries lead to a second attempt that cannot
  * be mis-delivered: protected mode with the same empty IDT, then UD2.
  */
+#include <x86/processor-flags.h>
+#include <x86/trapnr.h>
+
 	.code16
 	.section .text.entry, "ax"
 	.globl _start
@@ -17,19 +20,20 @@ _start:
 	xorw %ax, %ax
 	movw %ax, %ds
 	movw %ax, %es
-	/* Vectors 0 (#DE), 8 (#DF) and 13 (#GP) at IDTR.base 0 -> in_protected_mode. */
-	movw $in_protected_mode, 0 * 4
-	movw %ax, 0 * 4 + 2
-	movw $in_protected_mode, 8 * 4
-	movw %ax, 8 * 4 + 2
-	movw $in_protected_mode, 13 * 4
-	movw %ax, 13 * 4 + 2
+	/* #DE, #DF and #GP in a real-mode table at IDTR.base 0 (4-byte
+	 * offset:segment entries) -> in_protected_mode. */
+	movw $in_protected_mode, DE_VECTOR * 4
+	movw %ax, DE_VECTOR * 4 + 2
+	movw $in_protected_mode, DF_VECTOR * 4
+	movw %ax, DF_VECTOR * 4 + 2
+	movw $in_protected_mode, GP_VECTOR * 4
+	movw %ax, GP_VECTOR * 4 + 2
 	lidt empty_idt
 	xorw %dx, %dx
 	divw %ax		/* 0 / 0: #DE */
 in_protected_mode:
 	movl %cr0, %eax
-	orl $1, %eax
+	orl $X86_CR0_PE, %eax
 	movl %eax, %cr0
 	ud2
 1:	hlt

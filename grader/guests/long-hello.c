@@ -8,33 +8,31 @@
  * ROM must read through that mapping.
  */
 #include "rt.h"
-
-#define PTE_P  (1ull << 0)
-#define PTE_PS (1ull << 7)
-#define PTE_ADDR 0x000ffffffffff000ull
+#include <x86/pgtable.h>
 
 struct walk {
 	uint64_t pa;
-	unsigned page_shift; /* 12, 21 or 30; 0 = not mapped */
+	unsigned page_shift; /* PAGE_SHIFT, LARGE_PAGE_SHIFT or HUGE_PAGE_SHIFT; 0 = not mapped */
 	uint64_t leaf;
 };
 
 static struct walk walk(uint64_t cr3, uint64_t va)
 {
 	struct walk w = { 0, 0, 0 };
-	const volatile uint64_t *table = (const volatile uint64_t *)(uintptr_t)(cr3 & PTE_ADDR);
-	for (unsigned shift = 39; shift >= 12; shift -= 9) {
-		uint64_t e = table[(va >> shift) & 511];
-		if (!(e & PTE_P))
+	const volatile uint64_t *table = (const volatile uint64_t *)(uintptr_t)(cr3 & PT64_BASE_ADDR_MASK);
+	for (unsigned level = 4; level >= 1; level--) {
+		unsigned shift = PT64_LEVEL_SHIFT(level);
+		uint64_t e = table[PT64_INDEX(va, level)];
+		if (!(e & PT_PRESENT_MASK))
 			return w;
-		if (shift == 12 || ((shift == 21 || shift == 30) && (e & PTE_PS))) {
+		if (level == 1 || ((level == 2 || level == 3) && (e & PT_PAGE_SIZE_MASK))) {
 			uint64_t mask = (1ull << shift) - 1;
-			w.pa = ((e & PTE_ADDR) & ~mask) | (va & mask);
+			w.pa = ((e & PT64_BASE_ADDR_MASK) & ~mask) | (va & mask);
 			w.page_shift = shift;
 			w.leaf = e;
 			return w;
 		}
-		table = (const volatile uint64_t *)(uintptr_t)(e & PTE_ADDR);
+		table = (const volatile uint64_t *)(uintptr_t)(e & PT64_BASE_ADDR_MASK);
 	}
 	return w;
 }
@@ -44,7 +42,7 @@ static void check_identity(const char *name, const char *ps_name, uint64_t cr3, 
 	struct walk w = walk(cr3, va);
 	report(w.page_shift && w.pa == va, name, "VA 0x%llx maps to PA 0x%llx (page shift %u), want identity",
 	       (unsigned long long)va, (unsigned long long)w.pa, w.page_shift);
-	report(w.page_shift == 21 && (w.leaf & PTE_PS), ps_name, "VA 0x%llx: leaf 0x%llx page shift %u, want a PD entry with PS (2 MiB)",
+	report(w.page_shift == LARGE_PAGE_SHIFT && (w.leaf & PT_PAGE_SIZE_MASK), ps_name, "VA 0x%llx: leaf 0x%llx page shift %u, want a PD entry with PS (2 MiB)",
 	       (unsigned long long)va, (unsigned long long)w.leaf, w.page_shift);
 }
 
@@ -62,7 +60,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	uint64_t cr0 = read_cr0(), cr4 = read_cr4(), cr3 = read_cr3();
 	report((cr0 & X86_CR0_PG) && (cr0 & X86_CR0_PE), "cr0-pg-pe", "CR0 0x%llx", (unsigned long long)cr0);
 	report(cr4 & X86_CR4_PAE, "cr4-pae", "CR4 0x%llx", (unsigned long long)cr4);
-	report((cr3 & PTE_ADDR) == ABI_PML4_GPA, "cr3-pml4", "CR3 0x%llx want 0x%x", (unsigned long long)cr3, ABI_PML4_GPA);
+	report((cr3 & PT64_BASE_ADDR_MASK) == ABI_PML4_GPA, "cr3-pml4", "CR3 0x%llx want 0x%x", (unsigned long long)cr3, ABI_PML4_GPA);
 	report_eq("cs-selector", read_cs(), ABI_SEL_CODE64);
 
 	struct dt_reg gdtr;

@@ -13,8 +13,8 @@
 #include "paging64.h"
 
 static struct own_tables tables;
-static uint64_t page_a[512] __attribute__((aligned(PAGE_SIZE)));
-static uint64_t page_b[512] __attribute__((aligned(PAGE_SIZE)));
+static uint64_t page_a[PAGE_SIZE / sizeof(uint64_t)] __attribute__((aligned(PAGE_SIZE)));
+static uint64_t page_b[PAGE_SIZE / sizeof(uint64_t)] __attribute__((aligned(PAGE_SIZE)));
 
 void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
@@ -33,7 +33,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	uint64_t vmm_cr3 = read_cr3();
 	write_cr3(pa_of(tables.pml4));
 	uint64_t own_cr3 = read_cr3();
-	report((own_cr3 & PTE_ADDR) == pa_of(tables.pml4), "cr3-own-tables", "CR3 reads 0x%llx, loaded 0x%llx",
+	report((own_cr3 & PT64_BASE_ADDR_MASK) == pa_of(tables.pml4), "cr3-own-tables", "CR3 reads 0x%llx, loaded 0x%llx",
 	       (unsigned long long)own_cr3, (unsigned long long)pa_of(tables.pml4));
 
 	uint64_t v = alias[0];
@@ -51,10 +51,10 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	       (unsigned long long)pa_of(&page_a[2]), ALIAS_VA + 16, (unsigned long long)v);
 
 	uint64_t pte = ((volatile uint64_t *)tables.pt_alias)[0];
-	report((pte & (PTE_A | PTE_D)) == (PTE_A | PTE_D), "pte-accessed-dirty",
+	report((pte & (PT_ACCESSED_MASK | PT_DIRTY_MASK)) == (PT_ACCESSED_MASK | PT_DIRTY_MASK), "pte-accessed-dirty",
 	       "PTE 0x%llx after read and write, want A (bit 5) and D (bit 6)", (unsigned long long)pte);
 
-	((volatile uint64_t *)tables.pt_alias)[0] = pa_of(page_b) | PTE_P | PTE_W;
+	((volatile uint64_t *)tables.pt_alias)[0] = pa_of(page_b) | OWN_TABLE_FLAGS;
 	invlpg(ALIAS_VA);
 	v = alias[0];
 	report(v == b[0], "invlpg-remap", "after remap + invlpg VA 0x%lx reads 0x%llx, want page B's 0x%llx",
@@ -66,7 +66,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 
 	write_cr3(vmm_cr3);
 	uint64_t back = read_cr3();
-	report(back == vmm_cr3 && (back & PTE_ADDR) == ABI_PML4_GPA, "cr3-restored", "CR3 0x%llx want 0x%llx",
+	report(back == vmm_cr3 && (back & PT64_BASE_ADDR_MASK) == ABI_PML4_GPA, "cr3-restored", "CR3 0x%llx want 0x%llx",
 	       (unsigned long long)back, (unsigned long long)vmm_cr3);
 	report(a[1] == 0x1111222233334444ull, "identity-after-restore", "page A word 1 reads 0x%llx",
 	       (unsigned long long)a[1]);

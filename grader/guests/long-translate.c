@@ -9,7 +9,7 @@
 #include "rt.h"
 #include "paging64.h"
 
-#define UNMAPPED_VA (ALIAS_VA + 0x200000) /* next PD entry: not present */
+#define UNMAPPED_VA (ALIAS_VA + LARGE_PAGE_SIZE) /* next PD entry: not present */
 
 static struct own_tables tables;
 static uint8_t target[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));

@@ -10,14 +10,16 @@
  * The guest itself checks the count covers at least the pages it wrote.
  */
 #include "rt.h"
+#include <x86/const.h>
+#include <x86/pgtable.h>
 
 #define PROBE_GPA   0x400000u
 #define PROBE_PAGES 16u
-#define PAGE        0x1000u
+#define PAGE        ((uint32_t)PAGE_SIZE) /* the dirty log's unit, 32 bits for printf */
 #define READ_ONLY_PAGE 7u /* read, never written: must not show up dirty */
 
 static const uint8_t written_pages[] = { 1, 3, 4, 9, 15 };
-#define NWRITTEN (sizeof(written_pages) / sizeof(written_pages[0]))
+#define NWRITTEN ARRAY_SIZE(written_pages)
 
 void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)

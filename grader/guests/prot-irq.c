@@ -13,12 +13,6 @@
 #include "rt.h"
 #include "trap.h"
 
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xa0
-#define PIC2_DATA 0xa1
-#define PIC_EOI 0x20
-#define PIC_READ_ISR 0x0b /* OCW3 */
 #define HLT_ROUNDS 16
 
 static volatile uint32_t uart_iir_seen = ~0u;

@@ -7,6 +7,7 @@
  * grows by exactly the writes made here.
  */
 #include "rt.h"
+#include <x86/const.h>
 
 #define ROM ABI_ROM_GPA
 
@@ -29,7 +30,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 
 	static const uint32_t probes[] = { 16, 17, 0xff, 0x100, 0x1234, 0x8000, 0xabcd, 0xfffe, 0xffff };
 	unsigned bad = 0, first_bad = 0;
-	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
 		if (mmio_read8(ROM + probes[i]) != (probes[i] & 0xff) && !bad++)
 			first_bad = probes[i];
 	}

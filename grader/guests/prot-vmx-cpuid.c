@@ -6,8 +6,7 @@
  * not offer nested VMX. Leaf 0x40000000: the kvmlabs signature.
  */
 #include "rt.h"
-
-#define CPUID_1_ECX_VMX (1u << 5)
+#include <x86/cpuid.h>
 
 void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)

@@ -10,8 +10,6 @@
  */
 #include "rt.h"
 
-#define X86_CR4_PSE (1ul << 4)
-
 static void cr0_toggle(const char *name, unsigned long bit)
 {
 	unsigned long cr0 = read_cr0();

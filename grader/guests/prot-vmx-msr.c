@@ -8,11 +8,11 @@
  */
 #include "rt.h"
 #include "trap.h"
+#include <x86/trapnr.h>
 
 /* An index no CPU and no hypervisor defines. (0x4b564d00, "KVM\0", would not
  * do: it is KVM's own MSR_KVM_WALL_CLOCK_NEW, which Linux KVM answers.) */
 #define BOGUS_MSR 0x6b766d00u
-#define VEC_GP 13
 
 void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
@@ -26,19 +26,19 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	report_eq("msr-sysenter-cs", rdmsr(ABI_MSR_SYSENTER_CS), ABI_SYSENTER_CS_VALUE);
 	report_eq("msr-sysenter-esp", rdmsr(ABI_MSR_SYSENTER_ESP), ABI_SYSENTER_ESP_VALUE);
 
-	wrmsr(MSR_SYSENTER_EIP, 0x00c0ffee);
-	report_eq("msr-sysenter-eip-round-trip", rdmsr(MSR_SYSENTER_EIP), 0x00c0ffee);
-	wrmsr(MSR_SYSENTER_EIP, 0);
-	report_eq("msr-sysenter-eip-cleared", rdmsr(MSR_SYSENTER_EIP), 0);
+	wrmsr(MSR_IA32_SYSENTER_EIP, 0x00c0ffee);
+	report_eq("msr-sysenter-eip-round-trip", rdmsr(MSR_IA32_SYSENTER_EIP), 0x00c0ffee);
+	wrmsr(MSR_IA32_SYSENTER_EIP, 0);
+	report_eq("msr-sysenter-eip-cleared", rdmsr(MSR_IA32_SYSENTER_EIP), 0);
 
 	uint32_t lo = 0x11111111, hi = 0x22222222;
-	fault_expect(VEC_GP);
+	fault_expect(GP_VECTOR);
 	__asm__ volatile(FAULT_RESUME_AT_1F "rdmsr\n1:" : "+a"(lo), "+d"(hi) : "c"(BOGUS_MSR) : "memory");
 	report(trap_fault.caught == 1 && trap_fault.error == 0, "rdmsr-bogus-gp",
 	       "rdmsr 0x%x: %u #GP taken (error 0x%x), returned 0x%x:%x",
 	       BOGUS_MSR, trap_fault.caught, trap_fault.error, hi, lo);
 
-	fault_expect(VEC_GP);
+	fault_expect(GP_VECTOR);
 	__asm__ volatile(FAULT_RESUME_AT_1F "wrmsr\n1:" : : "a"(0x1234), "d"(0), "c"(BOGUS_MSR) : "memory");
 	report(trap_fault.caught == 1 && trap_fault.error == 0, "wrmsr-bogus-gp",
 	       "wrmsr 0x%x: %u #GP taken (error 0x%x)", BOGUS_MSR, trap_fault.caught, trap_fault.error);

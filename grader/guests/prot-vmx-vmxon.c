@@ -7,10 +7,10 @@
  */
 #include "rt.h"
 #include "trap.h"
+#include <x86/pgtable.h>
+#include <x86/trapnr.h>
 
-#define VEC_UD 6
-
-static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
+static uint8_t vmxon_region[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
 void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
@@ -24,7 +24,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 
 	static uint64_t region_pa;
 	region_pa = (uint32_t)(uintptr_t)vmxon_region;
-	fault_expect(VEC_UD);
+	fault_expect(UD_VECTOR);
 	__asm__ volatile(FAULT_RESUME_AT_1F "vmxon %0\n1:" : : "m"(region_pa) : "memory", "cc");
 	report(trap_fault.caught == 1, "vmxon-ud", "VMXON: %u #UD taken, want 1", trap_fault.caught);
 	end();

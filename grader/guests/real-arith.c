@@ -10,15 +10,12 @@
  */
 #include "rt.h"
 
-#define FL_CF 0x0001
-#define FL_ZF 0x0040
-#define FL_SF 0x0080
-#define FL_OF 0x0800
-#define FL_ARITH (FL_CF | FL_ZF | FL_SF | FL_OF)
+/* The flags these checks compare (SDM Vol. 1 3.4.3.1). */
+#define ARITH_FLAGS (X86_EFLAGS_CF | X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
 
 static void check_alu(const char *name, uint16_t got, uint16_t flags, uint16_t want, uint16_t want_flags)
 {
-	flags &= FL_ARITH;
+	flags &= ARITH_FLAGS;
 	report(got == want && flags == want_flags, name, "got 0x%x flags 0x%x want 0x%x flags 0x%x",
 	       got, flags, want, want_flags);
 }
@@ -32,13 +29,13 @@ static void test_add_sub(void)
 	uint16_t r, f;
 
 	ALU2("addw", 0xffff, 1, r, f);
-	check_alu("add16-carry", r, f, 0x0000, FL_CF | FL_ZF);
+	check_alu("add16-carry", r, f, 0x0000, X86_EFLAGS_CF | X86_EFLAGS_ZF);
 	ALU2("addw", 0x7fff, 1, r, f);
-	check_alu("add16-overflow", r, f, 0x8000, FL_SF | FL_OF);
+	check_alu("add16-overflow", r, f, 0x8000, X86_EFLAGS_SF | X86_EFLAGS_OF);
 	ALU2("subw", 0, 1, r, f);
-	check_alu("sub16-borrow", r, f, 0xffff, FL_CF | FL_SF);
+	check_alu("sub16-borrow", r, f, 0xffff, X86_EFLAGS_CF | X86_EFLAGS_SF);
 	ALU2("subw", 0x8000, 1, r, f);
-	check_alu("sub16-overflow", r, f, 0x7fff, FL_OF);
+	check_alu("sub16-overflow", r, f, 0x7fff, X86_EFLAGS_OF);
 
 	/* 0x0001ffff + 0x00000001 in 16-bit halves: the carry crosses. */
 	uint16_t lo = 0xffff, hi = 0x0001;
@@ -79,15 +76,15 @@ static void test_shifts(void)
 	uint16_t r, f;
 
 	SHIFT("shlw $1", 0x8001, r, f);
-	report(r == 0x0002 && (f & FL_CF), "shl16", "got 0x%x CF %u want 0x2 CF 1", r, f & FL_CF);
+	report(r == 0x0002 && (f & X86_EFLAGS_CF), "shl16", "got 0x%x CF %u want 0x2 CF 1", r, (unsigned)(f & X86_EFLAGS_CF));
 	SHIFT("shrw $1", 0x8001, r, f);
-	report(r == 0x4000 && (f & FL_CF), "shr16", "got 0x%x CF %u want 0x4000 CF 1", r, f & FL_CF);
+	report(r == 0x4000 && (f & X86_EFLAGS_CF), "shr16", "got 0x%x CF %u want 0x4000 CF 1", r, (unsigned)(f & X86_EFLAGS_CF));
 	SHIFT("sarw $1", 0x8001, r, f);
-	report(r == 0xc000 && (f & FL_CF), "sar16", "got 0x%x CF %u want 0xc000 CF 1", r, f & FL_CF);
+	report(r == 0xc000 && (f & X86_EFLAGS_CF), "sar16", "got 0x%x CF %u want 0xc000 CF 1", r, (unsigned)(f & X86_EFLAGS_CF));
 	SHIFT("rolw $4", 0x8001, r, f);
-	check_alu("rol16", r, f & FL_CF, 0x0018, 0);
+	check_alu("rol16", r, f & X86_EFLAGS_CF, 0x0018, 0);
 	SHIFT("rorw $4", 0x8001, r, f);
-	check_alu("ror16", r, f & FL_CF, 0x1800, 0);
+	check_alu("ror16", r, f & X86_EFLAGS_CF, 0x1800, 0);
 }
 
 static void test_strings(void)

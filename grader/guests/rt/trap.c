@@ -32,8 +32,8 @@ void rt_trap(struct trap_frame *f)
 			trap_irq_handler[irq](f);
 		} else { /* unclaimed line: non-specific EOI (8259A OCW2) so it cannot stall the PIC */
 			if (irq >= 8)
-				outb(0xa0, 0x20);
-			outb(0x20, 0x20);
+				outb(PIC2_CMD, PIC_EOI);
+			outb(PIC1_CMD, PIC_EOI);
 		}
 		return;
 	}

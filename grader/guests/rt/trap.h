@@ -9,10 +9,29 @@
 #ifndef RT_TRAP_H
 #define RT_TRAP_H
 
-#include <stdint.h>
+#include <x86/trapnr.h>
 
-#define TRAP_IRQ_BASE 0x20 /* where the guests program the 8259s */
-#define TRAP_GATES    48
+/* The guests program the 8259s to the first vectors above the exceptions. */
+#define TRAP_IRQ_BASE FIRST_EXTERNAL_VECTOR
+#define TRAP_GATES    (TRAP_IRQ_BASE + 16)
+
+/* 8259A ports and commands (8259A datasheet). */
+#define PIC1_CMD     0x20
+#define PIC1_DATA    0x21
+#define PIC2_CMD     0xa0
+#define PIC2_DATA    0xa1
+#define PIC_EOI      0x20 /* OCW2: non-specific EOI */
+#define PIC_READ_ISR 0x0b /* OCW3 */
+
+/* struct trap_frame as trap-stubs.S builds it. */
+#define TRAP_FRAME_VECTOR_OFF 32
+#define TRAP_FRAME_EIP_OFF    40
+#define TRAP_FRAME_EFLAGS_OFF 48
+#define TRAP_FRAME_SIZE       52
+
+#ifndef __ASSEMBLER__
+#include <stddef.h>
+#include <stdint.h>
 
 /* Stack layout after the stub's pushal (SDM Vol. 3 6.12.1: EIP, CS, EFLAGS
  * pushed by the CPU; the stub adds the error code or 0, and the vector). */
@@ -21,6 +40,10 @@ struct trap_frame {
 	uint32_t vector, error;
 	uint32_t eip, cs, eflags;
 };
+_Static_assert(offsetof(struct trap_frame, vector) == TRAP_FRAME_VECTOR_OFF, "trap_frame layout (trap-stubs.S)");
+_Static_assert(offsetof(struct trap_frame, eip) == TRAP_FRAME_EIP_OFF, "trap_frame layout (trap-stubs.S)");
+_Static_assert(offsetof(struct trap_frame, eflags) == TRAP_FRAME_EFLAGS_OFF, "trap_frame layout (trap-stubs.S)");
+_Static_assert(sizeof(struct trap_frame) == TRAP_FRAME_SIZE, "trap_frame layout (trap-stubs.S)");
 
 typedef void (*irq_handler_t)(struct trap_frame *f);
 
@@ -39,6 +62,7 @@ struct fault_record {
 	volatile uint32_t eip;      /* EIP of the faulting instruction */
 };
 extern struct fault_record trap_fault;
+_Static_assert(offsetof(struct fault_record, resume) == 4, "FAULT_RESUME_AT_1F stores to trap_fault+4");
 
 void idt_init(void);
 
@@ -51,5 +75,6 @@ static inline void fault_expect(uint32_t vector)
 
 /* Inside an asm statement: arm the resume point "1f" before the instruction. */
 #define FAULT_RESUME_AT_1F "movl $1f, trap_fault+4\n\t"
+#endif
 
 #endif

@@ -2,12 +2,17 @@
 /*
  * One-instruction helpers for guests: port I/O, MMIO, control registers, MSRs,
  * CPUID. Each is exactly one access, so a guest can count the exits it causes.
- * Builds for -m16 (real mode, .code16gcc), -m32 and -m64.
+ * Builds for -m16 (real mode, .code16gcc), -m32 and -m64, which is why these
+ * are not solution/include/x86/insns.h (64-bit kernel code only). The
+ * architectural constants are the shared ones: CR0/CR4/EFLAGS bits and MSRs
+ * here, <x86/cpuid.h>, <x86/pgtable.h> and <x86/trapnr.h> where a guest needs them.
  */
 #ifndef RT_X86_H
 #define RT_X86_H
 
 #include <stdint.h>
+#include <x86/msr-index.h>
+#include <x86/processor-flags.h>
 
 static inline void outb(uint16_t port, uint8_t v)  { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
@@ -144,19 +149,5 @@ struct __attribute__((packed)) dt_reg {
 static inline void sgdt(struct dt_reg *d) { __asm__ volatile("sgdt %0" : "=m"(*d)); }
 static inline void sidt(struct dt_reg *d) { __asm__ volatile("sidt %0" : "=m"(*d)); }
 static inline void lidt(const struct dt_reg *d) { __asm__ volatile("lidt %0" : : "m"(*d)); }
-
-/* Register bits the guests check (SDM Vol. 3 2.5 control registers, 2.2.1 EFER). */
-#define X86_CR0_PE   (1ul << 0)
-#define X86_CR0_TS   (1ul << 3)
-#define X86_CR0_WP   (1ul << 16)
-#define X86_CR0_AM   (1ul << 18)
-#define X86_CR0_PG   (1ul << 31)
-#define X86_CR4_PAE  (1ul << 5)
-#define X86_CR4_VMXE (1ul << 13)
-#define X86_EFLAGS_IF (1ul << 9)
-#define MSR_EFER     0xc0000080u
-#define EFER_LME     (1ull << 8)
-#define EFER_LMA     (1ull << 10)
-#define MSR_SYSENTER_EIP 0x176u
 
 #endif

@@ -33,6 +33,12 @@
 #define PT32_BASE_ADDR_MASK X86_AC(0xfffff000, ull)
 #define PT64_ENT_PER_PAGE   512
 #define PT32_ENT_PER_PAGE   1024
+/* A PAE/4-level table index: PT64_LEVEL_BITS of the address per level, level
+ * 1 (the PT) right above the page offset, level 4 the PML4 (Linux KVM, mmu.c). */
+#define PT64_LEVEL_BITS     9
+#define PT64_LEVEL_SHIFT(level) (PAGE_SHIFT + ((level) - 1) * PT64_LEVEL_BITS)
+#define PT64_INDEX(address, level) \
+	(((address) >> PT64_LEVEL_SHIFT(level)) & (PT64_ENT_PER_PAGE - 1))
 
 /* The page-fault error code (SDM Vol. 3 4.7, Figure 4-12). */
 #define PFERR_PRESENT_MASK  X86_BIT(0)   /* 0: not present, 1: protection violation */
