@@ -1,18 +1,23 @@
-"""Grading one lab: build the stage, run every rubric test, score it."""
+"""Grading: build a stage, run every test of a rubric on it, score it."""
 import concurrent.futures
-import os
 import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import hostcaps, labs, rubric, runner
-from .stage import Stage
-
-TAIL_LINES = 15
+from .stage import Stage, StageError
 
 
+@dataclass
 class LabGrade:
-    def __init__(self, lab, variant, platform_name):
-        self.lab, self.variant, self.platform = lab, variant, platform_name
-        self.results, self.build_error, self.notes = [], None, []
+    lab: int                     # the rubric's lab
+    variant: str
+    platform: str
+    stage: int | None = None     # the stage it ran on (the lab's own, unless a kit test says otherwise)
+    results: list = field(default_factory=list)
+    build_error: str | None = None
+    notes: list = field(default_factory=list)
 
     @property
     def score(self):
@@ -30,43 +35,53 @@ class LabGrade:
     def full_marks(self):
         return self.build_error is None and self.score == self.max_score and self.max_score > 0
 
+    def fail_all(self, tests, error, reason):
+        self.build_error = error
+        self.results = [runner.Result(t, "FAIL", reason) for t in tests]
+        return self
+
 
 def build_guests(root):
-    p = subprocess.run(["make", "-s", "-C", os.path.join(root, "grader", "guests"),
-                        f"O={os.path.join(root, 'build', 'guests')}"],
+    out = Path(root, "build", "guests")
+    p = subprocess.run(["make", "-s", "-C", str(Path(root, "grader", "guests")), f"O={out}"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if p.returncode:
         raise RuntimeError("building the guest images failed:\n" + p.stdout[-3000:])
-    return os.path.join(root, "build", "guests")
+    return out
 
 
 def minikvm_platform_ready(root):
-    run = os.path.join(root, "grader", "baremetal", "run")
-    if not os.path.exists(run):
+    if not Path(root, "grader", "baremetal", "run").exists():
         return False, "grader/baremetal/run is missing"
     return True, ""
 
 
+def rubric_tests(root, lab, only=None):
+    tests = rubric.parse(labs.lab_dir(root, lab) / "rubric")
+    return [t for t in tests if t.name in only] if only else tests
+
+
 def grade_lab(root, lab, variant="student", labs_root=None, out=None, only=None, jobs=2, guests=None,
               progress=None):
-    tests = rubric.parse(os.path.join(labs.lab_dir(root, lab), "rubric"))
-    if only:
-        tests = [t for t in tests if t.name in only]
-    platform_name = labs.PLATFORM[lab]
-    if platform_name == "both":
-        platform_name = "linux-kvm"
-    g = LabGrade(lab, variant, platform_name)
-    stage = Stage(root, lab, variant, labs_root, out)
-    names = hostcaps.vmm_status_names(root)
-    guests = guests or build_guests(root)
+    """Grade lab `lab` on its own stage (variant: stage.VARIANTS)."""
+    return grade_stage(root, Stage(root, lab, variant, labs_root, out), lab, only, jobs, guests, progress)
+
+
+def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None):
+    """Build `stage` and run lab `lab`'s rubric on it, on that lab's platform."""
+    tests = rubric_tests(root, lab, only)
+    platform_name = labs.runs_on(lab)
+    g = LabGrade(lab, stage.variant, platform_name, stage.lab)
     try:
         ok, log = stage.build()
-    except (FileNotFoundError, OSError) as e:
+    except StageError as e:
+        return g.fail_all(tests, str(e), "the stage was not built: its lab files are not usable")
+    except OSError as e:
         ok, log = False, str(e)
+    g.notes.extend(stage.notes)
     if not ok:
-        g.build_error = "\n".join(log.strip().splitlines()[-25:])
-        g.results = [runner.Result(t, "FAIL", "the stage did not build") for t in tests]
-        return g
+        return g.fail_all(tests, "\n".join(log.strip().splitlines()[-25:]), "the stage did not build")
+    guests = guests or build_guests(root)
 
     linux = hostcaps.linux_caps()
     primary = runner.Platform(platform_name, stage, guests, root)
@@ -74,18 +89,17 @@ def grade_lab(root, lab, variant="student", labs_root=None, out=None, only=None,
     if platform_name == "minikvm":
         ready, why = minikvm_platform_ready(root)
         if not ready:
-            g.build_error = f"cannot run minikvm stages here: {why} (see 'make doctor')"
-            g.results = [runner.Result(t, "FAIL", "no platform for minikvm") for t in tests]
-            return g
+            return g.fail_all(tests, f"cannot run minikvm stages here: {why} (see 'make doctor')",
+                              "no platform for minikvm")
         if linux is not None:
             reference = runner.Platform("linux-kvm", stage, guests, root)
         else:
             g.notes.append("differential run skipped: Linux KVM is not usable here")
     elif linux is None:
         _, why = hostcaps.kvm_usable()
-        g.build_error = f"cannot run Linux KVM stages: {why} (see 'make doctor')"
-        g.results = [runner.Result(t, "FAIL", "no /dev/kvm") for t in tests]
-        return g
+        return g.fail_all(tests, f"cannot run Linux KVM stages: {why} (see 'make doctor')", "no /dev/kvm")
+
+    printing = threading.Lock()     # one result's lines at a time
 
     def one(test):
         if platform_name == "linux-kvm":
@@ -94,7 +108,7 @@ def grade_lab(root, lab, variant="student", labs_root=None, out=None, only=None,
                 return runner.Result(test, "SKIP", "host KVM cannot run this guest: " +
                                      "; ".join(hostcaps.reason_missing(n) for n in lacking))
         status, transcript, elapsed = runner.run(primary, test)
-        verdict, reason = runner.judge(test, status, transcript, names)
+        verdict, reason = runner.judge(test, status, transcript)
         res = runner.Result(test, verdict, reason, transcript, elapsed, status)
         if reference is not None and verdict == "PASS":  # a failed test needs no second opinion
             lacking = hostcaps.missing(test.needs, linux)
@@ -109,7 +123,8 @@ def grade_lab(root, lab, variant="student", labs_root=None, out=None, only=None,
                 else:
                     res.notes.append("differential: same report lines as Linux KVM")
         if progress:
-            progress(res)
+            with printing:
+                progress(res)
         return res
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -1,6 +1,7 @@
-"""What this host can run: Linux KVM (and which flavour), and the bare-metal platform."""
+"""What this host's Linux KVM can run: whether /dev/kvm is usable, its flavour, the capabilities
+rubric lines may need (needs=). The bare-metal platform is grader/baremetal/platforms.py's."""
 import os
-import re
+from pathlib import Path
 
 # Capabilities a rubric line may need (needs=...), and who provides them.
 #   vmcall    the kvmlabs hypercall ABI: minikvm only (Linux KVM answers -KVM_ENOSYS,
@@ -14,14 +15,14 @@ LINUX_CAPS_HW = {"paging32", "int", "vmxon-ud"}
 
 def kvm_flavour():
     for module, name in (("kvm_pvm", "pvm"), ("kvm_intel", "vmx"), ("kvm_amd", "svm")):
-        if os.path.isdir(f"/sys/module/{module}"):
+        if Path("/sys/module", module).is_dir():
             return name
     return "unknown"
 
 
 def kvm_usable():
     """(usable, reason) for /dev/kvm."""
-    if not os.path.exists("/dev/kvm"):
+    if not Path("/dev/kvm").exists():
         return False, "/dev/kvm does not exist (no KVM module loaded, or no virtualization)"
     try:
         fd = os.open("/dev/kvm", os.O_RDWR)
@@ -53,14 +54,3 @@ def reason_missing(need):
         "vmxon-ud": "this host KVM (PVM flavour) cannot emulate VMXON to raise #UD",
     }.get(need, f"host lacks '{need}'")
 
-
-def vmm_status_names(root):
-    """{status: NAME} from solution/include/kvmlabs/vmm_status.h: one table, read, not copied."""
-    names = {}
-    path = os.path.join(root, "solution", "include", "kvmlabs", "vmm_status.h")
-    with open(path) as f:
-        for line in f:
-            m = re.match(r"#define VMM_EXIT_(\w+)\s+(\d+)", line)
-            if m:
-                names[int(m[2])] = m[1]
-    return names

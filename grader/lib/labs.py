@@ -1,28 +1,45 @@
 """The labs of the kit: where they are and which platform grades them."""
-import glob
-import os
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LABS = range(1, 10)
 
 # DESIGN.md's stage table: which kernel a lab's guests run on.
 PLATFORM = {1: "linux-kvm", 2: "linux-kvm", 3: "linux-kvm", 4: "minikvm", 5: "minikvm",
             6: "minikvm", 7: "minikvm", 8: "minikvm", 9: "both"}
 
 
+def runs_on(lab):
+    """The platform a lab's rubric runs on first ("both" grades on Linux KVM)."""
+    return "linux-kvm" if PLATFORM[lab] == "both" else PLATFORM[lab]
+
+
+def needs_minikvm(lab):
+    """Whether stage `lab` builds the bare-metal host (minikvm) as well as the VMM."""
+    return PLATFORM[lab] != "linux-kvm"
+
+
 def lab_dir(root, lab):
-    found = sorted(glob.glob(os.path.join(root, "labs", f"{lab:02d}-*")))
+    """labs/NN-name under root (a kit checkout), or None."""
+    found = sorted(Path(root, "labs").glob(f"{lab:02d}-*"))
     return found[0] if found else None
 
 
 def existing(root):
     """Numbers of the labs that have a directory and a rubric."""
-    out = []
-    for d in sorted(glob.glob(os.path.join(root, "labs", "[0-9][0-9]-*"))):
-        if os.path.exists(os.path.join(d, "rubric")):
-            out.append(int(os.path.basename(d)[:2]))
-    return out
+    return [int(d.name[:2]) for d in sorted(Path(root, "labs").glob("[0-9][0-9]-*")) if (d / "rubric").exists()]
+
+
+def graded_at(root, stage):
+    """The highest lab <= stage that has a rubric: what stage N's guests are (None if none)."""
+    have = [lab for lab in existing(root) if lab <= stage]
+    return have[-1] if have else None
 
 
 def parse_lab(text):
+    """A lab number from the command line ("04" or "4"); an argparse type."""
     s = str(text).strip()
     if not s.isdigit() or not 1 <= int(s) <= 9:
-        raise ValueError(f"LAB must be a lab number 01..09, not '{text}'")
+        raise argparse.ArgumentTypeError(f"LAB must be a lab number 01..09, not '{text}'")
     return int(s)

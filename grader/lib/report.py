@@ -1,6 +1,6 @@
 """Printing a grade for people and writing it for machines (Gradescope results.json)."""
 import json
-import os
+from pathlib import Path
 
 COLOURS = {"PASS": "32", "FAIL": "31", "TIMEOUT": "33", "CRASH": "35", "SKIP": "36"}
 
@@ -23,7 +23,7 @@ def print_result(r, labdir, root, tty, verbose=False):
     print(line, flush=True)
     if r.verdict in ("FAIL", "TIMEOUT", "CRASH"):
         if r.test.section and labdir:
-            print(f"{'':11}read: {os.path.relpath(labdir, root)}/README.md, "
+            print(f"{'':11}read: {Path(labdir).relative_to(root)}/README.md, "
                   f"{r.test.section.replace('-', ' ').capitalize()}")
         if r.transcript:
             print(f"{'':11}transcript tail:")
@@ -63,16 +63,16 @@ def gradescope(g):
     doc = {
         "score": g.score,
         "execution_time": round(sum(r.elapsed for r in g.results), 2),
-        "output": summary_line(g) + (f"\nbuild failed:\n{g.build_error}" if g.build_error else ""),
+        "output": "\n".join([summary_line(g)] + [f"note: {n}" for n in g.notes] +
+                            ([f"build failed:\n{g.build_error}"] if g.build_error else [])),
         "tests": tests,
-        "extra_data": {"lab": g.lab, "variant": g.variant, "platform": g.platform, "max_score": g.max_score,
-                       "skipped_points": g.skipped_points},
+        "extra_data": {"lab": g.lab, "stage": g.stage, "variant": g.variant, "platform": g.platform,
+                       "max_score": g.max_score, "skipped_points": g.skipped_points, "notes": g.notes},
     }
     return doc
 
 
 def write_json(g, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(gradescope(g), f, indent=2)
-        f.write("\n")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(gradescope(g), indent=2) + "\n")

@@ -5,6 +5,10 @@
 """
 import re
 import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .status import GUEST_PASSED
 
 KEYS = {"expect", "needs", "section", "timeout"}
 
@@ -13,22 +17,27 @@ class RubricError(Exception):
     pass
 
 
+@dataclass
 class Test:
-    def __init__(self, name, points, guest, expect="pass", needs=(), section=None, timeout=None, args=()):
-        self.name, self.points, self.guest = name, points, guest
-        self.expect, self.needs, self.section = expect, tuple(needs), section
-        self.timeout, self.args = timeout, list(args)
+    name: str
+    points: int
+    guest: str
+    expect: str = "pass"
+    needs: tuple = ()
+    section: str | None = None
+    timeout: int | None = None
+    args: list = field(default_factory=list)
 
     def expected_status(self):
-        """The VMM exit status the test wants: 1 (guest passed) or expect=status:N."""
+        """The VMM exit status the test wants: the guest's pass, or expect=status:N."""
         if self.expect == "pass":
-            return 1
+            return GUEST_PASSED
         return int(self.expect.split(":", 1)[1])
 
 
 def parse(path):
     tests, seen = [], set()
-    with open(path, encoding="utf-8") as f:
+    with Path(path).open(encoding="utf-8") as f:
         for no, raw in enumerate(f, 1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -57,7 +66,7 @@ def parse(path):
             needs = [n for n in kv.get("needs", "").split(",") if n and n != "-"]
             timeout = int(kv["timeout"]) if "timeout" in kv else None
             seen.add(name)
-            tests.append(Test(name, int(points), guest, expect, needs, kv.get("section"), timeout,
+            tests.append(Test(name, int(points), guest, expect, tuple(needs), kv.get("section"), timeout,
                               shlex.split(tail)))
     if not tests:
         raise RubricError(f"{path}: no tests")

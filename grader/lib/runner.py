@@ -1,42 +1,49 @@
 """Running one rubric test on a platform and judging what the guest reported."""
 import difflib
-import os
 import re
 import subprocess
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import hostcaps
+from . import status as vmm_status
+from .rubric import Test
+from .stage import Stage
 
 END = re.compile(r"^kvmlabs: end passed=(\d+) failed=(\d+) skipped=(\d+)\s*$")
 TODO = re.compile(r"lab (\d+): (\w+)\(\) not implemented")
 REPORT = re.compile(r"^(ok |not ok |skip |kvmlabs: )")
-CRASH_STATUSES = {8, 10, 12, 14, 22, 24, 26}
-RUNNER_TIMEOUT, RUNNER_BROKEN = 124, 125   # grader/baremetal/run's own statuses
+RUNNER_TIMEOUT, RUNNER_BROKEN = 124, 125   # grader/baremetal/run's own statuses (STATUS_TIMEOUT, STATUS_EMULATOR)
 
 
+@dataclass
 class Result:
-    def __init__(self, test, verdict, reason, transcript="", elapsed=0.0, status=None):
-        self.test, self.verdict, self.reason = test, verdict, reason
-        self.transcript, self.elapsed, self.status = transcript, elapsed, status
-        self.notes = []
+    test: Test
+    verdict: str                 # PASS FAIL TIMEOUT CRASH SKIP
+    reason: str
+    transcript: str = ""
+    elapsed: float = 0.0
+    status: int | None = None
+    notes: list = field(default_factory=list)
 
     @property
     def score(self):
         return self.test.points if self.verdict == "PASS" else 0
 
 
+@dataclass
 class Platform:
     """How to run a guest: the hosted VMM on Linux KVM, or the bare-metal host on minikvm."""
-
-    def __init__(self, name, stage, guests, root):
-        self.name, self.stage, self.guests, self.root = name, stage, guests, root
+    name: str                    # "linux-kvm" or "minikvm"
+    stage: Stage
+    guests: Path
+    root: Path
 
     def command(self, test, timeout):
-        guest = os.path.join(self.guests, test.guest)
         if self.name == "linux-kvm":
-            return [self.stage.vmm, "run", "--timeout", str(timeout)] + test.args + [guest]
-        return [os.path.join(self.root, "grader", "baremetal", "run"), "--kernel", self.stage.host_image,
-                "--guest-dir", self.guests, "--timeout", str(timeout), "--", "run"] + test.args + [test.guest]
+            return [str(self.stage.vmm), "run", "--timeout", str(timeout), *test.args, str(Path(self.guests, test.guest))]
+        return [str(Path(self.root, "grader", "baremetal", "run")), "--kernel", str(self.stage.host_image),
+                "--guest-dir", str(self.guests), "--timeout", str(timeout), "--", "run", *test.args, test.guest]
 
     def default_timeout(self):
         return 10 if self.name == "linux-kvm" else 60
@@ -96,7 +103,9 @@ def check_dirty(transcript):
     return ""
 
 
-def judge(test, status, transcript, names):
+def judge(test, status, transcript, statuses=None):
+    """(verdict, reason) for one run: status is the VMM's exit status (None: killed)."""
+    statuses = statuses or vmm_status.load()
     lines = transcript.splitlines()
     if status is None:
         return "TIMEOUT", "no result within the grader's time limit: the run was killed"
@@ -116,14 +125,14 @@ def judge(test, status, transcript, names):
         return "FAIL", f"guest check failed: {failed[0][7:]}"
     want = test.expected_status()
     if status != want:
-        what = names.get(status, "?")
+        what = statuses.name(status)
         detail = last_vmm_line(transcript)
-        if status == 16:
+        if status == statuses["TIMEOUT"]:
             return "TIMEOUT", detail or "guest did not finish"
-        if status in CRASH_STATUSES:
+        if status in statuses.crash():
             return "CRASH", crash_detail(transcript) or detail or what
-        return "FAIL", f"exit status {status} ({what}), expected {want} ({names.get(want, '?')}); {detail}"
-    if want == 1:
+        return "FAIL", f"exit status {status} ({what}), expected {want} ({statuses.name(want)}); {detail}"
+    if want == vmm_status.GUEST_PASSED:
         ends = [END.match(l) for l in lines if END.match(l)]
         oks = sum(1 for l in lines if l.startswith("ok "))
         if not ends:

@@ -8,18 +8,17 @@ import os
 import re
 import struct
 import subprocess
+import sys
 import tempfile
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lib import status  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VMM = os.environ.get("KVMLABS_VMM", os.path.join(ROOT, "build", "solution", "vmm"))
 GUESTS = os.path.join(ROOT, "build", "guests")
-STATUS = {}
-with open(os.path.join(ROOT, "solution", "include", "kvmlabs", "vmm_status.h")) as f:
-    for line in f:
-        m = re.match(r"#define VMM_EXIT_(\w+)\s+(\d+)", line)
-        if m:
-            STATUS[m[1]] = int(m[2])
+STATUS = status.load()
 
 
 def vmm(*args, timeout=30):
