@@ -101,6 +101,8 @@ static void test_stdlib(void)
 	memmove(buf, buf + 2, 6);
 	check(!memcmp(buf, "abcdefef", 8), "memmove overlapping backwards");
 	check(!strcmp(strrchr("a/b/c", '/'), "/c") && !strchr("abc", 'x'), "strchr/strrchr");
+	check(strspn("aab=c", "ab") == 3 && strspn("x", "ab") == 0 && strcspn("opt=1", "=") == 3 &&
+	      strcspn("opt", "=") == 3 && strcspn("", "=") == 0, "strspn/strcspn");
 	check(strncmp("abcd", "abce", 3) == 0 && strcmp("a", "b") < 0, "strcmp/strncmp");
 	check(!strcmp(strerror(ENOSYS), "Function not implemented"), "strerror");
 }
