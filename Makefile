@@ -2,20 +2,22 @@
 LAB        ?=
 SOLUTION   ?=
 CUMULATIVE ?=
-GRADE_FLAGS = $(if $(SOLUTION),--solution) $(if $(CUMULATIVE),--cumulative) $(if $(JSON),--json $(JSON))
+RELEASE    ?=
+GRADE_FLAGS = $(if $(SOLUTION),--solution) $(if $(CUMULATIVE),--cumulative) $(if $(RELEASE),--release) \
+	$(if $(JSON),--json $(JSON))
 BUILD      := $(CURDIR)/build
 
 .PHONY: help all vmm guests host grade test test-lab doctor bench book skeletons check-skeletons \
 	run-bochs run-qemu qemu-gdb clean
 
 help:
-	@echo "make grade LAB=NN [SOLUTION=1|CUMULATIVE=1] [JSON=file]   grade a lab (no LAB: every lab)"
+	@echo "make grade LAB=NN [SOLUTION=1|CUMULATIVE=1|RELEASE=1] [JSON=file]   grade a lab (no LAB: every lab)"
 	@echo "make test-lab LAB=NN      the lab's unit tests against your files"
 	@echo "make doctor               what is installed, which platforms work, what to do"
-	@echo "make test                 the kit's whole test suite (what CI runs)"
+	@echo "make test                 the kit's whole test suite (what CI runs; grader/selftest list: its steps)"
 	@echo "make bench                performance figures, side by side with their peers"
 	@echo "make book                 the book, PDF and HTML, into build/book/"
-	@echo "make skeletons            regenerate labs/*/ skeleton files from solution/"
+	@echo "make skeletons            regenerate labs/*/ skeleton files from solution/ (check-skeletons: compare)"
 	@echo "make vmm | guests | host  build the solution's VMM, the guest images, the bare-metal host"
 	@echo "make run-bochs | run-qemu | qemu-gdb   boot the bare-metal host (GUEST=, ARGS=)"
 

@@ -14,9 +14,11 @@
 Run as a script it prints the choice and the reason (used by `make doctor`);
 exit status 0 when some platform can run minikvm, 1 otherwise.
 """
+import argparse
 import os
 import shutil
 import sys
+from pathlib import Path
 
 BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 BOCHS_VGABIOS = "/usr/share/vgabios/vgabios.bin"
@@ -29,7 +31,7 @@ def bochs_problem():
     if not shutil.which("bochs"):
         return "bochs is not installed (apt-get install bochs bochsbios vgabios)"
     for path, package in ((BOCHS_BIOS, "bochsbios"), (BOCHS_VGABIOS, "vgabios")):
-        if not os.path.exists(path):
+        if not Path(path).exists():
             return f"{path} is missing (apt-get install {package})"
     return None
 
@@ -44,15 +46,14 @@ def qemu_problem():
 def nested_vmx_problem():
     """None when QEMU can use KVM with nested VMX, else why not."""
     try:
-        with open(NESTED_PARAM) as f:
-            nested = f.read().strip()
+        nested = Path(NESTED_PARAM).read_text().strip()
     except OSError:
         return ("the kvm_intel module is not loaded (no Intel VT-x host KVM here), "
                 "so QEMU cannot offer VMX to the host kernel")
     if nested not in ("Y", "y", "1"):
         return (f"kvm_intel has nested={nested}; enable it with "
                 "'modprobe -r kvm_intel; modprobe kvm_intel nested=1'")
-    if not os.path.exists("/dev/kvm"):
+    if not Path("/dev/kvm").exists():
         return "/dev/kvm does not exist"
     try:
         fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
@@ -91,8 +92,10 @@ def choose(requested="auto"):
 
 
 def main(argv):
-    requested = argv[1] if len(argv) > 1 else "auto"
-    platform, reason = choose(requested)
+    p = argparse.ArgumentParser(prog="platforms.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("platform", nargs="?", default="auto", choices=PLATFORMS, help="the platform asked for (default auto)")
+    platform, reason = choose(p.parse_args(argv).platform)
     if platform is None:
         print(f"bare-metal platform: none: {reason}")
         return 1
@@ -101,4 +104,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))
