@@ -5,6 +5,7 @@
  * host_max_threads() is 1), no eventfds, files come from the guest archive.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "archive.h"
 #include "clock.h"
 #include "console.h"
+#include "panic.h"
 
 #define BOCHS_SHUTDOWN_PORT 0x8900
 #define QEMU_DEBUG_EXIT_PORT 0xf4
@@ -115,6 +117,40 @@ long host_event_wait(int event, int timeout_ms)
 void host_event_close(int event)
 {
 	(void)event;
+}
+
+/* minikvm ends KVM_RUN after a time slice of its own: no timer needed. */
+void host_kick_timer(unsigned period_ms)
+{
+	(void)period_ms;
+}
+
+/* One thread on one CPU: a lock is never contended, only ever taken twice by
+ * the same thread, which would deadlock on Linux. Say so instead. */
+struct host_mutex {
+	bool held;
+};
+
+struct host_mutex *host_mutex_create(void)
+{
+	return calloc(1, sizeof(struct host_mutex));
+}
+
+void host_mutex_destroy(struct host_mutex *mutex)
+{
+	free(mutex);
+}
+
+void host_mutex_lock(struct host_mutex *mutex)
+{
+	if (mutex->held)
+		host_panic("host_mutex_lock: the lock is already held (a recursive lock)");
+	mutex->held = true;
+}
+
+void host_mutex_unlock(struct host_mutex *mutex)
+{
+	mutex->held = false;
 }
 
 // @region host_exit

@@ -21,7 +21,6 @@
 #include "panic.h"
 #include "selftest.h"
 
-int vmm_main(int argc, char **argv);
 _Noreturn void kmain(struct boot_info *bi);
 
 static void print_boot_details(const struct boot_info *bi, int argc, char **argv)

@@ -3,7 +3,8 @@
  * Host services: the second seam of the VMM.
  *
  * Everything the VMM needs from its host besides KVM itself: guest RAM, files
- * (guest images), a clock, console input, vCPU threads and event counters.
+ * (guest images), a clock, console input, vCPU threads, locks and event
+ * counters; and the one function the host calls in the VMM, vmm_main().
  * Hosted on Linux: vmm/linux/host_linux.c. Bare metal: host/host_services.c.
  *
  * Beyond this header the VMM uses only this freestanding-friendly subset of the
@@ -43,6 +44,23 @@ void host_thread_kick(struct host_thread *thread);
 /* How many threads this host can run at once (1 on the bare-metal host). */
 int host_max_threads(void);
 
+/* A vCPU run inline, in the VMM's only thread, has no supervisor thread to
+ * kick it when the VM ends (--timeout): have a KVM_RUN in the calling thread
+ * return (-EINTR) at least every period_ms milliseconds; 0 turns that off.
+ * Linux: a timer signal for the thread. Bare metal: minikvm already ends
+ * KVM_RUN after a time slice of its own. */
+void host_kick_timer(unsigned period_ms);
+
+/* A lock between threads, for the device bus and the device models: a
+ * pthread mutex on Linux; on the bare-metal host, which runs one thread on
+ * one CPU, a flag that catches a thread taking a lock it already holds.
+ * host_mutex_create() returns NULL when out of memory. Not recursive. */
+struct host_mutex;
+struct host_mutex *host_mutex_create(void);
+void host_mutex_destroy(struct host_mutex *mutex);
+void host_mutex_lock(struct host_mutex *mutex);
+void host_mutex_unlock(struct host_mutex *mutex);
+
 /* Event counters for KVM_IRQFD / KVM_IOEVENTFD (eventfd(2) on Linux).
  * Return -ENOSYS where the host has none. */
 int host_event_create(void);
@@ -53,5 +71,9 @@ void host_event_close(int event);
 
 /* End the VMM process with this status. */
 _Noreturn void host_exit(int status);
+
+/* The VMM's entry point (vmm/main.c), called by the host with the command
+ * line ("vmm run [options] IMAGE"); returns the exit status of the run. */
+int vmm_main(int argc, char **argv);
 
 #endif
