@@ -94,7 +94,8 @@ def choose(requested="auto"):
 def main(argv):
     p = argparse.ArgumentParser(prog="platforms.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("platform", nargs="?", default="auto", choices=PLATFORMS, help="the platform asked for (default auto)")
+    p.add_argument("platform", nargs="?", default="auto", choices=PLATFORMS,
+                   help="the platform asked for (default auto)")
     platform, reason = choose(p.parse_args(argv).platform)
     if platform is None:
         print(f"bare-metal platform: none: {reason}")

@@ -46,10 +46,6 @@ class Region:
         """The stub as code lines, at the region's indentation (what a skeleton holds)."""
         return [f"{self.indent}{code}\n" for code in self.stub]
 
-    def __str__(self):
-        what = f"@lab {self.lab:02d} region {self.name}" if self.kind == "lab" else f"region {self.name}"
-        return f"{what} ({self.path}:{self.start})"
-
 
 @dataclass
 class Source:
@@ -159,13 +155,6 @@ def skeleton_text(src, lab):
     return render(src, {r.name: r.stub_lines() for r in src.lab_regions() if r.lab >= lab}, keep_stub_marks=False)
 
 
-def release_text(src, stage):
-    """The file as a release of the kit up to lab `stage` ships it: the regions
-    of later labs hold their stubs (markers kept, so it is still a solution file)."""
-    src = src if isinstance(src, Source) else parse(src)
-    return render(src, {r.name: r.stub_lines() for r in src.lab_regions() if r.lab > stage})
-
-
 def frame(src, lab):
     """[(line number, text)] of src outside the bodies of lab `lab`'s regions,
     without '// @stub' lines: what a stage never takes from a student's file."""
@@ -202,9 +191,3 @@ def lab_files(solution):
             out.setdefault(lab, []).append(rel)
     return dict(sorted(out.items()))
 
-
-def find_region(path, name):
-    r = parse(path).region(name)
-    if r is None:
-        raise RegionError(f"{path}: no region named {name}")
-    return r

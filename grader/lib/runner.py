@@ -41,7 +41,8 @@ class Platform:
 
     def command(self, test, timeout):
         if self.name == "linux-kvm":
-            return [str(self.stage.vmm), "run", "--timeout", str(timeout), *test.args, str(Path(self.guests, test.guest))]
+            return [str(self.stage.vmm), "run", "--timeout", str(timeout), *test.args,
+                    str(Path(self.guests, test.guest))]
         return [str(Path(self.root, "grader", "baremetal", "run")), "--kernel", str(self.stage.host_image),
                 "--guest-dir", str(self.guests), "--timeout", str(timeout), "--", "run", *test.args, test.guest]
 
