@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <kvmlabs/vmm_status.h>
+#include <x86/const.h>
 
 #include "fake_host.h"
 
@@ -33,6 +34,8 @@ static struct {
 	int max_threads;
 	struct { bool open; long count; } events[MAX_EVENTS];
 	int threads_started, threads_joined, kicks;
+	int mutexes_open;
+	unsigned kick_timer_ms;
 	bool exit_passes;
 } fh = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .max_threads = 16 };
 
@@ -307,6 +310,69 @@ long fake_host_event_pending(int event)
 	return i < 0 ? -1 : fh.events[i].count;
 }
 
+/* ---- kick timer, locks ---------------------------------------------------------- */
+
+void host_kick_timer(unsigned period_ms)
+{
+	fh.kick_timer_ms = period_ms;
+}
+
+unsigned fake_host_kick_timer(void)
+{
+	return fh.kick_timer_ms;
+}
+
+/* An error-checking mutex: a thread that takes a lock it holds already, or
+ * gives back one it does not hold, fails the test instead of hanging. */
+struct host_mutex {
+	pthread_mutex_t m;
+};
+
+struct host_mutex *host_mutex_create(void)
+{
+	struct host_mutex *mutex = malloc(sizeof(*mutex));
+	if (!mutex)
+		return NULL;
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&mutex->m, &attr);
+	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_lock(&fh.lock);
+	fh.mutexes_open++;
+	pthread_mutex_unlock(&fh.lock);
+	return mutex;
+}
+
+void host_mutex_destroy(struct host_mutex *mutex)
+{
+	if (!mutex)
+		return;
+	ck_assert_msg(pthread_mutex_destroy(&mutex->m) == 0, "host_mutex_destroy() of a lock that is held");
+	free(mutex);
+	pthread_mutex_lock(&fh.lock);
+	fh.mutexes_open--;
+	pthread_mutex_unlock(&fh.lock);
+}
+
+void host_mutex_lock(struct host_mutex *mutex)
+{
+	ck_assert_msg(mutex, "host_mutex_lock(NULL): a bus or device without its lock (bus_init, bus_register)");
+	int r = pthread_mutex_lock(&mutex->m);
+	ck_assert_msg(r == 0, "host_mutex_lock(): %s", r == EDEADLK ? "this thread holds the lock already" : strerror(r));
+}
+
+void host_mutex_unlock(struct host_mutex *mutex)
+{
+	int r = pthread_mutex_unlock(&mutex->m);
+	ck_assert_msg(r == 0, "host_mutex_unlock() of a lock this thread does not hold");
+}
+
+int fake_host_mutexes_open(void)
+{
+	return fh.mutexes_open;
+}
+
 /* ---- the end ------------------------------------------------------------------ */
 
 static const char *status_name(int status)
@@ -321,7 +387,7 @@ static const char *status_name(int status)
 		[VMM_EXIT_WILD_JUMP] = "VMM_EXIT_WILD_JUMP", [VMM_EXIT_SYSTEM_EVENT] = "VMM_EXIT_SYSTEM_EVENT",
 		[VMM_EXIT_HOST_FAULT] = "VMM_EXIT_HOST_FAULT",
 	};
-	if (status >= 0 && status < (int)(sizeof(names) / sizeof(names[0])) && names[status])
+	if (status >= 0 && status < (int)ARRAY_SIZE(names) && names[status])
 		return names[status];
 	return "not a VMM status";
 }

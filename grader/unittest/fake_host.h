@@ -28,6 +28,10 @@ long fake_host_event_pending(int event);
 int fake_host_threads_started(void);
 int fake_host_threads_joined(void);
 int fake_host_kicks(void);
+/* Locks created and not destroyed yet (host_mutex_*). */
+int fake_host_mutexes_open(void);
+/* The period host_kick_timer() was last given (0: off). */
+unsigned fake_host_kick_timer(void);
 /* For the fake KVM: true (once) if the calling thread was kicked since it last asked. */
 bool fake_host_take_kick(void);
 /* host_exit(status) was called: fail the test (the default), or just _exit(status). */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <x86/const.h>
+
 #include "fake_host.h"
 #include "fake_kvm.h"
 
@@ -126,7 +128,7 @@ static const struct request_def {
 
 static const struct request_def *request_def(unsigned long request)
 {
-	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(requests); i++)
 		if (requests[i].request == request)
 			return &requests[i];
 	return NULL;
@@ -211,7 +213,7 @@ void fake_kvm_reset(void)
 	fk.lock = lock;
 	fk.mmap_size = 3 * 4096;
 	pthread_mutex_unlock(&fk.lock);
-	fake_kvm_set_supported_cpuid(default_cpuid, sizeof(default_cpuid) / sizeof(default_cpuid[0]));
+	fake_kvm_set_supported_cpuid(default_cpuid, ARRAY_SIZE(default_cpuid));
 }
 
 /* ---- programming ---------------------------------------------------------- */

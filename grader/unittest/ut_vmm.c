@@ -19,10 +19,18 @@ void ut_setup(void)
 	fake_host_capture_stderr();
 }
 
+/* The buses of the last ut_vm() and what is left on them. */
+static void ut_vm_release(struct vm *vm)
+{
+	bus_exit(&vm->pio_bus);
+	bus_exit(&vm->mmio_bus);
+	free(vm->ram);
+	vm->ram = NULL;
+}
+
 void ut_teardown(void)
 {
-	free(ut_the_vm.ram);
-	ut_the_vm.ram = NULL;
+	ut_vm_release(&ut_the_vm);
 	fake_kvm_reset();
 	fake_host_reset();
 	fake_host_release_stderr();
@@ -36,16 +44,14 @@ struct vmm_options *ut_options(void)
 struct vm *ut_vm(uint64_t ram_size)
 {
 	struct vm *vm = &ut_the_vm;
-	free(vm->ram);
+	ut_vm_release(vm);
 	ut_opt = (struct vmm_options){
 		.mem_size = ram_size, .cpus = 1, .mode = MODE_AUTO, .load_addr = ~0ull, .entry = ~0ull,
 		.irqchip = true, .max_output = 1 << 20,
 	};
-	*vm = (struct vm){ .opt = &ut_opt, .stop_event = -1, .doorbell_event = -1 };
-	vm->pio_bus.name = "pio";
-	vm->mmio_bus.name = "mmio";
-	for (size_t i = 0; i < sizeof(vm->irqfd_event) / sizeof(vm->irqfd_event[0]); i++)
-		vm->irqfd_event[i] = -1;
+	vm_init_state(vm, &ut_opt);
+	ck_assert_int_eq(bus_init(&vm->pio_bus, "pio"), 0);
+	ck_assert_int_eq(bus_init(&vm->mmio_bus, "mmio"), 0);
 	vm->kvm_fd = kvm_seam_open();
 	vm->vm_fd = fake_kvm_make_vm();
 	vm->run_size = 3 * 4096;
@@ -75,7 +81,7 @@ static uint64_t ut_device_read(struct vcpu *vcpu, void *opaque, uint64_t offset,
 	(void)vcpu;
 	struct ut_device *d = opaque;
 	uint64_t value = d->next_read++;
-	if (d->n < (int)(sizeof(d->log) / sizeof(d->log[0])))
+	if (d->n < (int)ARRAY_SIZE(d->log))
 		d->log[d->n++] = (struct ut_access){ .write = false, .offset = offset, .size = size, .value = value };
 	return value;
 }
@@ -84,26 +90,30 @@ static void ut_device_write(struct vcpu *vcpu, void *opaque, uint64_t offset, un
 {
 	(void)vcpu;
 	struct ut_device *d = opaque;
-	if (d->n < (int)(sizeof(d->log) / sizeof(d->log[0])))
+	if (d->n < (int)ARRAY_SIZE(d->log))
 		d->log[d->n++] = (struct ut_access){ .write = true, .offset = offset, .size = size, .value = value };
 }
 
-struct bus_device ut_device_at(const char *name, uint64_t base, uint64_t len, struct ut_device *dev)
+struct bus_device *ut_device_at(const char *name, uint64_t base, uint64_t len, struct ut_device *dev)
 {
-	return (struct bus_device){
+	dev->bus_dev = (struct bus_device){
 		.name = name, .base = base, .len = len, .opaque = dev, .read = ut_device_read, .write = ut_device_write,
 	};
+	return &dev->bus_dev;
 }
 
-void ut_bus_insert(struct bus *bus, const struct bus_device *dev)
+void ut_bus_insert(struct bus *bus, struct bus_device *dev)
 {
 	ck_assert_int_lt(bus->nr_devices, BUS_MAX_DEVICES);
+	/* What bus_register() sets up, without bus_insert(). */
+	dev->lock = host_mutex_create();
+	atomic_store(&dev->refs, 1);
 	int pos = bus->nr_devices;
-	while (pos > 0 && bus->devices[pos - 1].base > dev->base) {
+	while (pos > 0 && bus->devices[pos - 1]->base > dev->base) {
 		bus->devices[pos] = bus->devices[pos - 1];
 		pos--;
 	}
-	bus->devices[pos] = *dev;
+	bus->devices[pos] = dev;
 	bus->nr_devices++;
 }
 

@@ -25,8 +25,9 @@
 void ut_setup(void);
 void ut_teardown(void);
 
-/* A VM with a system and a VM handle of the fake KVM, default options, and
- * ram_size bytes of RAM at vm->ram (not registered as a memslot). */
+/* A VM with a system and a VM handle of the fake KVM, default options, its
+ * two buses (empty), and ram_size bytes of RAM at vm->ram (not registered as
+ * a memslot). */
 struct vm *ut_vm(uint64_t ram_size);
 struct vmm_options *ut_options(void);
 /* vCPU id of vm with its kvm_run area mapped; vm->nr_vcpus grows to hold it. */
@@ -40,13 +41,15 @@ struct ut_access {
 	uint64_t value;
 };
 struct ut_device {
+	struct bus_device bus_dev;
 	struct ut_access log[64];
 	int n;
 	uint64_t next_read;
 };
-struct bus_device ut_device_at(const char *name, uint64_t base, uint64_t len, struct ut_device *dev);
+/* dev's bus device at [base, base + len), ready for bus_register(). */
+struct bus_device *ut_device_at(const char *name, uint64_t base, uint64_t len, struct ut_device *dev);
 /* Put a device on a bus directly (kept sorted), without bus_register(). */
-void ut_bus_insert(struct bus *bus, const struct bus_device *dev);
+void ut_bus_insert(struct bus *bus, struct bus_device *dev);
 
 /* Capture what the VMM prints on stdout between begin and end (NUL-terminated). */
 void ut_stdout_begin(void);

@@ -5,8 +5,10 @@
  * image is checked against the file and against guest RAM before use: a bad
  * image ends with one line saying what is wrong, never a crash.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <kvmlabs/guest_abi.h>
@@ -241,4 +243,50 @@ int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_
 	if (boot->mode == MODE_REAL && boot->entry >= 0x100000)
 		return fail(&l, "real-mode entry 0x%llx is above 1 MiB", (unsigned long long)boot->entry);
 	return check_entry(&l, boot->entry);
+}
+
+/* The "image" subsystem: read the file before anything else, so that a
+ * missing or oversize image is reported as such even without /dev/kvm. */
+int image_init(struct vm *vm)
+{
+	char err[256];
+	vm->image = host_load_file(vm->opt->image, vm->opt->mem_size, &vm->image_size, err, sizeof(err));
+	if (!vm->image) {
+		vm_stop(vm, VMM_EXIT_BAD_IMAGE, "%s: %s", vm->opt->image, err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void image_exit(struct vm *vm)
+{
+	free(vm->image);
+	vm->image = NULL;
+}
+
+static const char *const mode_names[] = {
+	[MODE_REAL] = "real-mode", [MODE_PROT] = "protected-mode", [MODE_LONG] = "long-mode",
+};
+
+/* The "boot" subsystem: the image into guest RAM, and for protected and long
+ * mode the GDT and page tables a boot loader would have left (lab 02). */
+int boot_init(struct vm *vm)
+{
+	char err[256];
+	struct boot_info *boot = &vm->boot;
+	if (load_image(vm, vm->image, vm->image_size, vm->opt, boot, err, sizeof(err)) < 0) {
+		vm_stop(vm, VMM_EXIT_BAD_IMAGE, "%s: %s", vm->opt->image, err);
+		return -EINVAL;
+	}
+	image_exit(vm); /* in guest memory now */
+	if (boot->mode != MODE_REAL && !LAB_ENABLED(2)) {
+		vm_stop(vm, VMM_EXIT_BAD_IMAGE, "%s: a %s image needs lab 02; this VMM is built for stage %02d",
+			vm->opt->image, mode_names[boot->mode], KVMLABS_STAGE);
+		return -EINVAL;
+	}
+	if (boot->mode != MODE_REAL)
+		gdt_build((uint64_t *)(vm->ram + ABI_GDT_GPA));
+	if (boot->mode == MODE_LONG)
+		page_tables_build(vm->ram, vm->opt->mem_size);
+	return 0;
 }

@@ -1,21 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmm: the kvmlabs virtual machine monitor.
+ * vmm: the kvmlabs virtual machine monitor. This file is its command line
+ * (kvmtool's builtin-run.c options); vmm.c builds and runs the VM.
  *
  *   vmm run [options] IMAGE     boot a guest image
  *   vmm info                    what the KVM behind the seam supports
- *
- * The order of setup is KVM's: VM, then the irqchip (before any vCPU), memory,
- * devices, the image, and finally the vCPUs, each with CPUID, MSRs and
- * registers for the requested mode.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <kvmlabs/guest_abi.h>
 
 #include "vmm.h"
 
@@ -51,81 +44,6 @@ static const char usage_text[] =
 	" 14 unhandled exit       16 timeout         18 output flood    20 lab not implemented\n"
 	" 22 jumped outside memory 24 system event   26 host exception (bare metal)\n";
 
-static struct vm the_vm; /* static: reachable for the leak checker until exit */
-
-void vmm_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("vmm: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputs("\n", stderr);
-	va_end(ap);
-}
-
-const char *kvm_strerror(long err)
-{
-	static const struct { int err; const char *text; } names[] = {
-		{ EPERM, "Operation not permitted" }, { ENOENT, "No such file or directory" },
-		{ EINTR, "Interrupted" }, { EIO, "I/O error" }, { E2BIG, "Argument list too long" },
-		{ EBADF, "Bad file descriptor" }, { EAGAIN, "Try again" }, { ENOMEM, "Out of memory" },
-		{ EACCES, "Permission denied" }, { EFAULT, "Bad address" }, { EBUSY, "Device busy" },
-		{ EEXIST, "Already exists" }, { ENODEV, "No such device" }, { EINVAL, "Invalid argument" },
-		{ ENOSPC, "No space left" }, { ENOTTY, "Inappropriate ioctl" }, { ENOSYS, "Not implemented" },
-		{ ENXIO, "No such device or address" }, { EOPNOTSUPP, "Not supported" },
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].err == -err)
-			return names[i].text;
-	return "error";
-}
-
-/* Called by the run loop before every KVM_RUN and by the supervisor, so the
- * deadline holds with or without a supervisor thread (a vCPU run inline on bare
- * metal): KVM_RUN returns now and then (-EINTR) even when the guest never exits. */
-/* KVM_CHECK_EXTENSION (api.rst 4.4): > 0 means the kernel has the capability. */
-bool vm_has_cap(const struct vm *vm, long cap)
-{
-	return kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)cap) > 0;
-}
-
-bool vm_stopping(struct vm *vm)
-{
-	if (vm->deadline_ns && host_now_ns() >= vm->deadline_ns)
-		vm_stop(vm, VMM_EXIT_TIMEOUT, "timeout: the guest ran for %llu s without ending",
-			(unsigned long long)vm->opt->timeout_s);
-	return atomic_load(&vm->stopping) != 0;
-}
-
-static char stop_message[256];
-
-void vm_stop(struct vm *vm, int status, const char *fmt, ...)
-{
-	int expected = 0;
-	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, 1))
-		return; /* the first reason to stop is the one reported */
-	vm->exit_status = status;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(stop_message, sizeof(stop_message), fmt, ap);
-	va_end(ap);
-	if (vm->stop_event >= 0)
-		host_event_signal(vm->stop_event);
-}
-
-void vmm_output(struct vm *vm, const char *buf, size_t n)
-{
-	uint64_t before = atomic_fetch_add(&vm->output_bytes, n);
-	if (before + n > vm->opt->max_output) {
-		vm_stop(vm, VMM_EXIT_OUTPUT_FLOOD, "the guest printed more than %llu bytes (--max-output)",
-			(unsigned long long)vm->opt->max_output);
-		return;
-	}
-	fwrite(buf, 1, n, stdout);
-	if (memchr(buf, '\n', n))
-		fflush(stdout);
-}
-
 static bool parse_u64(const char *s, uint64_t *out, bool size_suffix)
 {
 	if (!s || !*s)
@@ -155,35 +73,47 @@ static int usage_error(const char *fmt, const char *arg)
 	return VMM_EXIT_USAGE;
 }
 
-/* Options: a table, so --help, parsing and errors cannot disagree. */
+/* Options: a table, so --help, parsing and errors cannot disagree. `lab`
+ * is the lab whose subsystem an option needs beyond its default (--cpus 2:
+ * vCPU threads, lab 03); a build for an earlier stage refuses it. */
 enum opt_kind { OPT_FLAG, OPT_NUMBER, OPT_SIZE, OPT_MODE };
 struct opt_def {
 	const char *name;
 	enum opt_kind kind;
 	size_t offset;      /* into struct vmm_options */
 	uint64_t min, max;
+	int lab;
 };
 #define OPT_AT(field) offsetof(struct vmm_options, field)
 static const struct opt_def opt_defs[] = {
-	{ "--mem",          OPT_SIZE,   OPT_AT(mem_size),        1ull << 20, MAX_MEM },
-	{ "--cpus",         OPT_NUMBER, OPT_AT(cpus),            1, VMM_MAX_VCPUS },
-	{ "--mode",         OPT_MODE,   OPT_AT(mode),            0, 0 },
-	{ "--load",         OPT_NUMBER, OPT_AT(load_addr),       0, MAX_MEM },
-	{ "--entry",        OPT_NUMBER, OPT_AT(entry),           0, ~0ull - 1 },
-	{ "--no-irqchip",   OPT_FLAG,   OPT_AT(irqchip),         0, 0 },
-	{ "--dirty-log",    OPT_FLAG,   OPT_AT(dirty_log),       1, 0 },
-	{ "--dirty-report", OPT_NUMBER, OPT_AT(dirty_report_ms), 1, 3600000 },
-	{ "--timeout",      OPT_NUMBER, OPT_AT(timeout_s),       1, 86400 },
-	{ "--max-output",   OPT_SIZE,   OPT_AT(max_output),      1, ~0ull >> 1 },
-	{ "--trace",        OPT_FLAG,   OPT_AT(trace),           1, 0 },
+	{ "--mem",          OPT_SIZE,   OPT_AT(mem_size),        1ull << 20, MAX_MEM,    1 },
+	{ "--cpus",         OPT_NUMBER, OPT_AT(cpus),            1, VMM_MAX_VCPUS,       3 },
+	{ "--mode",         OPT_MODE,   OPT_AT(mode),            0, 0,                   1 },
+	{ "--load",         OPT_NUMBER, OPT_AT(load_addr),       0, MAX_MEM,             1 },
+	{ "--entry",        OPT_NUMBER, OPT_AT(entry),           0, ~0ull - 1,           1 },
+	{ "--no-irqchip",   OPT_FLAG,   OPT_AT(irqchip),         0, 0,                   1 },
+	{ "--dirty-log",    OPT_FLAG,   OPT_AT(dirty_log),       1, 0,                   3 },
+	{ "--dirty-report", OPT_NUMBER, OPT_AT(dirty_report_ms), 1, 3600000,             3 },
+	{ "--timeout",      OPT_NUMBER, OPT_AT(timeout_s),       1, 86400,               1 },
+	{ "--max-output",   OPT_SIZE,   OPT_AT(max_output),      1, ~0ull >> 1,          1 },
+	{ "--trace",        OPT_FLAG,   OPT_AT(trace),           1, 0,                   1 },
 };
+
+/* An option asks for more than its default, and the build has no lab for it. */
+static int needs_lab(const struct opt_def *d, const char *arg)
+{
+	fprintf(stderr, "vmm: %.*s needs lab %02d; this VMM is built for stage %02d\n",
+		(int)strcspn(arg, "="), arg, d->lab, KVMLABS_STAGE);
+	return VMM_EXIT_USAGE;
+}
 
 static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 {
-	*opt = (struct vmm_options){
+	static const struct vmm_options defaults = {
 		.mem_size = DEFAULT_MEM, .cpus = 1, .mode = MODE_AUTO, .load_addr = ~0ull, .entry = ~0ull,
 		.irqchip = true, .max_output = DEFAULT_MAX_OUTPUT,
 	};
+	*opt = defaults;
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i];
 		if (arg[0] != '-' || !arg[1]) {
@@ -196,7 +126,7 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 		const char *eq = strchr(arg, '=');
 		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
 		const struct opt_def *d = NULL;
-		for (size_t k = 0; k < sizeof(opt_defs) / sizeof(opt_defs[0]); k++)
+		for (size_t k = 0; k < ARRAY_SIZE(opt_defs); k++)
 			if (strlen(opt_defs[k].name) == len && !strncmp(arg, opt_defs[k].name, len))
 				d = &opt_defs[k];
 		if (!d)
@@ -205,6 +135,8 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 		if (d->kind == OPT_FLAG) {
 			if (eq)
 				return usage_error("option '%s' takes no value", arg);
+			if (!LAB_ENABLED(d->lab))
+				return needs_lab(d, arg);
 			*(bool *)field = d->min; /* min holds the value a flag sets */
 			continue;
 		}
@@ -229,6 +161,8 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 				(unsigned long long)d->max);
 			return VMM_EXIT_USAGE;
 		}
+		if (!LAB_ENABLED(d->lab) && v != *(const uint64_t *)((const char *)&defaults + d->offset))
+			return needs_lab(d, arg);
 		*(uint64_t *)field = v;
 	}
 	if (!opt->image)
@@ -240,120 +174,6 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 	return 0;
 }
 
-static int setup_vcpu(struct vm *vm, struct vcpu *vcpu, int id, const struct boot_info *boot)
-{
-	int r = vcpu_create(vm, vcpu, id);
-	if (r == 0)
-		r = vcpu_setup_cpuid(vcpu);
-	if (r == 0)
-		r = vcpu_setup_msrs(vcpu);
-	if (r < 0)
-		return r;
-	switch (boot->mode) {
-	case MODE_REAL: r = vcpu_setup_real(vcpu, boot->entry); break;
-	case MODE_LONG: r = vcpu_setup_long(vcpu, boot->entry); break;
-	default:        r = vcpu_setup_protected(vcpu, boot->entry); break;
-	}
-	if (r < 0) {
-		vmm_error("setting up vCPU %d registers: %s", id, kvm_strerror(r));
-		return r;
-	}
-	if (boot->multiboot) {
-		struct kvm_regs regs;
-		if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
-			return -EIO;
-		regs.rax = ABI_MULTIBOOT_MAGIC;
-		regs.rbx = ABI_MBI_GPA;
-		if (kvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
-			return -EIO;
-	}
-	if (id > 0 && vm->has_irqchip) {
-		/* With an in-kernel LAPIC, APs wait for INIT-SIPI; the ABI starts
-		 * every vCPU at the entry, so make them runnable (api.rst 4.38). */
-		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
-		r = (int)kvm_ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp);
-		if (r < 0)
-			vmm_error("KVM_SET_MP_STATE for vCPU %d: %s", id, kvm_strerror(r));
-	}
-	return r;
-}
-
-static int vmm_run(const struct vmm_options *opt)
-{
-	struct vm *vm = &the_vm;
-	*vm = (struct vm){ .opt = opt, .kvm_fd = -1, .vm_fd = -1, .stop_event = -1, .doorbell_event = -1 };
-	vm->pio_bus.name = "pio";
-	vm->mmio_bus.name = "mmio";
-
-	char err[256];
-	size_t size;
-	uint64_t max_image = opt->mem_size;
-	uint8_t *img = host_load_file(opt->image, max_image, &size, err, sizeof(err));
-	if (!img) {
-		vmm_error("%s: %s", opt->image, err);
-		return VMM_EXIT_BAD_IMAGE;
-	}
-	if (host_max_threads() == 1 && opt->cpus > 1) {
-		vmm_error("this host runs one vCPU; --cpus %llu needs a threaded host", (unsigned long long)opt->cpus);
-		return VMM_EXIT_USAGE;
-	}
-
-	vm->kvm_fd = kvm_open_checked();
-	if (vm->kvm_fd < 0 || vm_create(vm) < 0 || irq_setup(vm) < 0)
-		return VMM_EXIT_KVM_SETUP;
-	int ev = host_event_create();
-	vm->stop_event = ev < 0 ? -1 : ev;
-
-	vm->ram = host_alloc_guest_ram(opt->mem_size);
-	if (!vm->ram) {
-		vmm_error("cannot allocate %llu bytes of guest RAM", (unsigned long long)opt->mem_size);
-		return VMM_EXIT_KVM_SETUP;
-	}
-	int r = vm_add_region(vm, "ram", 0, opt->mem_size, vm->ram, opt->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
-	if (r < 0 || devices_setup(vm) < 0 || doorbell_setup(vm) < 0) {
-		vmm_error("setting up guest memory and devices failed%s%s", r < 0 ? ": " : "", r < 0 ? kvm_strerror(r) : "");
-		return VMM_EXIT_KVM_SETUP;
-	}
-
-	struct boot_info boot;
-	r = load_image(vm, img, size, opt, &boot, err, sizeof(err));
-	free(img);
-	if (r < 0) {
-		vmm_error("%s: %s", opt->image, err);
-		vm_stop(vm, VMM_EXIT_BAD_IMAGE, "bad image");
-		doorbell_teardown(vm);
-		return VMM_EXIT_BAD_IMAGE;
-	}
-	if (boot.mode != MODE_REAL)
-		gdt_build((uint64_t *)(vm->ram + ABI_GDT_GPA));
-	if (boot.mode == MODE_LONG)
-		page_tables_build(vm->ram, opt->mem_size);
-
-	vm->nr_vcpus = (int)opt->cpus;
-	for (int i = 0; i < vm->nr_vcpus; i++) {
-		if (setup_vcpu(vm, &vm->vcpus[i], i, &boot) < 0) {
-			vm_stop(vm, VMM_EXIT_KVM_SETUP, "vCPU setup failed");
-			doorbell_teardown(vm);
-			return VMM_EXIT_KVM_SETUP;
-		}
-	}
-	if (opt->trace)
-		fprintf(stderr, "vmm: %s image %s, entry 0x%llx, %d vCPU(s), %s on %s\n", boot.kind, opt->image,
-			(unsigned long long)boot.entry, vm->nr_vcpus, vm->has_irqchip ? "irqchip" : "no irqchip",
-			kvm_seam_name());
-
-	vm->start_ns = host_now_ns();
-	if (opt->timeout_s)
-		vm->deadline_ns = vm->start_ns + opt->timeout_s * 1000000000ull;
-	r = vm_run_vcpus(vm);
-	if (r < 0)
-		vm_stop(vm, VMM_EXIT_KVM_SETUP, "running the vCPUs failed");
-	doorbell_teardown(vm);
-	fflush(stdout);
-	fprintf(stderr, "vmm: %s (exit status %d)\n", stop_message, vm->exit_status);
-	return vm->exit_status;
-}
-
 static int vmm_info(void)
 {
 	static const struct { long cap; const char *name; } caps[] = {
@@ -362,11 +182,11 @@ static int vmm_info(void)
 		{ KVM_CAP_NR_VCPUS, "nr-vcpus" }, { KVM_CAP_MAX_VCPUS, "max-vcpus" },
 		{ KVM_CAP_NR_MEMSLOTS, "nr-memslots" }, { KVM_CAP_EXT_CPUID, "ext-cpuid" },
 	};
-	int fd = kvm_open_checked();
+	int fd = vmm_open_kvm();
 	if (fd < 0)
 		return VMM_EXIT_KVM_SETUP;
 	printf("kernel: %s\napi-version: %ld\n", kvm_seam_name(), kvm_ioctl(fd, KVM_GET_API_VERSION, NULL));
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
 		printf("%s: %ld\n", caps[i].name, kvm_ioctl(fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)caps[i].cap));
 	kvm_seam_close(fd);
 	return 0;
@@ -394,11 +214,4 @@ int vmm_main(int argc, char **argv)
 		}
 	int r = parse_run_options(argc - 2, argv + 2, &opt);
 	return r ? r : vmm_run(&opt);
-}
-
-_Noreturn void lab_todo(int lab, const char *name)
-{
-	fflush(stdout);
-	fprintf(stderr, "vmm: lab %02d: %s() not implemented (exit status %d)\n", lab, name, VMM_EXIT_NOT_IMPLEMENTED);
-	host_exit(VMM_EXIT_NOT_IMPLEMENTED);
 }

@@ -4,7 +4,8 @@
  *
  * Portable code: it talks to KVM only through kvm_seam.h and to its host only
  * through host.h, so it runs as a Linux process on /dev/kvm and linked into the
- * bare-metal host on top of minikvm.
+ * bare-metal host on top of minikvm. Its names carry no kvm_ prefix: in the
+ * bare-metal image those are minikvm's.
  */
 #ifndef KVMLABS_VMM_H
 #define KVMLABS_VMM_H
@@ -18,12 +19,16 @@
 #include <kvmlabs/kvm_seam.h>
 #include <kvmlabs/lab.h>
 #include <kvmlabs/vmm_status.h>
+#include <x86/const.h>
+#include <x86/pgtable.h>
 
 #include "bus.h"
 
 #define VMM_MAX_VCPUS   8
 #define VMM_MAX_REGIONS 8
-#define PAGE_SIZE       4096ull
+/* Interrupt lines a device can have: the IOAPIC's 24 pins; GSIs 0-15 also
+ * reach the 8259s (api.rst 4.24, KVM_CREATE_IRQCHIP). */
+#define VMM_IRQ_LINES   24
 
 enum cpu_mode { MODE_AUTO, MODE_REAL, MODE_PROT, MODE_LONG };
 
@@ -59,10 +64,29 @@ struct vcpu {
 	uint64_t exits;
 };
 
+/* What the loader found in the image: where and how the vCPUs start. */
+struct boot_info {
+	uint64_t entry;
+	enum cpu_mode mode;
+	bool multiboot;
+	const char *kind;         /* "flat", "elf32", "elf64", "multiboot" */
+};
+
+/* One interrupt line (GSI) and the device that asked for it (irq_request). */
+struct irq_line {
+	const char *owner;        /* NULL: free */
+	int irqfd;                /* event bound to the line with KVM_IRQFD, or -1 */
+};
+
 struct vm {
 	const struct vmm_options *opt;
 	int kvm_fd, vm_fd;
 	size_t run_size;          /* KVM_GET_VCPU_MMAP_SIZE */
+
+	/* The image file, read before anything else and loaded by the boot step. */
+	uint8_t *image;
+	size_t image_size;
+	struct boot_info boot;
 
 	struct mem_region regions[VMM_MAX_REGIONS];
 	int nr_regions;
@@ -76,44 +100,53 @@ struct vm {
 
 	/* Interrupts and doorbells (lab 03). */
 	bool has_irqchip, has_irqfd, has_ioeventfd;
-	int irqfd_event[16];      /* per GSI, -1 if none */
+	struct irq_line irq_lines[VMM_IRQ_LINES];
 	int doorbell_event;       /* -1 if served synchronously */
 	struct host_thread *doorbell_thread;
+	struct bus_device doorbell_port;
 	atomic_uint doorbells;
 
 	/* Ending: the first vm_stop() wins. */
 	atomic_int stopping;
 	int exit_status;
+	char stop_message[256];
 	int stop_event;           /* signalled by vm_stop() for the supervisor */
 	atomic_uint_least64_t output_bytes;
 	uint64_t start_ns;
 	uint64_t deadline_ns;     /* --timeout, checked by vm_stopping() */
 };
 
-/* main.c / util */
+/* What an exit handler tells the run loop. */
+enum exit_action { EXIT_CONTINUE, EXIT_STOP };
+
+/* vmm.c: the VM's subsystems, set up in order and taken down in reverse */
+int vmm_run(const struct vmm_options *opt);
+void vm_init_state(struct vm *vm, const struct vmm_options *opt);
+
+/* util.c */
 void vm_stop(struct vm *vm, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool vm_stopping(struct vm *vm);
-bool vm_has_cap(const struct vm *vm, long cap);
 void vmm_output(struct vm *vm, const char *buf, size_t n);
 void vmm_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-const char *kvm_strerror(long err);
-int vmm_main(int argc, char **argv);
+const char *vmm_strerror(long err);
 
 /* vm.c (lab 01) */
-int kvm_open_checked(void);
+int vmm_open_kvm(void);
 int vm_create(struct vm *vm);
 int vm_set_memslot(struct vm *vm, const struct mem_region *region);
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, int id);
 int vcpu_setup_real(struct vcpu *vcpu, uint64_t entry);
-
-/* What an exit handler tells the run loop. */
-enum exit_action { EXIT_CONTINUE, EXIT_STOP };
+bool vm_has_cap(const struct vm *vm, long cap);
+int vm_open(struct vm *vm);
+void vm_close(struct vm *vm);
+int vcpus_init(struct vm *vm);
+void vcpus_exit(struct vm *vm);
 
 /* run.c (lab 01) */
 void vcpu_run_loop(struct vcpu *vcpu);
 void vcpu_dump(struct vcpu *vcpu);
 void trace_exit(const struct vcpu *vcpu);
-const char *kvm_exit_name(uint32_t reason);
+const char *exit_reason_name(uint32_t reason);
 
 /* modes.c (lab 02) */
 int vcpu_setup_protected(struct vcpu *vcpu, uint64_t entry);
@@ -128,34 +161,40 @@ enum exit_action handle_mmio(struct vcpu *vcpu);
 int vm_add_region(struct vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva, uint32_t flags);
 void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 const struct mem_region *gpa_to_region(const struct vm *vm, uint64_t gpa);
+int memory_init(struct vm *vm);
+void memory_exit(struct vm *vm);
 
 /* cpuid.c (lab 03) */
 int vcpu_setup_cpuid(struct vcpu *vcpu);
 int vcpu_setup_msrs(struct vcpu *vcpu);
+int vcpu_setup_cpu_model(struct vcpu *vcpu);
 
 /* smp.c (lab 03) */
 int vm_run_vcpus(struct vm *vm);
 
 /* irq.c (lab 03) */
-int irq_setup(struct vm *vm);
+#define IRQ_ANY (-1)
+int irq_init(struct vm *vm);
+void irq_exit(struct vm *vm);
+int irq_request(struct vm *vm, int gsi, const char *owner);
 void irq_raise(struct vm *vm, int gsi);
-int doorbell_setup(struct vm *vm);
-void doorbell_teardown(struct vm *vm);
+int doorbell_init(struct vm *vm);
+void doorbell_exit(struct vm *vm);
 
 /* dirty.c (lab 03) */
 long dirty_sync(struct vm *vm, bool print);
+int dirty_log_init(struct vm *vm);
+void dirty_log_exit(struct vm *vm);
 
 /* loader.c */
-struct boot_info {
-	uint64_t entry;
-	enum cpu_mode mode;
-	bool multiboot;
-	const char *kind;         /* "flat", "elf32", "elf64", "multiboot" */
-};
 int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_options *opt,
 	       struct boot_info *boot, char *err, size_t errlen);
+int image_init(struct vm *vm);
+void image_exit(struct vm *vm);
+int boot_init(struct vm *vm);
 
-/* devices */
-int devices_setup(struct vm *vm);
+/* devices/devices.c */
+int devices_init(struct vm *vm);
+void devices_exit(struct vm *vm);
 
 #endif

@@ -1,7 +1,7 @@
 # The VMM. VMM_SRCS is the portable part, also linked into the bare-metal host;
 # VMM_LINUX_SRCS are the two seams on Linux. Paths are relative to solution/.
-VMM_SRCS := vmm/main.c vmm/vm.c vmm/run.c vmm/modes.c vmm/bus.c vmm/memory.c vmm/cpuid.c \
-	vmm/smp.c vmm/irq.c vmm/dirty.c vmm/loader.c \
+VMM_SRCS := vmm/main.c vmm/vmm.c vmm/util.c vmm/vm.c vmm/run.c vmm/modes.c vmm/bus.c vmm/memory.c \
+	vmm/cpuid.c vmm/smp.c vmm/irq.c vmm/dirty.c vmm/loader.c \
 	vmm/devices/devices.c vmm/devices/debug_ports.c vmm/devices/uart8250.c vmm/devices/testdev.c
 VMM_LINUX_SRCS := vmm/linux/kvm_linux.c vmm/linux/host_linux.c
 

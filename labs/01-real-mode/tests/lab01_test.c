@@ -12,12 +12,12 @@
 #include "ut_vmm.h"
 #include "vmm/devices/devices.h"
 
-/* ---- Exercise 1: kvm_open_checked ----------------------------------------- */
+/* ---- Exercise 1: vmm_open_kvm ----------------------------------------- */
 
 START_TEST(ex1_open_accepts_api_version_12)
 {
-	int fd = kvm_open_checked();
-	ck_assert_msg(fd >= 0, "kvm_open_checked() returned %d on a KVM with API version 12", fd);
+	int fd = vmm_open_kvm();
+	ck_assert_msg(fd >= 0, "vmm_open_kvm() returned %d on a KVM with API version 12", fd);
 	ck_assert_msg(fake_kvm_kind(fd) == FAKE_SYSTEM, "the returned handle is not the one kvm_seam_open() gave");
 	const struct fake_call *c = ut_call(KVM_GET_API_VERSION, 0);
 	ck_assert_msg(c->fd == fd, "KVM_GET_API_VERSION must be asked on the /dev/kvm handle");
@@ -28,11 +28,11 @@ END_TEST
 START_TEST(ex1_open_rejects_other_api_versions)
 {
 	static const long versions[] = { 11, 13, 0 };
-	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {
 		fake_kvm_reset();
 		fake_kvm_push_result(KVM_GET_API_VERSION, versions[i]);
-		int fd = kvm_open_checked();
-		ck_assert_msg(fd < 0, "kvm_open_checked() accepted API version %ld (returned %d)", versions[i], fd);
+		int fd = vmm_open_kvm();
+		ck_assert_msg(fd < 0, "vmm_open_kvm() accepted API version %ld (returned %d)", versions[i], fd);
 		const struct fake_call *c = ut_call(KVM_GET_API_VERSION, 0);
 		ck_assert_msg(fake_kvm_closed(c->fd), "the /dev/kvm handle of a rejected KVM must be closed");
 	}
@@ -42,8 +42,8 @@ END_TEST
 START_TEST(ex1_open_fails_without_dev_kvm)
 {
 	fake_kvm_fail_open(-ENOENT);
-	int fd = kvm_open_checked();
-	ck_assert_msg(fd < 0, "kvm_open_checked() returned %d although /dev/kvm could not be opened", fd);
+	int fd = vmm_open_kvm();
+	ck_assert_msg(fd < 0, "vmm_open_kvm() returned %d although /dev/kvm could not be opened", fd);
 	ck_assert_int_eq(fake_kvm_ncalls(), 0);
 }
 END_TEST
@@ -197,7 +197,7 @@ END_TEST
 START_TEST(ex5_real_entry_above_64k)
 {
 	static const uint64_t entries[] = { 0x12345, 0x10000, 0x9fff0, 0xf0000, 0xffff0 };
-	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(entries); i++) {
 		struct vm *vm = ut_vm(0);
 		check_real_entry(ut_vcpu(vm, 0), entries[i]);
 	}
@@ -227,8 +227,7 @@ static struct vcpu *io_setup(void)
 {
 	struct vm *vm = ut_vm(1 << 20);
 	memset(&testdev, 0, sizeof(testdev));
-	struct bus_device dev = ut_device_at("testdev", ABI_TESTDEV_PORT, 16, &testdev);
-	ut_bus_insert(&vm->pio_bus, &dev);
+	ut_bus_insert(&vm->pio_bus, ut_device_at("testdev", ABI_TESTDEV_PORT, 16, &testdev));
 	return ut_vcpu(vm, 0);
 }
 
@@ -326,7 +325,7 @@ END_TEST
 START_TEST(ex6_io_debug_exit_ends_run)
 {
 	struct vcpu *vcpu = io_setup();
-	ck_assert_int_eq(debug_ports_setup(vcpu->vm), 0);
+	ck_assert_int_eq(debug_ports_init(vcpu->vm), 0);
 	uint8_t value = 3;
 	fake_kvm_queue_io(vcpu->fd, KVM_EXIT_IO_OUT, ABI_DEBUG_EXIT_PORT, 1, 1, &value);
 	vcpu_run_loop(vcpu); /* a further KVM_RUN would fail: nothing is scripted after */
@@ -386,7 +385,7 @@ END_TEST
 START_TEST(ex7_loop_unknown_reason_is_unhandled)
 {
 	static const uint32_t reasons[] = { KVM_EXIT_DEBUG, KVM_EXIT_HYPERCALL, 1000, 0xffffffffu };
-	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(reasons); i++) {
 		fake_kvm_reset();
 		struct vcpu *vcpu = ut_vcpu(ut_vm(0), 0);
 		fake_kvm_queue_exit(vcpu->fd, reasons[i]);

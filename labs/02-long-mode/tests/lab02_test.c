@@ -9,18 +9,14 @@
 #include <string.h>
 
 #include <kvmlabs/guest_abi.h>
+#include <x86/msr-index.h>
+#include <x86/pgtable.h>
+#include <x86/processor-flags.h>
 
 #include "ut_vmm.h"
 
-#define CR0_PE   (1ull << 0)
-#define CR0_PG   (1ull << 31)
-#define CR4_PAE  (1ull << 5)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define PTE_P    (1ull << 0)
-#define PTE_RW   (1ull << 1)
-#define PTE_PS   (1ull << 7)
-#define PTE_ADDR 0x000ffffffffff000ull
+#define PRESENT_RW (PT_PRESENT_MASK | PT_WRITABLE_MASK)
+
 
 static struct vcpu *setup_mode(bool long_mode, int id, int nr_vcpus, uint64_t entry)
 {
@@ -140,16 +136,16 @@ static uint64_t entry_at(uint64_t table_gpa, unsigned index, const char *level)
 static uint64_t walk(uint64_t va)
 {
 	uint64_t e = entry_at(ABI_PML4_GPA, (va >> 39) & 511, "PML4");
-	ut_require((e & (PTE_P | PTE_RW)) == (PTE_P | PTE_RW), "0x%llx: PML4E 0x%llx not present+writable",
+	ut_require((e & PRESENT_RW) == PRESENT_RW, "0x%llx: PML4E 0x%llx not present+writable",
 		      (unsigned long long)va, (unsigned long long)e);
-	ut_require(!(e & PTE_PS), "0x%llx: PS is reserved in a PML4E", (unsigned long long)va);
-	e = entry_at(e & PTE_ADDR, (va >> 30) & 511, "PDPT");
-	ut_require((e & (PTE_P | PTE_RW)) == (PTE_P | PTE_RW), "0x%llx: PDPTE 0x%llx not present+writable",
+	ut_require(!(e & PT_PAGE_SIZE_MASK), "0x%llx: PS is reserved in a PML4E", (unsigned long long)va);
+	e = entry_at(e & PT64_BASE_ADDR_MASK, (va >> 30) & 511, "PDPT");
+	ut_require((e & PRESENT_RW) == PRESENT_RW, "0x%llx: PDPTE 0x%llx not present+writable",
 		      (unsigned long long)va, (unsigned long long)e);
-	ut_require(!(e & PTE_PS), "0x%llx: PDPTE 0x%llx maps a 1 GiB page; use 2 MiB pages in the PD",
+	ut_require(!(e & PT_PAGE_SIZE_MASK), "0x%llx: PDPTE 0x%llx maps a 1 GiB page; use 2 MiB pages in the PD",
 		      (unsigned long long)va, (unsigned long long)e);
-	e = entry_at(e & PTE_ADDR, (va >> 21) & 511, "PD");
-	ut_require((e & (PTE_P | PTE_RW | PTE_PS)) == (PTE_P | PTE_RW | PTE_PS),
+	e = entry_at(e & PT64_BASE_ADDR_MASK, (va >> 21) & 511, "PD");
+	ut_require((e & (PRESENT_RW | PT_PAGE_SIZE_MASK)) == (PRESENT_RW | PT_PAGE_SIZE_MASK),
 		      "0x%llx: PDE 0x%llx must be present, writable and PS (a 2 MiB page)", (unsigned long long)va,
 		      (unsigned long long)e);
 	ut_require(!(e & 0x1fe000ull), "0x%llx: PDE 0x%llx has reserved bits 20:13 set", (unsigned long long)va,
@@ -162,7 +158,7 @@ START_TEST(ex2_identity_map_below_4g)
 	build_tables();
 	static const uint64_t vas[] = { 0, 0x7c00, ABI_IMAGE_GPA, 0x12345678, 0x7fffffff, 0x80000000, 0xc0200000,
 					ABI_TESTMMIO_GPA, 0xfee00000, ABI_ROM_GPA, 0xffffffff };
-	for (size_t i = 0; i < sizeof(vas) / sizeof(vas[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(vas); i++) {
 		uint64_t pa = walk(vas[i]);
 		ck_assert_msg(pa == vas[i], "virtual 0x%llx maps to 0x%llx, want itself", (unsigned long long)vas[i],
 			      (unsigned long long)pa);
@@ -178,13 +174,13 @@ END_TEST
 START_TEST(ex2_nothing_above_4g)
 {
 	build_tables();
-	ck_assert_msg(!(entry_at(ABI_PML4_GPA, 0, "PML4") & PTE_PS), "PML4E 0 has PS");
+	ck_assert_msg(!(entry_at(ABI_PML4_GPA, 0, "PML4") & PT_PAGE_SIZE_MASK), "PML4E 0 has PS");
 	for (unsigned i = 1; i < 512; i++)
-		ck_assert_msg(!(entry_at(ABI_PML4_GPA, i, "PML4") & PTE_P),
+		ck_assert_msg(!(entry_at(ABI_PML4_GPA, i, "PML4") & PT_PRESENT_MASK),
 			      "PML4E %u is present: only the first 512 GiB slot is used (clear the table first)", i);
-	uint64_t pdpt = entry_at(ABI_PML4_GPA, 0, "PML4") & PTE_ADDR;
+	uint64_t pdpt = entry_at(ABI_PML4_GPA, 0, "PML4") & PT64_BASE_ADDR_MASK;
 	for (unsigned i = 4; i < 512; i++)
-		ck_assert_msg(!(entry_at(pdpt, i, "PDPT") & PTE_P),
+		ck_assert_msg(!(entry_at(pdpt, i, "PDPT") & PT_PRESENT_MASK),
 			      "PDPTE %u is present: only 4 GiB are mapped (clear the table first)", i);
 }
 END_TEST
@@ -206,8 +202,8 @@ START_TEST(ex3_protected_mode_sregs)
 {
 	struct vcpu *vcpu = setup_mode(false, 0, 1, 0x100040);
 	const struct kvm_sregs *s = fake_kvm_sregs(vcpu->fd);
-	ck_assert_msg(s->cr0 & CR0_PE, "protected mode needs CR0.PE (cr0 0x%llx)", (unsigned long long)s->cr0);
-	ck_assert_msg(!(s->cr0 & CR0_PG), "paging stays off in protected mode (cr0 0x%llx)", (unsigned long long)s->cr0);
+	ck_assert_msg(s->cr0 & X86_CR0_PE, "protected mode needs CR0.PE (cr0 0x%llx)", (unsigned long long)s->cr0);
+	ck_assert_msg(!(s->cr0 & X86_CR0_PG), "paging stays off in protected mode (cr0 0x%llx)", (unsigned long long)s->cr0);
 	ck_assert_msg(!(s->efer & (EFER_LME | EFER_LMA)), "EFER.LME/LMA set in protected mode (efer 0x%llx)",
 		      (unsigned long long)s->efer);
 	ck_assert_msg(s->gdt.base == ABI_GDT_GPA, "GDTR.base 0x%llx, want ABI_GDT_GPA 0x%x",
@@ -226,9 +222,9 @@ START_TEST(ex3_long_mode_sregs)
 	const struct kvm_sregs *s = fake_kvm_sregs(vcpu->fd);
 	ck_assert_msg((s->efer & (EFER_LME | EFER_LMA)) == (EFER_LME | EFER_LMA),
 		      "long mode needs EFER.LME and EFER.LMA (efer 0x%llx)", (unsigned long long)s->efer);
-	ck_assert_msg((s->cr0 & (CR0_PE | CR0_PG)) == (CR0_PE | CR0_PG), "long mode needs CR0.PE and CR0.PG (cr0 0x%llx)",
+	ck_assert_msg((s->cr0 & (X86_CR0_PE | X86_CR0_PG)) == (X86_CR0_PE | X86_CR0_PG), "long mode needs CR0.PE and CR0.PG (cr0 0x%llx)",
 		      (unsigned long long)s->cr0);
-	ck_assert_msg(s->cr4 & CR4_PAE, "long mode needs CR4.PAE (cr4 0x%llx)", (unsigned long long)s->cr4);
+	ck_assert_msg(s->cr4 & X86_CR4_PAE, "long mode needs CR4.PAE (cr4 0x%llx)", (unsigned long long)s->cr4);
 	ck_assert_msg(s->cr3 == ABI_PML4_GPA, "CR3 0x%llx, want ABI_PML4_GPA 0x%x", (unsigned long long)s->cr3,
 		      ABI_PML4_GPA);
 	ck_assert_msg(s->cs.l == 1 && s->cs.db == 0, "CS.L=1, CS.D=0 for 64-bit code (l %u db %u)", s->cs.l, s->cs.db);

@@ -8,28 +8,28 @@
 #include "lab03.h"
 #include "ut_vmm.h"
 
-static struct ut_device devs[BUS_MAX_DEVICES + 1];
+static struct ut_device devs[2 * BUS_MAX_DEVICES];
 
+/* bus_insert() of a fresh device: the bus keeps the pointer, so each is its own. */
 static int add(struct bus *bus, uint64_t base, uint64_t len)
 {
-	static int next;
-	struct bus_device d = ut_device_at("dev", base, len, &devs[next++ % (BUS_MAX_DEVICES + 1)]);
-	return bus_register(bus, &d);
+	static size_t next;
+	return bus_insert(bus, ut_device_at("dev", base, len, &devs[next++ % ARRAY_SIZE(devs)]));
 }
 
-/* ---- Exercise 1: bus_register, bus_find ---------------------------------------- */
+/* ---- Exercise 1: bus_insert, bus_find ------------------------------------------- */
 
 START_TEST(ex1_register_keeps_devices_sorted)
 {
 	static struct bus bus;
 	static const uint64_t bases[] = { 0x700, 0x3f8, 0xe9, 0xf4, 0x1000, 0x80 };
-	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(bases); i++)
 		ck_assert_msg(add(&bus, bases[i], 4) == 0, "registering [0x%llx, +4) failed", (unsigned long long)bases[i]);
 	ck_assert_int_eq(bus.nr_devices, 6);
 	for (int i = 1; i < bus.nr_devices; i++)
-		ck_assert_msg(bus.devices[i - 1].base < bus.devices[i].base,
+		ck_assert_msg(bus.devices[i - 1]->base < bus.devices[i]->base,
 			      "devices[] must stay sorted by base: 0x%llx before 0x%llx",
-			      (unsigned long long)bus.devices[i - 1].base, (unsigned long long)bus.devices[i].base);
+			      (unsigned long long)bus.devices[i - 1]->base, (unsigned long long)bus.devices[i]->base);
 }
 END_TEST
 
@@ -40,7 +40,7 @@ START_TEST(ex1_register_refuses_overlaps)
 	static const struct { uint64_t base, len; } clash[] = {
 		{ 0x100, 0x10 }, { 0x108, 0x10 }, { 0xf8, 0x9 }, { 0x80, 0x200 }, { 0x104, 1 }, { 0x10f, 1 },
 	};
-	for (size_t i = 0; i < sizeof(clash) / sizeof(clash[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(clash); i++) {
 		int r = add(&bus, clash[i].base, clash[i].len);
 		ck_assert_msg(r == -EEXIST, "[0x%llx, +0x%llx) overlaps [0x100, 0x110): want -EEXIST, got %d",
 			      (unsigned long long)clash[i].base, (unsigned long long)clash[i].len, r);
@@ -63,7 +63,7 @@ START_TEST(ex1_register_refuses_bad_ranges)
 	ck_assert_msg(add(&bus, 0x10, 0x10) == -ENOSPC, "the %d+1st device must be refused with -ENOSPC",
 		      BUS_MAX_DEVICES);
 	for (int i = 1; i < bus.nr_devices; i++)
-		ck_assert(bus.devices[i - 1].base < bus.devices[i].base);
+		ck_assert(bus.devices[i - 1]->base < bus.devices[i]->base);
 }
 END_TEST
 
@@ -81,7 +81,7 @@ START_TEST(ex1_find_boundaries)
 		{ 0x70c, 4, 0x700 }, { 0x70d, 4, -1 },    { 0x710, 1, -1 },    { 0, 1, -1 },
 		{ ~0ull, 1, -1 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct bus_device *d = bus_find(&bus, cases[i].addr, cases[i].size);
 		if (cases[i].base < 0)
 			ck_assert_msg(!d, "an access of %u at 0x%llx is not inside one device, but found [0x%llx, +%llu)",
@@ -111,13 +111,25 @@ START_TEST(ex1_find_among_many)
 }
 END_TEST
 
+START_TEST(ex1_register_keeps_the_device_itself)
+{
+	static struct bus bus;
+	static struct ut_device a, b;
+	struct bus_device *da = ut_device_at("a", 0x100, 0x10, &a), *db = ut_device_at("b", 0x80, 0x10, &b);
+	ck_assert_int_eq(bus_insert(&bus, da), 0);
+	ck_assert_int_eq(bus_insert(&bus, db), 0);
+	ck_assert_msg(bus_find(&bus, 0x104, 4) == da && bus_find(&bus, 0x88, 1) == db,
+		      "bus_find() returns the registered device itself, not a copy: its lock and "
+		      "reference count live there");
+}
+END_TEST
+
 START_TEST(ex1_bus_access_and_unassigned_reads)
 {
 	struct vm *vm = ut_vm(0);
 	struct vcpu *vcpu = ut_vcpu(vm, 0);
 	static struct ut_device uart;
-	struct bus_device d = ut_device_at("uart", ABI_COM1_PORT, 8, &uart);
-	ck_assert_int_eq(bus_register(&vm->pio_bus, &d), 0);
+	ck_assert_int_eq(bus_register(&vm->pio_bus, ut_device_at("uart", ABI_COM1_PORT, 8, &uart)), 0);
 	bus_write(&vm->pio_bus, vcpu, ABI_COM1_PORT + 3, 1, 0x83);
 	ck_assert_msg(uart.n == 1 && uart.log[0].offset == 3 && uart.log[0].value == 0x83,
 		      "a write to 0x3fb reaches the device at offset 3");
@@ -132,6 +144,61 @@ START_TEST(ex1_bus_access_and_unassigned_reads)
 }
 END_TEST
 
+/* A device that, on a write, reads its neighbour through the same bus (which
+ * deadlocks if the bus lock is held across a callback) and then takes itself
+ * off the bus (a device that removes itself, like a virtio device being reset
+ * away). */
+static struct {
+	struct bus *bus;
+	struct bus_device self, *neighbour_dev;
+	uint64_t neighbour_read;
+	int in_callback, released, released_in_callback;
+} selfrm;
+
+static void selfrm_write(struct vcpu *vcpu, void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	(void)opaque, (void)offset, (void)size, (void)value;
+	selfrm.in_callback = 1;
+	selfrm.neighbour_read = bus_read(selfrm.bus, vcpu, selfrm.neighbour_dev->base, 1);
+	ck_assert_int_eq(bus_unregister(selfrm.bus, &selfrm.self), 0);
+	selfrm.in_callback = 0;
+}
+
+static void selfrm_release(struct bus_device *dev)
+{
+	ck_assert_ptr_eq(dev, &selfrm.self);
+	selfrm.released++;
+	selfrm.released_in_callback += selfrm.in_callback;
+}
+
+START_TEST(ex1_unregister_while_in_use)
+{
+	struct vm *vm = ut_vm(0);
+	struct vcpu *vcpu = ut_vcpu(vm, 0);
+	static struct ut_device neighbour;
+	selfrm.bus = &vm->mmio_bus;
+	selfrm.self = (struct bus_device){ .name = "self", .base = 0xe0001000, .len = 0x1000, .write = selfrm_write,
+					   .release = selfrm_release };
+	selfrm.neighbour_dev = ut_device_at("neighbour", 0xe0000000, 0x1000, &neighbour);
+	neighbour.next_read = 0x5a;
+	ck_assert_int_eq(bus_register(&vm->mmio_bus, selfrm.neighbour_dev), 0);
+	ck_assert_int_eq(bus_register(&vm->mmio_bus, &selfrm.self), 0);
+	bus_write(&vm->mmio_bus, vcpu, 0xe0001000, 4, 1);
+	ck_assert_msg(selfrm.neighbour_read == 0x5a, "a device callback could not use the bus it sits on");
+	ck_assert_msg(selfrm.released == 1 && selfrm.released_in_callback == 0,
+		      "a device unregistered during its own access is released once, after the access "
+		      "(released %d times, %d of them inside it)", selfrm.released, selfrm.released_in_callback);
+	ck_assert_msg(bus_read(&vm->mmio_bus, vcpu, 0xe0001000, 4) == 0xffffffffu,
+		      "an unregistered device's range reads as unassigned");
+	ck_assert_int_eq(bus_unregister(&vm->mmio_bus, &selfrm.self), -ENOENT);
+	ck_assert_int_eq(vm->mmio_bus.nr_devices, 1);
+	bus_exit(&vm->mmio_bus);
+	bus_exit(&vm->pio_bus);
+	ck_assert_msg(fake_host_mutexes_open() == 0, "%d lock(s) left after every device and bus went",
+		      fake_host_mutexes_open());
+}
+END_TEST
+
 /* ---- Exercise 2: handle_mmio ------------------------------------------------------ */
 
 static struct ut_device window;
@@ -140,8 +207,7 @@ static struct vcpu *mmio_setup(void)
 {
 	struct vm *vm = ut_vm(1 << 20);
 	memset(&window, 0, sizeof(window));
-	struct bus_device d = ut_device_at("window", ABI_TESTMMIO_GPA, ABI_TESTMMIO_SIZE, &window);
-	ut_bus_insert(&vm->mmio_bus, &d);
+	ut_bus_insert(&vm->mmio_bus, ut_device_at("window", ABI_TESTMMIO_GPA, ABI_TESTMMIO_SIZE, &window));
 	return ut_vcpu(vm, 0);
 }
 
@@ -257,7 +323,7 @@ START_TEST(ex3_add_region_refuses_overlap)
 	static const struct { uint64_t gpa, size; } clash[] = {
 		{ 0x100000, 0x100000 }, { 0x1ff000, 0x2000 }, { 0xff000, 0x2000 }, { 0, 0x400000 }, { 0x180000, 0x1000 },
 	};
-	for (size_t i = 0; i < sizeof(clash) / sizeof(clash[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(clash); i++) {
 		int r = vm_add_region(vm, "b", clash[i].gpa, clash[i].size, vm->ram + 0x200000, 0);
 		ck_assert_msg(r == -EEXIST, "[0x%llx, +0x%llx) overlaps [0x100000, 0x200000): want -EEXIST, got %d",
 			      (unsigned long long)clash[i].gpa, (unsigned long long)clash[i].size, r);
@@ -304,7 +370,7 @@ START_TEST(ex3_gpa_to_region_edges)
 		{ 0, 0 }, { 0xfffff, 0 }, { 0x100000, -1 }, { ABI_ROM_GPA - 1, -1 }, { ABI_ROM_GPA, 1 },
 		{ 0xffffffff, 1 }, { 0x100000000ull, -1 }, { ~0ull, -1 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct mem_region *r = gpa_to_region(vm, cases[i].gpa);
 		const struct mem_region *want = cases[i].region < 0 ? NULL : &vm->regions[cases[i].region];
 		ck_assert_msg(r == want, "gpa_to_region(0x%llx) gave %s, want %s", (unsigned long long)cases[i].gpa,
@@ -322,7 +388,7 @@ START_TEST(ex3_gpa_to_hva_edges)
 		{ ABI_ROM_GPA + 0xfff0, 0x11, -1, 0 }, { 0x1000, ~0ull, -1, 0 },    { 0x1000, ~0ull - 0x800, -1, 0 },
 		{ ~0ull, 1, -1, 0 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		void *p = gpa_to_hva(vm, cases[i].gpa, cases[i].len);
 		void *want = cases[i].region < 0 ? NULL : (uint8_t *)vm->regions[cases[i].region].hva + cases[i].offset;
 		ck_assert_msg(p == want, "gpa_to_hva(0x%llx, 0x%llx) = %p, want %p%s", (unsigned long long)cases[i].gpa,
@@ -341,7 +407,9 @@ Suite *lab03_bus_memory_suite(void)
 	tcase_add_test(tc, ex1_register_refuses_bad_ranges);
 	tcase_add_test(tc, ex1_find_boundaries);
 	tcase_add_test(tc, ex1_find_among_many);
+	tcase_add_test(tc, ex1_register_keeps_the_device_itself);
 	tcase_add_test(tc, ex1_bus_access_and_unassigned_reads);
+	tcase_add_test(tc, ex1_unregister_while_in_use);
 	suite_add_tcase(s, tc);
 	tc = ut_tcase("mmio", 10);
 	tcase_add_test(tc, ex2_mmio_write_reaches_device);

@@ -211,8 +211,7 @@ START_TEST(ex5_one_thread_per_vcpu)
 {
 	struct vm *vm = smp_vm(4);
 	static struct ut_device dev;
-	struct bus_device d = ut_device_at("testdev", ABI_TESTDEV_PORT, 16, &dev);
-	ut_bus_insert(&vm->pio_bus, &d);
+	ut_bus_insert(&vm->pio_bus, ut_device_at("testdev", ABI_TESTDEV_PORT, 16, &dev));
 	for (int i = 0; i < 4; i++) {
 		uint8_t v = (uint8_t)i;
 		fake_kvm_queue_io(vm->vcpus[i].fd, KVM_EXIT_IO_OUT, ABI_TESTDEV_PORT, 1, 1, &v);
@@ -292,25 +291,31 @@ static struct vm *irq_vm(void)
 START_TEST(ex6_irqfd_binds_an_event_per_line)
 {
 	struct vm *vm = irq_vm();
-	ck_assert_int_eq(irq_setup(vm), 0);
+	ck_assert_int_eq(irq_init(vm), 0);
 	ck_assert_int_eq(fake_kvm_count(KVM_CREATE_IRQCHIP), 1);
-	ck_assert_msg(fake_kvm_count(KVM_IRQFD) == 2, "want a KVM_IRQFD for GSI %d and %d, got %d calls",
-		      ABI_COM1_IRQ, ABI_DOORBELL_IRQ, fake_kvm_count(KVM_IRQFD));
+	ck_assert(vm->has_irqchip && vm->has_irqfd);
+	ck_assert_int_eq(irq_request(vm, ABI_COM1_IRQ, "uart"), ABI_COM1_IRQ);
+	ck_assert_int_eq(irq_request(vm, IRQ_ANY, "virtio"), 9);
+	ck_assert_msg(fake_kvm_count(KVM_IRQFD) == 2, "want a KVM_IRQFD for GSI %d and 9, got %d calls",
+		      ABI_COM1_IRQ, fake_kvm_count(KVM_IRQFD));
 	for (int i = 0; i < 2; i++) {
 		const struct fake_call *c = ut_call(KVM_IRQFD, i);
 		const struct kvm_irqfd *f = c->arg;
 		ck_assert_msg(c->fd == vm->vm_fd, "KVM_IRQFD is a VM ioctl");
-		ck_assert_msg(f->gsi == ABI_COM1_IRQ || f->gsi == ABI_DOORBELL_IRQ, "KVM_IRQFD for GSI %u?", f->gsi);
+		ck_assert_msg(f->gsi == (i ? 9u : ABI_COM1_IRQ), "KVM_IRQFD for GSI %u, want %u", f->gsi,
+			      i ? 9u : ABI_COM1_IRQ);
 		ck_assert_msg(f->flags == 0, "flags 0x%x: assigning needs no flag (KVM_IRQFD_FLAG_DEASSIGN removes)", f->flags);
 		ck_assert_msg(fake_host_event_is_open((int)f->fd), "KVM_IRQFD.fd %u is not an open host event", f->fd);
-		ck_assert_msg(vm->irqfd_event[f->gsi] == (int)f->fd, "vm->irqfd_event[%u] must remember event %u", f->gsi,
-			      f->fd);
+		ck_assert_msg(vm->irq_lines[f->gsi].irqfd == (int)f->fd, "vm->irq_lines[%u].irqfd must remember event %u",
+			      f->gsi, f->fd);
 	}
-	ck_assert(vm->has_irqfd);
 	irq_raise(vm, ABI_COM1_IRQ);
-	ck_assert_msg(fake_host_event_pending(vm->irqfd_event[ABI_COM1_IRQ]) == 1,
+	ck_assert_msg(fake_host_event_pending(vm->irq_lines[ABI_COM1_IRQ].irqfd) == 1,
 		      "irq_raise() on an irqfd line signals its event");
 	ck_assert_int_eq(fake_kvm_count(KVM_IRQ_LINE), 0);
+	irq_exit(vm);
+	ck_assert_msg(fake_host_events_open() == 0, "irq_exit() closes the lines' events (%d open)",
+		      fake_host_events_open());
 }
 END_TEST
 
@@ -318,14 +323,27 @@ START_TEST(ex6_irqfd_failure_closes_event)
 {
 	struct vm *vm = irq_vm();
 	fake_kvm_set_result(KVM_IRQFD, -EINVAL);
-	ck_assert_int_eq(irq_setup(vm), 0);
-	ck_assert_msg(vm->irqfd_event[ABI_COM1_IRQ] == -1 && vm->irqfd_event[ABI_DOORBELL_IRQ] == -1,
-		      "a line KVM_IRQFD refused keeps irqfd_event -1");
+	ck_assert_int_eq(irq_init(vm), 0);
+	ck_assert_int_eq(irq_request(vm, ABI_COM1_IRQ, "uart"), ABI_COM1_IRQ);
+	ck_assert_msg(vm->irq_lines[ABI_COM1_IRQ].irqfd == -1, "a line KVM_IRQFD refused keeps irqfd -1");
 	ck_assert_msg(fake_host_events_open() == 0, "the event of a refused KVM_IRQFD must be closed (%d open)",
 		      fake_host_events_open());
-	ck_assert(!vm->has_irqfd);
 	irq_raise(vm, ABI_COM1_IRQ);
 	ck_assert_msg(fake_kvm_count(KVM_IRQ_LINE) == 2, "without irqfd the line is pulsed with KVM_IRQ_LINE");
+}
+END_TEST
+
+START_TEST(ex6_lines_belong_to_one_device)
+{
+	struct vm *vm = irq_vm();
+	ck_assert_int_eq(irq_init(vm), 0);
+	ck_assert_int_eq(irq_request(vm, ABI_COM1_IRQ, "uart"), ABI_COM1_IRQ);
+	ck_assert_int_eq(irq_request(vm, ABI_COM1_IRQ, "another uart"), -EBUSY);
+	for (int gsi = 9; gsi < VMM_IRQ_LINES; gsi++)
+		ck_assert_int_eq(irq_request(vm, IRQ_ANY, "virtio"), gsi);
+	ck_assert_int_eq(irq_request(vm, IRQ_ANY, "one too many"), -ENOSPC);
+	irq_exit(vm);
+	ck_assert_int_eq(irq_request(vm, IRQ_ANY, "after exit"), 9);
 }
 END_TEST
 
@@ -333,7 +351,7 @@ START_TEST(ex6_ioeventfd_layout)
 {
 	struct vm *vm = ut_vm(0);
 	fake_kvm_set_cap(KVM_CAP_IOEVENTFD, 1);
-	ck_assert_int_eq(doorbell_setup(vm), 0);
+	ck_assert_int_eq(doorbell_init(vm), 0);
 	const struct fake_call *c = ut_call(KVM_IOEVENTFD, 0);
 	const struct kvm_ioeventfd *io = c->arg;
 	ck_assert_msg(c->fd == vm->vm_fd, "KVM_IOEVENTFD is a VM ioctl");
@@ -354,7 +372,8 @@ START_TEST(ex6_ioeventfd_layout)
 	}
 	ck_assert_msg(atomic_load(&vm->doorbells) == 1, "the doorbell thread did not serve the signalled event");
 	vm_stop(vm, VMM_EXIT_HALTED, "test");
-	doorbell_teardown(vm);
+	doorbell_exit(vm);
+	ck_assert_msg(fake_host_events_open() == 0, "doorbell_exit() closes the doorbell's event");
 }
 END_TEST
 
@@ -363,7 +382,7 @@ START_TEST(ex6_ioeventfd_refused_falls_back)
 	struct vm *vm = ut_vm(0);
 	fake_kvm_set_cap(KVM_CAP_IOEVENTFD, 1);
 	fake_kvm_push_result(KVM_IOEVENTFD, -ENOSPC);
-	ck_assert_int_eq(doorbell_setup(vm), 0);
+	ck_assert_int_eq(doorbell_init(vm), 0);
 	ck_assert(!vm->has_ioeventfd);
 	ck_assert_msg(fake_host_events_open() == 0, "the event of a refused KVM_IOEVENTFD must be closed");
 	ck_assert_msg(bus_find(&vm->pio_bus, ABI_DOORBELL_PORT, 4), "without ioeventfd the doorbell is a bus device");
@@ -451,6 +470,7 @@ Suite *lab03_cpu_irq_suite(void)
 	tc = ut_tcase("irqfd-ioeventfd", 10);
 	tcase_add_test(tc, ex6_irqfd_binds_an_event_per_line);
 	tcase_add_test(tc, ex6_irqfd_failure_closes_event);
+	tcase_add_test(tc, ex6_lines_belong_to_one_device);
 	tcase_add_test(tc, ex6_ioeventfd_layout);
 	tcase_add_test(tc, ex6_ioeventfd_refused_falls_back);
 	suite_add_tcase(s, tc);

@@ -9,12 +9,15 @@
 #include <string.h>
 
 #include <kvmlabs/guest_abi.h>
+#include <x86/cpuid.h>
 
 #include "vmm.h"
 
+// @lab 03 cpuid_helpers: Your own types and static helpers for this file.
+/* your helpers */
+// @end
+
 #define CPUID_MAX_ENTRIES 256
-#define CPUID_1_ECX_VMX         (1u << 5) /* SDM Vol. 2A, CPUID leaf 1, table 3-10 */
-#define CPUID_80000001_ECX_SVM  (1u << 2) /* AMD APM Vol. 3, CPUID Fn8000_0001_ECX */
 
 static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *cpuid, uint32_t function, uint32_t index)
 {
@@ -32,15 +35,34 @@ static int cpuid_install(struct vcpu *vcpu, struct kvm_cpuid2 *cpuid)
 	// @end
 }
 
-int vcpu_setup_cpuid(struct vcpu *vcpu)
+/* Before lab 03: KVM's supported table as it is, which a vCPU needs for long
+ * mode: KVM refuses CR4 and EFER bits the vCPU's CPUID does not offer (PAE,
+ * LM; kvm_is_valid_sregs()), and a vCPU starts with an empty table. */
+static int cpuid_install_supported(struct vcpu *vcpu, struct kvm_cpuid2 *cpuid)
+{
+	cpuid->nent = CPUID_MAX_ENTRIES;
+	long r = kvm_ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
+	if (r == 0)
+		r = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
+	if (r < 0)
+		vmm_error("setting KVM's supported CPUID on vCPU %d: %s", vcpu->id, vmm_strerror(r));
+	return (int)r;
+}
+
+static int cpuid_set(struct vcpu *vcpu, int (*install)(struct vcpu *vcpu, struct kvm_cpuid2 *cpuid))
 {
 	struct kvm_cpuid2 *cpuid =
 		calloc(1, sizeof(*cpuid) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 	if (!cpuid)
 		return -ENOMEM;
-	int r = cpuid_install(vcpu, cpuid);
+	int r = install(vcpu, cpuid);
 	free(cpuid);
 	return r;
+}
+
+int vcpu_setup_cpuid(struct vcpu *vcpu)
+{
+	return cpuid_set(vcpu, cpuid_install);
 }
 
 int vcpu_setup_msrs(struct vcpu *vcpu)
@@ -48,4 +70,14 @@ int vcpu_setup_msrs(struct vcpu *vcpu)
 	// @lab 03 vcpu_setup_msrs: Set the SYSENTER_CS/ESP values of guest_abi.h with one KVM_SET_MSRS.
 	lab_todo(3, "vcpu_setup_msrs");
 	// @end
+}
+
+/* What the guest sees of the CPU: from lab 03 on the kvmlabs CPUID table and
+ * MSRs, before it KVM's CPUID as it is. */
+int vcpu_setup_cpu_model(struct vcpu *vcpu)
+{
+	if (!LAB_ENABLED(3))
+		return cpuid_set(vcpu, cpuid_install_supported);
+	int r = vcpu_setup_cpuid(vcpu);
+	return r < 0 ? r : vcpu_setup_msrs(vcpu);
 }

@@ -5,6 +5,9 @@
  * 0xf4 ends the VM with status (value << 1) | 1 (QEMU isa-debug-exit), so a
  * guest's own verdict becomes the VMM's exit status.
  */
+#include <errno.h>
+#include <stdlib.h>
+
 #include <kvmlabs/guest_abi.h>
 
 #include "../vmm.h"
@@ -32,16 +35,28 @@ static void debug_exit_write(struct vcpu *vcpu, void *opaque, uint64_t offset, u
 		ABI_DEBUG_EXIT_PORT, v);
 }
 
-int debug_ports_setup(struct vm *vm)
+static void debug_port_release(struct bus_device *dev)
 {
-	static const struct bus_device devices[] = {
+	free(dev);
+}
+
+int debug_ports_init(struct vm *vm)
+{
+	static const struct bus_device ports[] = {
 		{ .name = "debugcon", .base = ABI_DEBUGCON_PORT, .len = 1, .read = debugcon_read, .write = debugcon_write },
 		{ .name = "debug-exit", .base = ABI_DEBUG_EXIT_PORT, .len = 4, .write = debug_exit_write },
 	};
-	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-		int r = bus_register(&vm->pio_bus, &devices[i]);
-		if (r < 0)
+	for (size_t i = 0; i < ARRAY_SIZE(ports); i++) {
+		struct bus_device *dev = malloc(sizeof(*dev));
+		if (!dev)
+			return -ENOMEM;
+		*dev = ports[i];
+		dev->release = debug_port_release;
+		int r = bus_register(&vm->pio_bus, dev);
+		if (r < 0) {
+			free(dev);
 			return r;
+		}
 	}
 	return 0;
 }

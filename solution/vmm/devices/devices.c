@@ -1,26 +1,39 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The board: every device the VMM plugs in, in order (kvmtool's dev_init
+ * list). Each device model allocates its state, registers it on a bus and
+ * frees it in its release(), once it is off the bus and idle.
+ */
 #include "../vmm.h"
 #include "devices.h"
 
-/* The board: every device the VMM plugs in, in order (the ROM uses testdev's state). */
 static const struct {
 	const char *name;
-	int (*setup)(struct vm *vm);
+	int (*init)(struct vm *vm);
 } board[] = {
-	{ "debug ports", debug_ports_setup },
-	{ "uart8250", uart8250_setup },
-	{ "testdev", testdev_setup },
-	{ "rom", rom_setup },
+	{ "debug ports", debug_ports_init },
+	{ "uart8250", uart8250_init },
+	{ "testdev", testdev_init }, /* also the test MMIO window and the ROM */
 };
 
-int devices_setup(struct vm *vm)
+/* The "devices" subsystem. */
+int devices_init(struct vm *vm)
 {
-	for (size_t i = 0; i < sizeof(board) / sizeof(board[0]); i++) {
-		int r = board[i].setup(vm);
+	for (size_t i = 0; i < ARRAY_SIZE(board); i++) {
+		int r = board[i].init(vm);
 		if (r < 0) {
-			vmm_error("setting up device %s: %s", board[i].name, kvm_strerror(r));
+			vm_stop(vm, VMM_EXIT_KVM_SETUP, "setting up device %s: %s", board[i].name, vmm_strerror(r));
+			devices_exit(vm);
 			return r;
 		}
 	}
 	return 0;
+}
+
+/* Later subsystems took their own devices down before: what is left on the
+ * buses is the board's. */
+void devices_exit(struct vm *vm)
+{
+	bus_unregister_all(&vm->mmio_bus);
+	bus_unregister_all(&vm->pio_bus);
 }

@@ -4,9 +4,10 @@
 
 struct vm;
 
-int uart8250_setup(struct vm *vm);
-int debug_ports_setup(struct vm *vm);
-int testdev_setup(struct vm *vm);
-int rom_setup(struct vm *vm);
+/* Each puts its device(s) on the buses; bus_unregister() and the device's
+ * release() take them down again. */
+int uart8250_init(struct vm *vm);
+int debug_ports_init(struct vm *vm);
+int testdev_init(struct vm *vm);
 
 #endif

@@ -6,6 +6,7 @@
  * grader judges by what the guest saw, not by what the VMM claims. Also the
  * test MMIO window and the ROM slot.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +16,18 @@
 #include "../vmm.h"
 #include "devices.h"
 
+/* One device model on three ranges, each its own bus device: the port
+ * registers, the test MMIO window and the ROM. It is freed when the last of
+ * the three is released. */
 struct testdev {
+	struct bus_device port, window_dev, rom_dev;
+	atomic_int ranges;        /* bus devices not yet released */
 	struct vm *vm;
 	uint32_t scratch, data;
 	atomic_uint mmio_accesses, rom_writes;
 	uint8_t window[ABI_TESTMMIO_SIZE];
 	uint8_t *rom;
 };
-
-static struct testdev *testdev_state;
 
 static uint32_t testdev_translate(struct vcpu *vcpu, uint32_t linear)
 {
@@ -114,43 +118,69 @@ static uint64_t rom_read(struct vcpu *vcpu, void *opaque, uint64_t offset, unsig
 	return value;
 }
 
-int testdev_setup(struct vm *vm)
+static void testdev_put(struct testdev *t)
 {
-	struct testdev *t = calloc(1, sizeof(*t));
-	if (!t)
-		return -1;
-	t->vm = vm;
-	testdev_state = t;
-	struct bus_device port = {
-		.name = "testdev", .base = ABI_TESTDEV_PORT, .len = 16, .opaque = t,
-		.read = testdev_read, .write = testdev_write,
-	};
-	struct bus_device window = {
-		.name = "test-mmio", .base = ABI_TESTMMIO_GPA, .len = ABI_TESTMMIO_SIZE, .opaque = t,
-		.read = window_read, .write = window_write,
-	};
-	int r = bus_register(&vm->pio_bus, &port);
-	return r < 0 ? r : bus_register(&vm->mmio_bus, &window);
+	if (atomic_fetch_sub(&t->ranges, 1) != 1)
+		return;
+	if (t->rom)
+		host_free_guest_ram(t->rom, ABI_ROM_SIZE);
+	free(t);
 }
 
-int rom_setup(struct vm *vm)
+static void testdev_release(struct bus_device *dev)
 {
-	struct testdev *t = testdev_state;
+	testdev_put(dev->opaque);
+}
+
+static int testdev_register(struct testdev *t, struct bus *bus, struct bus_device *dev)
+{
+	dev->opaque = t;
+	dev->release = testdev_release;
+	atomic_fetch_add(&t->ranges, 1);
+	int r = bus_register(bus, dev);
+	if (r < 0)
+		atomic_fetch_sub(&t->ranges, 1);
+	return r;
+}
+
+/* The ROM: a read-only slot whose writes come back as MMIO exits to its bus
+ * device, or, where the kernel lacks read-only slots, pure MMIO. */
+static int rom_init(struct vm *vm, struct testdev *t)
+{
 	t->rom = host_alloc_guest_ram(ABI_ROM_SIZE);
 	if (!t->rom)
-		return -1;
+		return -ENOMEM;
 	memcpy(t->rom, ABI_ROM_SIGNATURE, sizeof(ABI_ROM_SIGNATURE));
 	for (size_t i = 16; i < ABI_ROM_SIZE; i++)
 		t->rom[i] = (uint8_t)i;
-	struct bus_device rom = {
-		.name = "rom", .base = ABI_ROM_GPA, .len = ABI_ROM_SIZE, .opaque = t,
-		.read = rom_read, .write = rom_write,
+	t->rom_dev = (struct bus_device){
+		.name = "rom", .base = ABI_ROM_GPA, .len = ABI_ROM_SIZE, .read = rom_read, .write = rom_write,
 	};
-	int r = bus_register(&vm->mmio_bus, &rom);
-	if (r < 0)
+	int r = testdev_register(t, &vm->mmio_bus, &t->rom_dev);
+	if (r < 0 || !vm_has_cap(vm, KVM_CAP_READONLY_MEM))
 		return r;
-	/* Where the kernel lacks read-only slots the ROM stays pure MMIO. */
-	if (!vm_has_cap(vm, KVM_CAP_READONLY_MEM))
-		return 0;
 	return vm_add_region(vm, "rom", ABI_ROM_GPA, ABI_ROM_SIZE, t->rom, KVM_MEM_READONLY);
+}
+
+int testdev_init(struct vm *vm)
+{
+	struct testdev *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->vm = vm;
+	atomic_store(&t->ranges, 1); /* this function's, until the ranges are on */
+	t->port = (struct bus_device){
+		.name = "testdev", .base = ABI_TESTDEV_PORT, .len = 16, .read = testdev_read, .write = testdev_write,
+	};
+	t->window_dev = (struct bus_device){
+		.name = "test-mmio", .base = ABI_TESTMMIO_GPA, .len = ABI_TESTMMIO_SIZE,
+		.read = window_read, .write = window_write,
+	};
+	int r = testdev_register(t, &vm->pio_bus, &t->port);
+	if (r == 0)
+		r = testdev_register(t, &vm->mmio_bus, &t->window_dev);
+	if (r == 0)
+		r = rom_init(vm, t);
+	testdev_put(t); /* this function's reference: the bus devices hold the rest */
+	return r;
 }

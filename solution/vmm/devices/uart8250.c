@@ -5,6 +5,7 @@
  * register set is the National Semiconductor PC16550D data sheet's; as in
  * kvmtool's 8250 model, transmission is instant, so THR is always empty.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include <kvmlabs/guest_abi.h>
@@ -27,7 +28,9 @@ enum { UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR, UART_
 #define RX_FIFO   16
 
 struct uart {
+	struct bus_device dev;
 	struct vm *vm;
+	int gsi;
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
 	bool thre_pending;          /* THRE interrupt armed, cleared by reading IIR or writing THR */
 	bool irq_level;
@@ -63,7 +66,7 @@ static void uart_update_irq(struct uart *u)
 {
 	bool level = uart_iir(u) != IIR_NONE;
 	if (level && !u->irq_level)
-		irq_raise(u->vm, ABI_COM1_IRQ);
+		irq_raise(u->vm, u->gsi);
 	u->irq_level = level;
 }
 
@@ -145,17 +148,29 @@ static void uart_write(struct vcpu *vcpu, void *opaque, uint64_t offset, unsigne
 	uart_update_irq(u);
 }
 
-int uart8250_setup(struct vm *vm)
+static void uart_release(struct bus_device *dev)
 {
+	free(dev->opaque);
+}
+
+int uart8250_init(struct vm *vm)
+{
+	int gsi = irq_request(vm, ABI_COM1_IRQ, "uart8250");
+	if (gsi < 0)
+		return gsi;
 	struct uart *u = calloc(1, sizeof(*u));
 	if (!u)
-		return -1;
+		return -ENOMEM;
 	u->vm = vm;
+	u->gsi = gsi;
 	u->lcr = 0x03; /* 8N1 */
 	u->dll = 12;   /* 9600 baud */
-	struct bus_device dev = {
+	u->dev = (struct bus_device){
 		.name = "uart8250", .base = ABI_COM1_PORT, .len = 8, .opaque = u,
-		.read = uart_read, .write = uart_write,
+		.read = uart_read, .write = uart_write, .release = uart_release,
 	};
-	return bus_register(&vm->pio_bus, &dev);
+	int r = bus_register(&vm->pio_bus, &u->dev);
+	if (r < 0)
+		free(u);
+	return r;
 }

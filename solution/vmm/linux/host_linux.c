@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Host services on Linux: mmap'd RAM, files, pthreads, eventfds, signals. */
+/* Host services on Linux: mmap'd RAM, files, pthreads, eventfds, signals, timers. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +21,12 @@
 
 /* The signal that kicks a vCPU thread out of KVM_RUN (KVM_RUN returns -EINTR). */
 #define KICK_SIGNAL SIGUSR1
+/* The kick timer's: SA_RESTART, so it never cuts a write to stdout short.
+ * KVM_RUN still returns -EINTR, which no signal flag restarts. */
+#define TICK_SIGNAL SIGUSR2
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid /* glibc before 2.35 */
+#endif
 
 struct host_thread {
 	pthread_t tid;
@@ -117,6 +123,55 @@ int host_max_threads(void)
 	return VMM_MAX_VCPUS + 2;
 }
 
+void host_kick_timer(unsigned period_ms)
+{
+	static timer_t timer;
+	static bool armed;
+	if (!armed && period_ms) {
+		struct sigevent ev = {
+			.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = TICK_SIGNAL, .sigev_notify_thread_id = gettid(),
+		};
+		if (timer_create(CLOCK_MONOTONIC, &ev, &timer) < 0)
+			return;
+		armed = true;
+	}
+	if (!armed)
+		return;
+	struct timespec period = { .tv_sec = period_ms / 1000, .tv_nsec = (long)(period_ms % 1000) * 1000000 };
+	struct itimerspec its = { .it_interval = period, .it_value = period };
+	timer_settime(timer, 0, &its, NULL);
+}
+
+struct host_mutex {
+	pthread_mutex_t m;
+};
+
+struct host_mutex *host_mutex_create(void)
+{
+	struct host_mutex *mutex = malloc(sizeof(*mutex));
+	if (mutex)
+		pthread_mutex_init(&mutex->m, NULL);
+	return mutex;
+}
+
+void host_mutex_destroy(struct host_mutex *mutex)
+{
+	if (!mutex)
+		return;
+	pthread_mutex_destroy(&mutex->m);
+	free(mutex);
+}
+
+void host_mutex_lock(struct host_mutex *mutex)
+{
+	pthread_mutex_lock(&mutex->m);
+}
+
+void host_mutex_unlock(struct host_mutex *mutex)
+{
+	pthread_mutex_unlock(&mutex->m);
+}
+
 int host_event_create(void)
 {
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -160,6 +215,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = kick_handler };
 	sigemptyset(&sa.sa_mask);
 	sigaction(KICK_SIGNAL, &sa, NULL);
+	sa.sa_flags = SA_RESTART;
+	sigaction(TICK_SIGNAL, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return vmm_main(argc, argv);
 }
