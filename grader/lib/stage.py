@@ -142,8 +142,10 @@ def take_regions(solution, rel, lab, path, labs_root):
     the solution's file `solution` (a Source): ({name: body lines}, note or None)."""
     name = shown(path, labs_root)
     prefix = f"lab {lab:02d}: {name}"
-    if path.is_symlink():
-        raise StageError(f"{prefix} is a symbolic link: lab files must be regular files")
+    linked = [p for p in [path, *path.parents] if p.is_symlink() and p.is_relative_to(labs_root) and p != labs_root]
+    if linked:
+        what = prefix if linked[-1] == path else f"{prefix}: {shown(linked[-1], labs_root)}"
+        raise StageError(f"{what} is a symbolic link: lab files must be regular files, in directories")
     if not path.exists():
         names = [r.name for r in solution.lab_regions(lab)]
         wanted = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")

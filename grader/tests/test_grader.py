@@ -240,6 +240,11 @@ class StageTest(unittest.TestCase):
         self.student(1).unlink()
         self.student(1).symlink_to(self.root / "solution" / REL)
         self.assertIn("lab 01: labs/01-one/vmm/a.c is a symbolic link", self.error(1))
+        self.student(1).unlink()
+        vmm = self.student(1).parent
+        vmm.rmdir()
+        vmm.symlink_to(self.root / "solution" / "vmm")
+        self.assertIn("lab 01: labs/01-one/vmm/a.c: labs/01-one/vmm is a symbolic link", self.error(1))
 
     def test_cumulative_takes_every_lab_from_labs(self):
         self.edit(1, '\tlab_todo(1, "f");\n', "\treturn x << 1;\n")
