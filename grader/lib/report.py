@@ -1,6 +1,9 @@
 """Printing a grade for people and writing it for machines (Gradescope results.json)."""
 import json
+import re
 from pathlib import Path
+
+ERROR_LINE = re.compile(r"error|undefined reference|multiple definition|No rule|is missing|not a lab|symbolic link")
 
 COLOURS = {"PASS": "32", "FAIL": "31", "TIMEOUT": "33", "CRASH": "35", "SKIP": "36"}
 
@@ -33,6 +36,12 @@ def print_result(r, labdir, root, tty, verbose=False):
         if verbose or r.verdict != "PASS":
             for l in note.splitlines():
                 print(f"{'':11}{l}")
+
+
+def first_error(text):
+    """The line of a build failure that says what went wrong (else its first line)."""
+    lines = text.strip().splitlines() or [""]
+    return next((l for l in lines if ERROR_LINE.search(l)), lines[0])
 
 
 def summary_line(g):

@@ -5,7 +5,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib import grading, regions, rubric, runner, status  # noqa: E402
+from lib import grading, regions, report, rubric, runner, status  # noqa: E402
 from lib.stage import Stage, StageError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -274,6 +274,17 @@ class StageTest(unittest.TestCase):
         self.assertIn("region f ", g.build_error)
         self.assertEqual([(r.verdict, r.score) for r in g.results], [("FAIL", 0)])
         self.assertFalse(g.full_marks)
+
+
+class ReportTest(unittest.TestCase):
+    def test_first_error_of_a_build(self):
+        log = ("ld: x/memory.c.o: in function `memory_init':\n"
+               "x/memory.c:88: multiple definition of `memory_init'; x/host/memory.c.o: first defined here\n"
+               "make: *** [host/host.mk:98: kvmlabs.elf] Error 1\n")
+        self.assertTrue(report.first_error(log).startswith("x/memory.c:88: multiple definition"))
+        self.assertEqual(report.first_error("lab 01: labs/01-x/a.c is missing: ...\n"),
+                         "lab 01: labs/01-x/a.c is missing: ...")
+        self.assertEqual(report.first_error("something odd\nand more\n"), "something odd")
 
 
 class RubricTest(unittest.TestCase):
