@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MARK = re.compile(r"^(?P<indent>\s*)//\s*@(?P<kind>lab|region|stub|end)\b(?P<rest>.*)$")
+NEAR_MARK = re.compile(r"^\s*//\s*@(lab|region|stub|end)")     # what the book's filter also calls a marker
 LAB_HEAD = re.compile(r"^\s+(?P<lab>\d\d)\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*(?P<task>\S.*)$")
 REGION_HEAD = re.compile(r"^\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$")
 SOURCE_SUFFIXES = (".c", ".h", ".S", ".s", ".mk", ".ld")
@@ -73,6 +74,8 @@ def parse(path, text=None, submission=False):
     regions, cur = [], None
     for no, line in enumerate(lines, 1):
         m = MARK.match(line.rstrip("\r\n"))
+        if not m and NEAR_MARK.match(line):
+            raise RegionError(f"{path}:{no}: malformed marker: {line.strip()}")
         if not m:
             if cur is not None:
                 if cur.stub and not submission:

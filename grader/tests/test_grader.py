@@ -53,6 +53,7 @@ class RegionTest(unittest.TestCase):
             "// @lab 01 f: t\n// @stub s;\nx;\n// @end\n": r"x.c:3: code after '// @stub'",
             "// @region a\n// @end\n// @region a\n// @end\n": r"region name a already used",
             "// @region a\n// @end of a\n": r"x.c:2: expected '// @end' alone",
+            "// @lab01 f: t\n": r"x.c:1: malformed marker: // @lab01 f: t",
         }
         for text, msg in cases.items():
             with self.subTest(text=text):
