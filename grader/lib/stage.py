@@ -177,7 +177,7 @@ def take_regions(solution, rel, lab, path, labs_root):
             hint = ""
             if unknown:
                 hint = ("; the file has " + ", ".join(f"{u.name} (line {u.start})" for u in unknown) +
-                        f", unknown to solution/: renamed? Region names must stay as the skeleton has them")
+                        ", unknown to solution/: renamed? Region names must stay as the skeleton has them")
             problems.append(f"{prefix}: region {r.name} ('// @lab {lab:02d} {r.name}: ...' ... '// @end') "
                             f"is missing{hint}")
     for u in unknown:
