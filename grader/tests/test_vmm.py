@@ -64,6 +64,14 @@ class VmmTest(unittest.TestCase):
                     "--no-irqchip", "--dirty-report", "--max-output"):
             self.assertIn(opt, out)
 
+    def test_version_and_info(self):
+        code, out, _ = vmm("--version")
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"^vmm \(kvmlabs\) stage \d+ on \S+")
+        code, out, err = vmm("info")
+        self.assertEqual(code, 0, err)
+        self.assertIn("api-version: 12", out)
+
     def test_usage_errors(self):
         img = self.image(b"\xf4")
         for args, msg in (((), r"no image given"), (("--bogus", img), r"unknown option '--bogus'"),
@@ -117,6 +125,15 @@ class VmmTest(unittest.TestCase):
     def test_entry_outside_memory(self):
         self.assertEnds(vmm("run", self.image(elf32(entry=0xc0000000))), "BAD_IMAGE",
                         r"entry point 0xc0000000 is outside guest memory")
+
+    def test_setup_failure_ends_with_one_line(self):
+        # The image is found bad once the VM, its memory and its devices exist:
+        # they are taken down again, and the reason is the last line, once.
+        code, out, err = vmm("run", "--trace", self.image(elf32(entry=0xc0000000)))
+        self.assertNotIn("Sanitizer", err)
+        self.assertEqual(code, STATUS["BAD_IMAGE"], err)
+        self.assertRegex(err, r"entry point 0xc0000000 is outside guest memory \(exit status 4\)\n$")
+        self.assertEqual(err.count("outside guest memory"), 1, err)
 
     def test_bad_multiboot_header(self):
         # A valid multiboot magic+checksum with the a.out flag but impossible addresses.
