@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * minikvm's internal objects: the VM (struct kvm), its memslots and its vCPUs,
- * shaped like Linux's include/linux/kvm_host.h and arch/x86/include/asm/kvm_host.h.
+ * minikvm's objects and the interfaces between its parts, shaped like Linux's
+ * include/linux/kvm_host.h (struct kvm, struct kvm_vcpu, memslots, requests)
+ * and arch/x86/include/asm/kvm_host.h (struct kvm_vcpu_arch, struct kvm_mmu,
+ * struct kvm_x86_ops). Generic code (kvm_main.c, x86.c, cpuid.c, irq.c,
+ * mmu/) sees the vendor side only through kvm_x86_ops: nothing in this file
+ * is VMX's, and no generic file includes a vmx/ header.
  * Bare metal only (uses the host kernel's page allocator).
  */
 #ifndef KVMLABS_KVM_KVM_HOST_H
@@ -12,7 +16,10 @@
 #include <stdint.h>
 #include <linux/kvm.h>
 
-#include "vmx_caps.h"
+#include <x86/insns.h>
+
+#include "kvm_emulate.h"
+#include "kvm_vcpu_regs.h"
 
 #define KVM_API_VERSION          12
 #define KVM_MAX_VCPUS            1
@@ -27,7 +34,15 @@
 
 typedef uint64_t gfn_t;
 typedef uint64_t gpa_t;
+typedef uint64_t gva_t;
 typedef uint64_t hva_t;
+typedef uint64_t hpa_t;
+
+#define INVALID_PAGE             (~(hpa_t)0)
+#define VALID_PAGE(x)            ((x) != INVALID_PAGE)
+#define INVALID_GPA              (~(gpa_t)0)
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 // @region memslot
 struct kvm_memory_slot {
@@ -39,13 +54,19 @@ struct kvm_memory_slot {
 };
 // @end
 
-struct kvm_mmu;
 struct kvm_vcpu;
 
+/* Who emulates the interrupt controllers (Linux: enum kvm_irqchip_mode). */
+enum kvm_irqchip_mode {
+	KVM_IRQCHIP_NONE,         /* userspace, or nobody: HLT exits to userspace */
+	KVM_IRQCHIP_KERNEL,       /* lab 08: PIC + IOAPIC + LAPIC in minikvm (KVM_CREATE_IRQCHIP) */
+};
+
 struct kvm_arch {
-	/* The hypervisor-owned page tables of the stage-04 MMU (mmu.c). */
+	/* The hypervisor-owned identity tables of the nonpaging MMU (mmu/mmu.c). */
 	void *mmu_root;           /* PAE page-directory-pointer table */
 	void *mmu_pd[4];          /* its four page directories */
+	enum kvm_irqchip_mode irqchip_mode;
 };
 
 struct kvm {
@@ -57,68 +78,231 @@ struct kvm {
 	struct kvm_arch arch;
 };
 
-/* Guest GPR indices: the ISA's register numbers, as the CR-access exit
- * qualification and the world switch use them (Linux: enum kvm_reg). */
+/* Register numbers (Linux: enum kvm_reg): the GPRs in ISA order, then RIP. */
 enum kvm_reg {
-	VCPU_REGS_RAX, VCPU_REGS_RCX, VCPU_REGS_RDX, VCPU_REGS_RBX,
-	VCPU_REGS_RSP, VCPU_REGS_RBP, VCPU_REGS_RSI, VCPU_REGS_RDI,
-	VCPU_REGS_R8, VCPU_REGS_R9, VCPU_REGS_R10, VCPU_REGS_R11,
-	VCPU_REGS_R12, VCPU_REGS_R13, VCPU_REGS_R14, VCPU_REGS_R15,
-	NR_VCPU_REGS
+	VCPU_REGS_RAX = __VCPU_REGS_RAX, VCPU_REGS_RCX = __VCPU_REGS_RCX,
+	VCPU_REGS_RDX = __VCPU_REGS_RDX, VCPU_REGS_RBX = __VCPU_REGS_RBX,
+	VCPU_REGS_RSP = __VCPU_REGS_RSP, VCPU_REGS_RBP = __VCPU_REGS_RBP,
+	VCPU_REGS_RSI = __VCPU_REGS_RSI, VCPU_REGS_RDI = __VCPU_REGS_RDI,
+	VCPU_REGS_R8 = __VCPU_REGS_R8, VCPU_REGS_R9 = __VCPU_REGS_R9,
+	VCPU_REGS_R10 = __VCPU_REGS_R10, VCPU_REGS_R11 = __VCPU_REGS_R11,
+	VCPU_REGS_R12 = __VCPU_REGS_R12, VCPU_REGS_R13 = __VCPU_REGS_R13,
+	VCPU_REGS_R14 = __VCPU_REGS_R14, VCPU_REGS_R15 = __VCPU_REGS_R15,
+	VCPU_REGS_RIP = __VCPU_REGS_RIP,
+	NR_VCPU_REGS = __NR_VCPU_REGS
 };
 
-/* What the world switch (vmx_asm.S) loads before and saves after the guest
- * runs: the GPRs the VMCS does not hold, and CR2. Offsets are used by the asm. */
-struct vmx_guest_regs {
-	uint64_t gpr[NR_VCPU_REGS];   /* gpr[VCPU_REGS_RSP] is not used: RSP is in the VMCS */
-	uint64_t cr2;
+/* Segment registers, in Linux's order (VCPU_SREG_*, asm/kvm_host.h). */
+enum kvm_sreg {
+	VCPU_SREG_ES, VCPU_SREG_CS, VCPU_SREG_SS, VCPU_SREG_DS, VCPU_SREG_FS, VCPU_SREG_GS,
+	VCPU_SREG_TR, VCPU_SREG_LDTR, VCPU_SREG_COUNT
 };
 
-struct vcpu_vmx {
-	void *vmcs;               /* 4 KiB VMCS region */
-	bool launched;            /* VMLAUNCH done: VMRESUME from now on */
-	bool checked;             /* VM-entry checker passed since the last userspace state change */
-	uint32_t exit_reason;     /* full exit-reason field of the last exit */
-	uint64_t exit_qualification;
-	uint32_t exit_intr_info;
-	uint32_t idt_vectoring_info;
-	struct vmcs_config ctls;  /* this vCPU's controls */
+/* ---- requests (Linux: KVM_REQ_*) ------------------------------------------ */
+/* Work a part of minikvm leaves for the run loop: vcpu_enter_guest() (x86.c)
+ * does each pending one before the next VM entry, in this order. */
+enum kvm_request {
+	KVM_REQ_TRIPLE_FAULT,     /* minikvm found a triple fault: KVM_EXIT_SHUTDOWN */
+	KVM_REQ_TLB_FLUSH,        /* drop the guest's cached translations (flush_tlb_all) */
+	KVM_REQ_LOAD_MMU_PGD,     /* give the processor the MMU's root again (load_mmu_pgd) */
+	KVM_REQ_EVENT,            /* an event may be deliverable now: re-evaluate (lab 08) */
+	KVM_REQ_COUNT
 };
+
+// @region kvm_mmu
+/*
+ * A vCPU's MMU context (Linux: struct kvm_mmu): how the guest's addresses
+ * become host-physical ones in the paging mode the guest is in. kvm_init_mmu()
+ * (mmu/mmu.c) chooses it, and chooses again whenever CR0.PG/WP, CR4's paging
+ * bits or EFER.LMA/NX change and at KVM_SET_SREGS (kvm_mmu_reset_context()).
+ * Stage 04 has one mode, nonpaging; lab 05 adds the shadow modes (32-bit,
+ * PAE and 64-bit guest paging), lab 06 TDP (EPT), each as another context,
+ * without touching vmx/.
+ */
+struct kvm_mmu {
+	const char *name;
+	/* A fault this MMU asked to see (#PF without EPT, EPT violation with it):
+	 * cr2_or_gpa is the faulting linear address (shadow, nonpaging) or GPA
+	 * (TDP). Returns a RET_PF_* (mmu/mmu.h) or -errno. */
+	int (*page_fault)(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, uint64_t error_code);
+	/* Walk the guest's translation of gva for an access (PFERR_WRITE_MASK,
+	 * PFERR_USER_MASK, PFERR_FETCH_MASK). INVALID_GPA with *fault filled (#PF
+	 * and its error code) when the guest's own page tables refuse it. */
+	gpa_t (*gva_to_gpa)(struct kvm_vcpu *vcpu, struct kvm_mmu *mmu, gva_t gva, uint64_t access,
+			    struct x86_exception *fault);
+	/* The guest executed INVLPG gva: forget what is cached for it (NULL: nothing is). */
+	void (*invlpg)(struct kvm_vcpu *vcpu, gva_t gva);
+	hpa_t root_hpa;           /* what the processor walks; INVALID_PAGE until kvm_mmu_load() */
+	int root_level;           /* its levels: 3 = PAE, 4 = 4-level (EPT too) */
+	bool direct_map;          /* no guest page tables behind it (nonpaging, TDP) */
+	const char *unsupported;  /* the mode cannot run at this stage: why, naming the lab */
+};
+// @end
 
 struct kvm_queued_exception {
-	bool pending;
+	bool pending;             /* queued by minikvm, not yet handed to the processor */
+	bool injected;            /* handed over (or re-queued after an exit interrupted its delivery) */
 	uint8_t vector;
 	bool has_error_code;
 	uint32_t error_code;
 };
 
+struct kvm_queued_interrupt {
+	bool injected;
+	bool soft;                /* INT n: re-injected with its instruction length */
+	uint8_t nr;
+};
+
 struct kvm_vcpu_arch {
-	struct vmx_guest_regs regs;
-	uint64_t rip, rflags;     /* cached from the VMCS at each exit, written back at entry */
-	/* The guest's view of its control registers (the read shadows). */
-	uint64_t cr0, cr3, cr4, cr8, efer;
+	/* GPRs and RIP. The world switch loads and saves regs[RAX..R15] but RSP,
+	 * which the VMCS holds like RIP; the vendor copies those two at entry and exit. */
+	uint64_t regs[NR_VCPU_REGS];
+	/* The guest's view of its control registers and EFER (the vendor runs the
+	 * processor with what VMX needs and shows the guest these). */
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
 	/* MSRs kept in software (SDM Vol. 4 MSR index). */
 	uint64_t apic_base, pat, misc_enable, tsc_offset;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	struct kvm_cpuid_entry2 cpuid_entries[KVM_MAX_CPUID_ENTRIES];
 	int cpuid_nent;
+	/* Events (Linux: the same fields). */
 	struct kvm_queued_exception exception;
+	struct kvm_queued_interrupt interrupt;
+	bool nmi_injected;
+	uint32_t event_exit_inst_len;  /* length of the software event being re-injected */
+	uint32_t mp_state;             /* KVM_MP_STATE_RUNNABLE, or _HALTED while blocked (lab 08) */
 	/* The half of an exit that finishes on the next KVM_RUN (Linux: complete_userspace_io). */
 	int (*complete_userspace_io)(struct kvm_vcpu *vcpu);
-	uint64_t pio_rip;         /* RIP of the I/O instruction waiting for userspace */
-	uint32_t pio_instr_len;
-	uint8_t pio_size;
-	const struct kvm_mmu *mmu;
+	uint64_t cui_linear_rip;       /* where the instruction waiting for userspace is */
+	struct {
+		uint8_t size;
+		bool in;
+	} pio;
+	/* The MMU context in use (always &root_mmu: no nested paging). */
+	struct kvm_mmu *mmu;
+	struct kvm_mmu root_mmu;
+	/* Lab 07's emulator state. */
+	struct x86_emulate_ctxt emulate_ctxt;
 };
 
+/* The vendor's vCPU embeds this (struct vcpu_vmx, vmx/vmx.h); kvm_main.c
+ * allocates kvm_x86_ops.vcpu_size bytes, as Linux's vcpu_size. */
 struct kvm_vcpu {
 	struct kvm *kvm;
 	int vcpu_id;
 	int handle;
 	struct kvm_run *run;      /* KVM_VCPU_MMAP_PAGES pages */
+	uint32_t requests;        /* KVM_REQ_* bits */
 	struct kvm_vcpu_arch arch;
-	struct vcpu_vmx vmx;
 };
+
+static inline void kvm_make_request(enum kvm_request req, struct kvm_vcpu *vcpu)
+{
+	vcpu->requests |= 1u << req;
+}
+
+static inline bool kvm_request_pending(struct kvm_vcpu *vcpu)
+{
+	return vcpu->requests != 0;
+}
+
+/* Take the request if it is pending (Linux: kvm_check_request). */
+static inline bool kvm_check_request(enum kvm_request req, struct kvm_vcpu *vcpu)
+{
+	if (!(vcpu->requests & (1u << req)))
+		return false;
+	vcpu->requests &= ~(1u << req);
+	return true;
+}
+
+// @region kvm_x86_ops
+/*
+ * The vendor interface (Linux: struct kvm_x86_ops). Everything generic code
+ * needs from VMX goes through this one table; vmx/vmx.c fills vmx_x86_ops and
+ * kvm_arch_hardware_setup() (x86.c) installs it as kvm_x86_ops.
+ *
+ * The contract:
+ * - Values cross in the guest's architectural view: set_cr0 gets CR0 as the
+ *   guest wrote it, get_segment returns what KVM_GET_SREGS shows. What the
+ *   processor must run with instead (fixed bits, read shadows, forced paging)
+ *   is the vendor's business.
+ * - The vendor makes its per-vCPU state (the VMCS) current itself; callers
+ *   never "load" a vCPU, and may call any op between two KVM_RUNs.
+ * - vcpu_run, handle_exit and skip_emulated_instruction return as exit
+ *   handlers do: 1 = go on running the guest, 0 = return to userspace with
+ *   vcpu->run filled, < 0 = -errno for the KVM_RUN ioctl.
+ * - A failure inside an op that returns nothing (a VMWRITE that fails in
+ *   set_cr0, say) is not lost: the vendor records it and the next vcpu_run
+ *   or handle_exit ends KVM_RUN with it.
+ */
+struct kvm_x86_ops {
+	const char *name;
+	size_t vcpu_size;         /* the vendor's vCPU, which starts with struct kvm_vcpu */
+
+	/* Once, at the first open of the device: probe, compute the controls. */
+	int (*hardware_setup)(char *err, size_t errlen);
+	/* The first VM is created / the last one is gone (VMXON / VMXOFF). */
+	int (*hardware_enable)(void);
+	void (*hardware_disable)(void);
+	int (*vcpu_create)(struct kvm_vcpu *vcpu);
+	void (*vcpu_free)(struct kvm_vcpu *vcpu);
+
+	/* Enter the guest once: 1 = it ran and exited (or the processor refused
+	 * the entry): call handle_exit; 0 = the entry was not tried, run filled. */
+	int (*vcpu_run)(struct kvm_vcpu *vcpu);
+	int (*handle_exit)(struct kvm_vcpu *vcpu);
+	/* RIP past the instruction that exited; ends a STI or MOV SS shadow. */
+	int (*skip_emulated_instruction)(struct kvm_vcpu *vcpu);
+	/* The last exit in the vendor's words, for KVM_INTERNAL_ERROR data. */
+	void (*get_exit_info)(struct kvm_vcpu *vcpu, uint32_t *reason, uint64_t *info1, uint64_t *info2,
+			      uint32_t *intr_info, uint32_t *error_code);
+
+	/* State the vendor holds (the VMCS guest-state area). */
+	void (*get_segment)(struct kvm_vcpu *vcpu, struct kvm_segment *var, int seg);
+	void (*set_segment)(struct kvm_vcpu *vcpu, const struct kvm_segment *var, int seg);
+	void (*get_cs_db_l_bits)(struct kvm_vcpu *vcpu, int *db, int *l);
+	int (*get_cpl)(struct kvm_vcpu *vcpu);
+	void (*get_gdt)(struct kvm_vcpu *vcpu, struct desc_ptr *dt);
+	void (*set_gdt)(struct kvm_vcpu *vcpu, const struct desc_ptr *dt);
+	void (*get_idt)(struct kvm_vcpu *vcpu, struct desc_ptr *dt);
+	void (*set_idt)(struct kvm_vcpu *vcpu, const struct desc_ptr *dt);
+	uint64_t (*get_rflags)(struct kvm_vcpu *vcpu);
+	void (*set_rflags)(struct kvm_vcpu *vcpu, uint64_t rflags);
+	/* KVM_X86_SHADOW_INT_STI / _MOV_SS bits. */
+	uint32_t (*get_interrupt_shadow)(struct kvm_vcpu *vcpu);
+	void (*set_interrupt_shadow)(struct kvm_vcpu *vcpu, uint32_t mask);
+	/* Record the new value in vcpu->arch and give the processor what it needs. */
+	void (*set_cr0)(struct kvm_vcpu *vcpu, uint64_t cr0);
+	void (*set_cr4)(struct kvm_vcpu *vcpu, uint64_t cr4);
+	int (*set_efer)(struct kvm_vcpu *vcpu, uint64_t efer);
+	/* MSRs the vendor keeps (SYSENTER, FS/GS base); others go to
+	 * kvm_get_msr_common()/kvm_set_msr_common(). 0, or 1 for #GP. */
+	int (*get_msr)(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data);
+	int (*set_msr)(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data);
+	void (*set_tsc_offset)(struct kvm_vcpu *vcpu, uint64_t offset);
+
+	/* The MMU root the processor walks: CR3 without EPT, the EPTP with it. */
+	void (*load_mmu_pgd)(struct kvm_vcpu *vcpu, hpa_t root_hpa, int root_level);
+	void (*flush_tlb_all)(struct kvm_vcpu *vcpu);
+
+	/* Event injection at the next entry, from vcpu->arch.exception,
+	 * .interrupt and .nmi_injected (Linux: inject_exception, inject_irq...). */
+	void (*inject_exception)(struct kvm_vcpu *vcpu);
+	void (*inject_irq)(struct kvm_vcpu *vcpu, bool reinjected);
+	void (*inject_nmi)(struct kvm_vcpu *vcpu);
+	/* Undo an injection whose entry did not happen (the event is re-queued). */
+	void (*cancel_injection)(struct kvm_vcpu *vcpu);
+	bool (*interrupt_allowed)(struct kvm_vcpu *vcpu);
+	bool (*nmi_allowed)(struct kvm_vcpu *vcpu);
+	/* Exit as soon as the guest can take an interrupt / an NMI (lab 08). */
+	void (*enable_irq_window)(struct kvm_vcpu *vcpu);
+	void (*enable_nmi_window)(struct kvm_vcpu *vcpu);
+};
+// @end
+
+extern struct kvm_x86_ops kvm_x86_ops;
+/* The one vendor (vmx/vmx.c); Linux chooses kvm_intel or kvm_amd at load. */
+extern const struct kvm_x86_ops vmx_x86_ops;
 
 /* ---- kvm_main.c --------------------------------------------------------- */
 void *kvm_zalloc(size_t size);
@@ -128,74 +312,28 @@ struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn);
  * whether the slot may be written (Linux: gfn_to_hva_prot). */
 hva_t gfn_to_hva(struct kvm *kvm, gfn_t gfn);
 hva_t gfn_to_hva_prot(struct kvm *kvm, gfn_t gfn, bool *writable);
+/* Copy guest-physical memory (Linux: kvm_read_guest); 0 or -EFAULT. */
+int kvm_read_guest(struct kvm *kvm, gpa_t gpa, void *data, size_t len);
+/* Wait in the kernel until the vCPU can run or deadline_ns passes
+ * (Linux: kvm_vcpu_block); true when it can run. */
+bool kvm_vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline_ns);
 
-/* ---- x86.c -------------------------------------------------------------- */
-long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg);
+/* ---- x86.c: what kvm_main.c calls (Linux: kvm_arch_*) -------------------- */
+int kvm_arch_hardware_setup(char *err, size_t errlen);
+int kvm_arch_hardware_enable(void);
+void kvm_arch_hardware_disable(void);
+int kvm_arch_init_vm(struct kvm *kvm);
+void kvm_arch_destroy_vm(struct kvm *kvm);
+size_t kvm_arch_vcpu_size(void);
+int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu);
+void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu);
+bool kvm_arch_vcpu_runnable(struct kvm_vcpu *vcpu);
+/* When a blocked vCPU must look again even without an event (a timer), or UINT64_MAX. */
+uint64_t kvm_arch_vcpu_wake_time_ns(struct kvm_vcpu *vcpu);
+void kvm_arch_memslots_updated(struct kvm *kvm);
 long kvm_arch_dev_ioctl(unsigned long request, void *arg);
-int kvm_arch_check_extension(long cap);
-int kvm_arch_vcpu_init(struct kvm_vcpu *vcpu);
-void kvm_queue_exception(struct kvm_vcpu *vcpu, uint8_t vector);
-void kvm_queue_exception_e(struct kvm_vcpu *vcpu, uint8_t vector, uint32_t error_code);
-uint64_t kvm_register_read(struct kvm_vcpu *vcpu, int reg);
-void kvm_register_write(struct kvm_vcpu *vcpu, int reg, uint64_t val);
-int kvm_skip_emulated_instruction(struct kvm_vcpu *vcpu);
-/* Exit to userspace for a port access, as KVM's kvm_fast_pio(). */
-int kvm_fast_pio(struct kvm_vcpu *vcpu, int size, uint16_t port, bool in);
-int kvm_emulate_halt(struct kvm_vcpu *vcpu);
-int kvm_emulate_hypercall(struct kvm_vcpu *vcpu);
-/* Look the leaf up in the vCPU's CPUID table (KVM_SET_CPUID2), as kvm_cpuid(). */
-void kvm_cpuid(struct kvm_vcpu *vcpu, uint32_t *eax, uint32_t *ebx, uint32_t *ecx, uint32_t *edx);
-int kvm_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data);
-int kvm_set_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data);
-int kvm_set_cr0(struct kvm_vcpu *vcpu, uint64_t cr0);
-int kvm_set_cr3(struct kvm_vcpu *vcpu, uint64_t cr3);
-int kvm_set_cr4(struct kvm_vcpu *vcpu, uint64_t cr4);
-int kvm_set_cr8(struct kvm_vcpu *vcpu, uint64_t cr8);
-void kvm_lmsw(struct kvm_vcpu *vcpu, uint16_t msw);
-/* Fill run for KVM_EXIT_INTERNAL_ERROR: suberror plus up to 4 data words. */
-int kvm_internal_error(struct kvm_vcpu *vcpu, uint32_t suberror, int ndata, const uint64_t *data);
-uint64_t kvm_host_rdtsc(void);
-
-/* ---- vmx.c -------------------------------------------------------------- */
-int vmx_hardware_setup(char *err, size_t errlen);
-int vmx_hardware_enable(void);
-void vmx_hardware_disable(void);
-int vmx_vcpu_create(struct kvm_vcpu *vcpu);
-void vmx_vcpu_free(struct kvm_vcpu *vcpu);
-int vmx_vcpu_run(struct kvm_vcpu *vcpu);
-void vmx_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *sregs);
-int vmx_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *sregs);
-/* Write the guest's CR0/CR4 (their guest view) into the VMCS: real value + read shadow. */
-void vmx_set_cr0(struct kvm_vcpu *vcpu, uint64_t cr0);
-void vmx_set_cr4(struct kvm_vcpu *vcpu, uint64_t cr4);
-void vmx_set_efer(struct kvm_vcpu *vcpu, uint64_t efer);
-uint64_t vmx_read_guest_field(struct kvm_vcpu *vcpu, uint32_t field);
-void vmx_write_guest_field(struct kvm_vcpu *vcpu, uint32_t field, uint64_t value);
-int vmx_get_cpl(struct kvm_vcpu *vcpu);
-void vmx_set_tsc_offset(struct kvm_vcpu *vcpu, uint64_t offset);
-extern struct vmx_capability_msrs vmx_caps;
-
-/* ---- mmu.c -------------------------------------------------------------- */
-// @region kvm_mmu
-/* The MMU hook (Linux: struct kvm_mmu with page_fault, root loading...). Stage
- * 04 installs the nonpaging MMU; lab 05 replaces it with the shadow MMU and
- * lab 06 with EPT, without touching vmx.c. */
-struct kvm_mmu {
-	const char *name;
-	int (*vm_init)(struct kvm *kvm);
-	void (*vm_destroy)(struct kvm *kvm);
-	/* Check the guest's paging mode before an entry; 0 or an exit to userspace. */
-	int (*check_mode)(struct kvm_vcpu *vcpu);
-	/* The CR3 the processor uses while the guest runs. */
-	uint64_t (*root_hpa)(struct kvm_vcpu *vcpu);
-	/* A #PF the MMU asked to intercept: 1 fixed (resume), 0 exit to userspace. */
-	int (*page_fault)(struct kvm_vcpu *vcpu, uint64_t addr, uint32_t error_code);
-	/* The memslots changed: forget every translation. */
-	void (*zap_all)(struct kvm *kvm);
-	/* Guest-physical -> host-physical for KVM_TRANSLATE and instruction fetch. */
-	bool (*translate)(struct kvm_vcpu *vcpu, uint64_t gva, uint64_t *gpa);
-};
-// @end
-const struct kvm_mmu *kvm_mmu_for_stage(void);
+long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned long request, void *arg);
+long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg);
+int kvm_vm_ioctl_check_extension(struct kvm *kvm, long cap);
 
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * minikvm's generic half (Linux: virt/kvm/kvm_main.c): the handles that stand
+ * minikvm's generic core (Linux: virt/kvm/kvm_main.c): the handles that stand
  * in for file descriptors, ioctl dispatch per object kind, VM and vCPU life
- * cycle, and memslots. Entry points of the KVM seam (kvmlabs/kvm_seam.h).
+ * cycle, memslots, guest-memory access and vCPU blocking. Entry points of the
+ * KVM seam (kvmlabs/kvm_seam.h). Architecture work goes to x86.c through the
+ * kvm_arch_* functions, as in Linux.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,8 +45,8 @@ static struct {
 	void *object;
 } kvm_handles[KVM_MAX_HANDLES];
 
-static int kvm_vm_count;          /* VMX is on while a VM exists (Linux: hardware_enable_all) */
-static bool kvm_hardware_ready;   /* vmx_hardware_setup() succeeded */
+static int kvm_vm_count;          /* the vendor is enabled while a VM exists (Linux: hardware_enable_all) */
+static bool kvm_hardware_ready;   /* kvm_arch_hardware_setup() succeeded */
 
 static int handle_alloc(enum kvm_handle_kind kind, void *object)
 {
@@ -104,6 +106,23 @@ hva_t gfn_to_hva(struct kvm *kvm, gfn_t gfn)
 	return gfn_to_hva_prot(kvm, gfn, NULL);
 }
 
+int kvm_read_guest(struct kvm *kvm, gpa_t gpa, void *data, size_t len)
+{
+	uint8_t *dst = data;
+	while (len) {
+		size_t offset = gpa & (KVM_PAGE_SIZE - 1);
+		size_t chunk = len < KVM_PAGE_SIZE - offset ? len : KVM_PAGE_SIZE - offset;
+		hva_t hva = gfn_to_hva(kvm, gpa >> KVM_PAGE_SHIFT);
+		if (hva == KVM_HVA_ERR_BAD)
+			return -EFAULT;
+		memcpy(dst, (const void *)(uintptr_t)(hva + offset), chunk);
+		dst += chunk;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
 static bool memslot_overlaps(struct kvm *kvm, uint16_t id, gfn_t base, uint64_t npages)
 {
 	for (int i = 0; i < KVM_USER_MEM_SLOTS; i++) {
@@ -138,13 +157,12 @@ static int kvm_set_memory_region(struct kvm *kvm, const struct kvm_userspace_mem
 	struct kvm_memory_slot *old = &kvm->memslots[id];
 	uint64_t npages = mem->memory_size >> KVM_PAGE_SHIFT;
 	gfn_t base = mem->guest_phys_addr >> KVM_PAGE_SHIFT;
-	const struct kvm_mmu *mmu = kvm_mmu_for_stage();
 
 	if (npages == 0) {
 		if (!old->npages)
 			return -EINVAL;
 		memset(old, 0, sizeof(*old));
-		mmu->zap_all(kvm);
+		kvm_arch_memslots_updated(kvm);
 		return 0;
 	}
 	if (old->npages) {
@@ -161,7 +179,7 @@ static int kvm_set_memory_region(struct kvm *kvm, const struct kvm_userspace_mem
 	*old = (struct kvm_memory_slot){
 		.base_gfn = base, .npages = npages, .userspace_addr = mem->userspace_addr, .flags = mem->flags, .id = id,
 	};
-	mmu->zap_all(kvm);
+	kvm_arch_memslots_updated(kvm);
 	return 0;
 }
 
@@ -171,10 +189,10 @@ static void kvm_put_kvm(struct kvm *kvm)
 {
 	if (--kvm->refs > 0)
 		return;
-	kvm_mmu_for_stage()->vm_destroy(kvm);
+	kvm_arch_destroy_vm(kvm);
 	kvm_free(kvm, sizeof(*kvm));
 	if (--kvm_vm_count == 0)
-		vmx_hardware_disable();
+		kvm_arch_hardware_disable();
 }
 
 static long kvm_dev_ioctl_create_vm(unsigned long type)
@@ -182,7 +200,7 @@ static long kvm_dev_ioctl_create_vm(unsigned long type)
 	if (type != 0)
 		return -EINVAL;
 	if (kvm_vm_count == 0) {
-		int r = vmx_hardware_enable();
+		int r = kvm_arch_hardware_enable();
 		if (r < 0)
 			return r;
 	}
@@ -191,7 +209,7 @@ static long kvm_dev_ioctl_create_vm(unsigned long type)
 		goto nomem;
 	kvm->refs = 1;
 	kvm_vm_count++;
-	if (kvm_mmu_for_stage()->vm_init(kvm) < 0) {
+	if (kvm_arch_init_vm(kvm) < 0) {
 		kvm_put_kvm(kvm);
 		return -ENOMEM;
 	}
@@ -204,19 +222,19 @@ static long kvm_dev_ioctl_create_vm(unsigned long type)
 	return fd;
 nomem:
 	if (kvm_vm_count == 0)
-		vmx_hardware_disable();
+		kvm_arch_hardware_disable();
 	return -ENOMEM;
 }
 
 static void kvm_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
 	struct kvm *kvm = vcpu->kvm;
-	vmx_vcpu_free(vcpu);
+	kvm_arch_vcpu_destroy(vcpu);
 	kvm_free(vcpu->run, KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
 	for (int i = 0; i < kvm->nr_vcpus; i++)
 		if (kvm->vcpus[i] == vcpu)
 			kvm->vcpus[i] = NULL;
-	kvm_free(vcpu, sizeof(*vcpu));
+	kvm_free(vcpu, kvm_arch_vcpu_size());
 	kvm_put_kvm(kvm);
 }
 
@@ -226,20 +244,19 @@ static long kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
 		return -EINVAL;
 	if (kvm->vcpus[id])
 		return -EEXIST;
-	struct kvm_vcpu *vcpu = kvm_zalloc(sizeof(*vcpu));
+	/* The vendor's vCPU, which starts with struct kvm_vcpu (Linux: vcpu_size). */
+	struct kvm_vcpu *vcpu = kvm_zalloc(kvm_arch_vcpu_size());
 	if (!vcpu)
 		return -ENOMEM;
 	vcpu->run = kvm_zalloc(KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
 	if (!vcpu->run) {
-		kvm_free(vcpu, sizeof(*vcpu));
+		kvm_free(vcpu, kvm_arch_vcpu_size());
 		return -ENOMEM;
 	}
 	vcpu->kvm = kvm;
 	vcpu->vcpu_id = (int)id;
 	kvm->refs++;
-	int r = vmx_vcpu_create(vcpu);
-	if (r == 0)
-		r = kvm_arch_vcpu_init(vcpu);
+	int r = kvm_arch_vcpu_create(vcpu);
 	if (r == 0)
 		r = handle_alloc(HANDLE_VCPU, vcpu);
 	if (r < 0) {
@@ -253,10 +270,25 @@ static long kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
 	return r;
 }
 
+/* ---- blocking (Linux: kvm_vcpu_block) ------------------------------------ */
+
+bool kvm_vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline_ns)
+{
+	for (;;) {
+		if (kvm_arch_vcpu_runnable(vcpu))
+			return true;
+		uint64_t now = host_clock_ns();
+		if (now >= deadline_ns)
+			return false;
+		uint64_t wake = kvm_arch_vcpu_wake_time_ns(vcpu);
+		host_wait_until(wake < deadline_ns ? wake : deadline_ns);
+	}
+}
+
 /* ---- ioctl dispatch ----------------------------------------------------- */
 
 // @region check_extension
-static long kvm_vm_ioctl_check_extension(long cap)
+static long kvm_vm_ioctl_check_extension_generic(struct kvm *kvm, long cap)
 {
 	switch (cap) {
 	case KVM_CAP_USER_MEMORY:
@@ -273,7 +305,7 @@ static long kvm_vm_ioctl_check_extension(long cap)
 	case KVM_CAP_NR_MEMSLOTS:
 		return KVM_USER_MEM_SLOTS;
 	default:
-		return kvm_arch_check_extension(cap);
+		return kvm_vm_ioctl_check_extension(kvm, cap);
 	}
 }
 // @end
@@ -286,7 +318,7 @@ static long kvm_dev_ioctl(unsigned long request, void *arg)
 	case KVM_CREATE_VM:
 		return kvm_dev_ioctl_create_vm((unsigned long)(uintptr_t)arg);
 	case KVM_CHECK_EXTENSION:
-		return kvm_vm_ioctl_check_extension((long)(uintptr_t)arg);
+		return kvm_vm_ioctl_check_extension_generic(NULL, (long)(uintptr_t)arg);
 	case KVM_GET_VCPU_MMAP_SIZE:
 		return arg ? -EINVAL : (long)(KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
 	default:
@@ -304,14 +336,9 @@ static long kvm_vm_ioctl(struct kvm *kvm, unsigned long request, void *arg)
 			return -EFAULT;
 		return kvm_set_memory_region(kvm, arg);
 	case KVM_CHECK_EXTENSION:
-		return kvm_vm_ioctl_check_extension((long)(uintptr_t)arg);
-	case KVM_SET_TSS_ADDR:
-	case KVM_SET_IDENTITY_MAP_ADDR:
-		/* Linux needs these for real mode without unrestricted guest; minikvm
-		 * refuses real mode at this stage instead, so the addresses go unused. */
-		return 0;
+		return kvm_vm_ioctl_check_extension_generic(kvm, (long)(uintptr_t)arg);
 	default:
-		return -ENOTTY; /* kvm_arch_vm_ioctl's default */
+		return kvm_arch_vm_ioctl(kvm, request, arg);
 	}
 }
 
@@ -319,7 +346,7 @@ int kvm_seam_open(void)
 {
 	if (!kvm_hardware_ready) {
 		char err[200];
-		if (vmx_hardware_setup(err, sizeof(err)) < 0) {
+		if (kvm_arch_hardware_setup(err, sizeof(err)) < 0) {
 			printf("minikvm: no usable VMX: %s\n", err);
 			return -ENODEV;
 		}

@@ -1,52 +1,86 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The x86 half of minikvm (Linux: arch/x86/kvm/x86.c and cpuid.c): vCPU state
- * <-> kvm_regs/kvm_sregs, the kvm_run exit protocol (KVM_EXIT_IO completed on
- * the next KVM_RUN as complete_fast_pio_in does), CPUID through the vCPU's
- * table, MSRs, control-register rules, and the hypercall ABI of guest_abi.h.
+ * The generic x86 half of minikvm (Linux: arch/x86/kvm/x86.c): the KVM_RUN
+ * loop (vcpu_run / vcpu_enter_guest, with the requests of kvm_host.h checked
+ * before each entry), event injection through the vendor ops, the
+ * control-register and MSR rules, vCPU state <-> kvm_regs/kvm_sregs, the
+ * kvm_run exit protocol (KVM_EXIT_IO completed on the next KVM_RUN as
+ * complete_fast_pio_in does), the hypercall ABI of guest_abi.h, and the
+ * entries of the emulator (lab 07) and the in-kernel irqchip (lab 08).
+ * Everything VMX-specific is behind kvm_x86_ops.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <x86/const.h>
+#include <x86/msr-index.h>
+#include <x86/pgtable.h>
+#include <x86/processor-flags.h>
+#include <x86/trapnr.h>
+
 #include "kvmlabs/guest_abi.h"
-#include "kvmlabs/host.h"
+#include "kvmlabs/host_kernel.h"
 #include "kvmlabs/lab.h"
-#include "kvm_host.h"
-#include "vmx.h"
+#include "cpuid.h"
+#include "irq.h"
+#include "kvm_emulate.h"
+#include "mmu/mmu.h"
+#include "x86.h"
 
-#define KVM_EPERM  1
+/* A Linux VMM gets out of a KVM_RUN that never exits with a signal; the
+ * bare-metal host has none, so KVM_RUN gives the VMM its thread back with
+ * -EINTR after this long in the guest (or blocked in HLT), as if a timer
+ * signal had arrived. */
 #define KVM_RUN_SLICE_NS 100000000ull
-#define KVM_ENOSYS 1000
 
-/* ---- registers ---------------------------------------------------------- */
+struct kvm_x86_ops kvm_x86_ops;
 
-uint64_t kvm_register_read(struct kvm_vcpu *vcpu, int reg)
+/* ---- life cycle (Linux: kvm_arch_*) -------------------------------------- */
+
+int kvm_arch_hardware_setup(char *err, size_t errlen)
 {
-	return vcpu->arch.regs.gpr[reg & 15];
+	/* Linux: kvm_x86_vendor_init() copies kvm_intel's or kvm_amd's table. */
+	kvm_x86_ops = vmx_x86_ops;
+	return kvm_x86_ops.hardware_setup(err, errlen);
 }
 
-void kvm_register_write(struct kvm_vcpu *vcpu, int reg, uint64_t val)
+int kvm_arch_hardware_enable(void)
 {
-	vcpu->arch.regs.gpr[reg & 15] = val;
+	return kvm_x86_ops.hardware_enable();
 }
 
-static bool is_64_bit_mode(struct kvm_vcpu *vcpu)
+void kvm_arch_hardware_disable(void)
 {
-	return (vcpu->arch.efer & EFER_LMA) && (vmx_read_guest_field(vcpu, GUEST_CS_AR_BYTES) & VMX_AR_L);
+	kvm_x86_ops.hardware_disable();
 }
+
+int kvm_arch_init_vm(struct kvm *kvm)
+{
+	kvm->arch.irqchip_mode = KVM_IRQCHIP_NONE;
+	return kvm_mmu_init_vm(kvm);
+}
+
+void kvm_arch_destroy_vm(struct kvm *kvm)
+{
+	kvm_mmu_uninit_vm(kvm);
+}
+
+size_t kvm_arch_vcpu_size(void)
+{
+	return kvm_x86_ops.vcpu_size;
+}
+
+void kvm_arch_memslots_updated(struct kvm *kvm)
+{
+	kvm_mmu_zap_all(kvm);
+}
+
+/* ---- registers and events ------------------------------------------------- */
 
 int kvm_skip_emulated_instruction(struct kvm_vcpu *vcpu)
 {
-	uint64_t len = vmx_read_guest_field(vcpu, VM_EXIT_INSTRUCTION_LEN);
-	uint64_t rip = vcpu->arch.rip + len;
-	vcpu->arch.rip = is_64_bit_mode(vcpu) ? rip : (uint32_t)rip;
-	/* Executing an instruction ends an STI or MOV SS shadow (SDM Vol. 3 25.4.2). */
-	uint64_t intr = vmx_read_guest_field(vcpu, GUEST_INTERRUPTIBILITY_INFO);
-	if (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS))
-		vmx_write_guest_field(vcpu, GUEST_INTERRUPTIBILITY_INFO,
-				      intr & ~(uint64_t)(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
-	return 1;
+	return kvm_x86_ops.skip_emulated_instruction(vcpu);
 }
 
 void kvm_queue_exception(struct kvm_vcpu *vcpu, uint8_t vector)
@@ -61,52 +95,359 @@ void kvm_queue_exception_e(struct kvm_vcpu *vcpu, uint8_t vector, uint32_t error
 	};
 }
 
+void kvm_inject_page_fault(struct kvm_vcpu *vcpu, const struct x86_exception *fault)
+{
+	vcpu->arch.cr2 = fault->address;
+	kvm_queue_exception_e(vcpu, PF_VECTOR, fault->error_code);
+}
+
+void kvm_requeue_exception(struct kvm_vcpu *vcpu, uint8_t vector, bool has_error_code, uint32_t error_code)
+{
+	vcpu->arch.exception = (struct kvm_queued_exception){
+		.injected = true, .vector = vector, .has_error_code = has_error_code, .error_code = error_code,
+	};
+}
+
+void kvm_queue_interrupt(struct kvm_vcpu *vcpu, uint8_t vector, bool soft)
+{
+	vcpu->arch.interrupt = (struct kvm_queued_interrupt){ .injected = true, .soft = soft, .nr = vector };
+}
+
+void kvm_clear_event_queues(struct kvm_vcpu *vcpu)
+{
+	vcpu->arch.exception.injected = false;
+	vcpu->arch.interrupt.injected = false;
+	vcpu->arch.nmi_injected = false;
+}
+
+// @region kvm_inject_events
+/*
+ * Hand at most one event to the vendor for the next entry (Linux:
+ * kvm_check_and_inject_events). What an exit interrupted goes first, as it
+ * was; then an exception a handler queued; then, from lab 08, an interrupt of
+ * the in-kernel irqchip if the guest can take it now, or an interrupt window
+ * that exits as soon as it can.
+ */
+static void kvm_inject_events(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_arch *a = &vcpu->arch;
+	if (a->exception.injected) {
+		kvm_x86_ops.inject_exception(vcpu);
+		return;
+	}
+	if (a->nmi_injected) {
+		kvm_x86_ops.inject_nmi(vcpu);
+		return;
+	}
+	if (a->interrupt.injected) {
+		kvm_x86_ops.inject_irq(vcpu, true);
+		return;
+	}
+	if (a->exception.pending) {
+		a->exception.pending = false;
+		a->exception.injected = true;
+		kvm_x86_ops.inject_exception(vcpu);
+		return;
+	}
+	if (LAB_ENABLED(8) && lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu)) {
+		if (kvm_x86_ops.interrupt_allowed(vcpu)) {
+			kvm_queue_interrupt(vcpu, (uint8_t)kvm_cpu_get_interrupt(vcpu), false);
+			kvm_x86_ops.inject_irq(vcpu, false);
+		} else {
+			kvm_x86_ops.enable_irq_window(vcpu);
+		}
+	}
+}
+// @end
+
 int kvm_internal_error(struct kvm_vcpu *vcpu, uint32_t suberror, int ndata, const uint64_t *data)
 {
 	struct kvm_run *run = vcpu->run;
+	if (ndata > 16)
+		ndata = 16;
 	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
 	run->internal.suberror = suberror;
 	run->internal.ndata = (uint32_t)ndata;
-	for (int i = 0; i < ndata && i < 16; i++)
+	for (int i = 0; i < ndata; i++)
 		run->internal.data[i] = data[i];
 	return 0;
 }
 
-uint64_t kvm_host_rdtsc(void)
+/* ---- guest memory through the guest's translation -------------------------- */
+
+int kvm_read_guest_virt(struct kvm_vcpu *vcpu, gva_t addr, void *val, unsigned int bytes, uint64_t access,
+			struct x86_exception *fault)
 {
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
+	uint8_t *dst = val;
+	while (bytes) {
+		unsigned int offset = addr & (PAGE_SIZE - 1);
+		unsigned int chunk = bytes < PAGE_SIZE - offset ? bytes : (unsigned int)(PAGE_SIZE - offset);
+		gpa_t gpa = kvm_mmu_gva_to_gpa(vcpu, addr, access, fault);
+		if (gpa == INVALID_GPA)
+			return X86EMUL_PROPAGATE_FAULT;
+		if (kvm_read_guest(vcpu->kvm, gpa, dst, chunk) < 0)
+			return X86EMUL_IO_NEEDED;  /* not RAM: MMIO */
+		dst += chunk;
+		addr += chunk;
+		bytes -= chunk;
+	}
+	return X86EMUL_CONTINUE;
+}
+
+/* ---- the emulator's callbacks (lab 07 adds the MMIO and PIO ones) ---------- */
+
+static struct kvm_vcpu *emul_to_vcpu(struct x86_emulate_ctxt *ctxt)
+{
+	return ctxt->vcpu;
+}
+
+static uint64_t emulator_read_gpr(struct x86_emulate_ctxt *ctxt, unsigned int reg)
+{
+	return kvm_register_read(emul_to_vcpu(ctxt), (int)reg);
+}
+
+static void emulator_write_gpr(struct x86_emulate_ctxt *ctxt, unsigned int reg, uint64_t val)
+{
+	kvm_register_write(emul_to_vcpu(ctxt), (int)reg, val);
+}
+
+static int emulator_read_std(struct x86_emulate_ctxt *ctxt, uint64_t addr, void *val, unsigned int bytes,
+			     struct x86_exception *fault, bool system)
+{
+	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	uint64_t access = (!system && kvm_x86_ops.get_cpl(vcpu) == 3) ? PFERR_USER_MASK : 0;
+	return kvm_read_guest_virt(vcpu, addr, val, bytes, access, fault);
+}
+
+static int emulator_fetch(struct x86_emulate_ctxt *ctxt, uint64_t addr, void *val, unsigned int bytes,
+			  struct x86_exception *fault)
+{
+	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	uint64_t access = PFERR_FETCH_MASK | (kvm_x86_ops.get_cpl(vcpu) == 3 ? PFERR_USER_MASK : 0);
+	return kvm_read_guest_virt(vcpu, addr, val, bytes, access, fault);
+}
+
+static void emulator_get_segment(struct x86_emulate_ctxt *ctxt, struct kvm_segment *seg, int sreg)
+{
+	kvm_x86_ops.get_segment(emul_to_vcpu(ctxt), seg, sreg);
+}
+
+static uint64_t emulator_get_cr(struct x86_emulate_ctxt *ctxt, int cr)
+{
+	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	switch (cr) {
+	case 0: return kvm_read_cr0(vcpu);
+	case 2: return vcpu->arch.cr2;
+	case 3: return kvm_read_cr3(vcpu);
+	case 4: return kvm_read_cr4(vcpu);
+	case 8: return kvm_get_cr8(vcpu);
+	default: return 0;
+	}
+}
+
+static int emulator_set_cr(struct x86_emulate_ctxt *ctxt, int cr, uint64_t val)
+{
+	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	switch (cr) {
+	case 0: return kvm_set_cr0(vcpu, val);
+	case 2: vcpu->arch.cr2 = val; return 0;
+	case 3: return kvm_set_cr3(vcpu, val);
+	case 4: return kvm_set_cr4(vcpu, val);
+	case 8: return kvm_set_cr8(vcpu, val);
+	default: return 1;
+	}
+}
+
+static int emulator_get_cpl(struct x86_emulate_ctxt *ctxt)
+{
+	return kvm_x86_ops.get_cpl(emul_to_vcpu(ctxt));
+}
+
+static int emulator_get_msr(struct x86_emulate_ctxt *ctxt, uint32_t index, uint64_t *data)
+{
+	return kvm_get_msr(emul_to_vcpu(ctxt), index, data);
+}
+
+static int emulator_set_msr(struct x86_emulate_ctxt *ctxt, uint32_t index, uint64_t data)
+{
+	return kvm_set_msr(emul_to_vcpu(ctxt), index, data);
+}
+
+// @region emulate_ops
+/* Lab 07 adds write_std, read_emulated/write_emulated (RAM, or KVM_EXIT_MMIO
+ * finished by complete_emulated_mmio), pio_in/out_emulated and halt. */
+static const struct x86_emulate_ops emulate_ops = {
+	.read_gpr = emulator_read_gpr,
+	.write_gpr = emulator_write_gpr,
+	.read_std = emulator_read_std,
+	.fetch = emulator_fetch,
+	.get_segment = emulator_get_segment,
+	.get_cr = emulator_get_cr,
+	.set_cr = emulator_set_cr,
+	.cpl = emulator_get_cpl,
+	.get_msr = emulator_get_msr,
+	.set_msr = emulator_set_msr,
+};
+// @end
+
+static void init_emulate_ctxt(struct kvm_vcpu *vcpu, int emulation_type)
+{
+	struct x86_emulate_ctxt *ctxt = &vcpu->arch.emulate_ctxt;
+	int db, l;
+	kvm_x86_ops.get_cs_db_l_bits(vcpu, &db, &l);
+	*ctxt = (struct x86_emulate_ctxt){
+		.ops = &emulate_ops,
+		.vcpu = vcpu,
+		.eflags = kvm_x86_ops.get_rflags(vcpu),
+		.eip = kvm_rip_read(vcpu),
+		.emulation_type = emulation_type,
+	};
+	if (!is_protmode(vcpu))
+		ctxt->mode = X86EMUL_MODE_REAL;
+	else if (ctxt->eflags & X86_EFLAGS_VM)
+		ctxt->mode = X86EMUL_MODE_VM86;
+	else if (is_long_mode(vcpu) && l)
+		ctxt->mode = X86EMUL_MODE_PROT64;
+	else
+		ctxt->mode = db ? X86EMUL_MODE_PROT32 : X86EMUL_MODE_PROT16;
+}
+
+/* ---- the emulator's entry (lab 07) ---------------------------------------- */
+
+/*
+ * An instruction minikvm could not emulate (Linux: handle_emulation_failure
+ * and prepare_emulation_failure_exit): KVM_EXIT_INTERNAL_ERROR, suberror
+ * KVM_INTERNAL_ERROR_EMULATION, with the instruction bytes and the vendor's
+ * exit information in the layout of Linux's run->emulation_failure, and a
+ * line saying what needed the emulator.
+ */
+static int handle_emulation_failure(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulation_type)
+{
+	struct kvm_run *run = vcpu->run;
+	uint64_t rip = kvm_rip_read(vcpu);
+	char what[96];
+
+	if (emulation_type & EMULTYPE_PF) {
+		struct x86_exception fault;
+		gpa_t gpa = vcpu->arch.mmu->direct_map ? cr2_or_gpa
+						       : kvm_mmu_gva_to_gpa(vcpu, cr2_or_gpa, 0, &fault);
+		bool writable = false;
+		bool ram = gpa != INVALID_GPA &&
+			   gfn_to_hva_prot(vcpu->kvm, gpa >> KVM_PAGE_SHIFT, &writable) != KVM_HVA_ERR_BAD;
+		if (!ram)
+			snprintf(what, sizeof(what), "MMIO at GPA 0x%llx", (unsigned long long)gpa);
+		else
+			snprintf(what, sizeof(what), "a write to the read-only memslot at GPA 0x%llx (an MMIO exit)",
+				 (unsigned long long)gpa);
+	} else if (emulation_type & EMULTYPE_STRING_IO) {
+		snprintf(what, sizeof(what), "string I/O (INS/OUTS)");
+	} else {
+		snprintf(what, sizeof(what), "the instruction");
+	}
+
+	/* The instruction's bytes, as far as they can be read (CS base + RIP). */
+	struct kvm_segment cs;
+	kvm_x86_ops.get_segment(vcpu, &cs, VCPU_SREG_CS);
+	uint8_t insn[15];
+	unsigned int insn_size = 0;
+	struct x86_exception fault;
+	while (insn_size < sizeof(insn) &&
+	       kvm_read_guest_virt(vcpu, cs.base + rip + insn_size, &insn[insn_size], 1, PFERR_FETCH_MASK, &fault) ==
+		       X86EMUL_CONTINUE)
+		insn_size++;
+
+	printf("minikvm: %s at RIP 0x%llx needs the instruction emulator (lab 07)", what, (unsigned long long)rip);
+	if (insn_size) {
+		printf("; instruction bytes");
+		for (unsigned int i = 0; i < insn_size && i < 8; i++)
+			printf(" %02x", insn[i]);
+	}
+	printf("\n");
+
+	uint64_t info[5] = { 0 };
+	uint32_t reason, intr_info, error_code;
+	kvm_x86_ops.get_exit_info(vcpu, &reason, &info[1], &info[2], &intr_info, &error_code);
+	info[0] = reason;
+	info[3] = intr_info;
+	info[4] = error_code;
+
+	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+	run->emulation_failure.suberror = KVM_INTERNAL_ERROR_EMULATION;
+	run->emulation_failure.flags = 0;
+	unsigned int start = 1;   /* data[0] is the flags */
+	if (insn_size) {
+		run->emulation_failure.flags |= KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+		run->emulation_failure.insn_size = (uint8_t)insn_size;
+		memset(run->emulation_failure.insn_bytes, 0x90, sizeof(run->emulation_failure.insn_bytes));
+		memcpy(run->emulation_failure.insn_bytes, insn, insn_size);
+		start += 2;
+	}
+	memcpy(&run->internal.data[start], info, sizeof(info));
+	run->internal.data[start + ARRAY_SIZE(info)] = cr2_or_gpa;
+	run->emulation_failure.ndata = start + ARRAY_SIZE(info) + 1;
+	return 0;
+}
+
+// @region x86_emulate_instruction
+int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulation_type)
+{
+	/* Lab 07 plugs in here: decode and run the instruction over emulate_ops,
+	 * then resume, leave with KVM_EXIT_MMIO / KVM_EXIT_IO (finished by
+	 * complete_userspace_io on the next KVM_RUN), or inject the fault. The
+	 * emulator of this tree decodes nothing yet (emulate.c). */
+	if (LAB_ENABLED(7)) {
+		struct x86_emulate_ctxt *ctxt = &vcpu->arch.emulate_ctxt;
+		init_emulate_ctxt(vcpu, emulation_type);
+		if (x86_decode_insn(ctxt, emulation_type) == EMULATION_OK && x86_emulate_insn(ctxt) == EMULATION_OK) {
+			kvm_rip_write(vcpu, ctxt->eip);
+			return 1;
+		}
+	}
+	return handle_emulation_failure(vcpu, cr2_or_gpa, emulation_type);
+}
+// @end
+
+int kvm_emulate_instruction(struct kvm_vcpu *vcpu, int emulation_type)
+{
+	return x86_emulate_instruction(vcpu, 0, emulation_type);
 }
 
 /* ---- port I/O exits (api.rst KVM_EXIT_IO) -------------------------------- */
 
+static uint64_t kvm_get_linear_rip(struct kvm_vcpu *vcpu)
+{
+	struct kvm_segment cs;
+	if (is_64_bit_mode(vcpu))
+		return kvm_rip_read(vcpu);
+	kvm_x86_ops.get_segment(vcpu, &cs, VCPU_SREG_CS);
+	return (uint32_t)(cs.base + kvm_rip_read(vcpu));
+}
+
 static int complete_fast_pio_in(struct kvm_vcpu *vcpu)
 {
 	/* Userspace moved RIP away (KVM_SET_REGS): the IN is abandoned. */
-	if (vcpu->arch.rip != vcpu->arch.pio_rip)
+	if (kvm_get_linear_rip(vcpu) != vcpu->arch.cui_linear_rip)
 		return 1;
 	const uint8_t *data = (const uint8_t *)vcpu->run + vcpu->run->io.data_offset;
 	uint64_t val = 0;
-	memcpy(&val, data, vcpu->arch.pio_size);
+	memcpy(&val, data, vcpu->arch.pio.size);
 	uint64_t rax = kvm_register_read(vcpu, VCPU_REGS_RAX);
 	/* IN AL/AX keep the rest of RAX; IN EAX zero-extends (SDM Vol. 1 3.4.1.1). */
-	if (vcpu->arch.pio_size == 1)
+	if (vcpu->arch.pio.size == 1)
 		rax = (rax & ~0xffull) | val;
-	else if (vcpu->arch.pio_size == 2)
+	else if (vcpu->arch.pio.size == 2)
 		rax = (rax & ~0xffffull) | val;
 	else
 		rax = val;
 	kvm_register_write(vcpu, VCPU_REGS_RAX, rax);
-	vcpu->arch.rip += vcpu->arch.pio_instr_len;
-	return 1;
+	return kvm_skip_emulated_instruction(vcpu);
 }
 
 static int complete_fast_pio_out(struct kvm_vcpu *vcpu)
 {
-	if (vcpu->arch.rip == vcpu->arch.pio_rip)
-		vcpu->arch.rip += vcpu->arch.pio_instr_len;
-	return 1;
+	if (kvm_get_linear_rip(vcpu) != vcpu->arch.cui_linear_rip)
+		return 1;
+	return kvm_skip_emulated_instruction(vcpu);
 }
 
 static void kvm_prepare_pio(struct kvm_vcpu *vcpu, int size, uint16_t port, bool in, uint64_t value)
@@ -128,20 +469,46 @@ int kvm_fast_pio(struct kvm_vcpu *vcpu, int size, uint16_t port, bool in)
 {
 	kvm_prepare_pio(vcpu, size, port, in, kvm_register_read(vcpu, VCPU_REGS_RAX));
 	/* RIP stays on the instruction while userspace runs the access, as in
-	 * Linux; the next KVM_RUN completes it. */
-	vcpu->arch.pio_rip = vcpu->arch.rip;
-	vcpu->arch.pio_instr_len = (uint32_t)vmx_read_guest_field(vcpu, VM_EXIT_INSTRUCTION_LEN);
-	vcpu->arch.pio_size = (uint8_t)size;
+	 * Linux; the next KVM_RUN completes it, skipping the instruction with the
+	 * exit's length, which no entry has replaced yet. */
+	vcpu->arch.cui_linear_rip = kvm_get_linear_rip(vcpu);
+	vcpu->arch.pio.size = (uint8_t)size;
+	vcpu->arch.pio.in = in;
 	vcpu->arch.complete_userspace_io = in ? complete_fast_pio_in : complete_fast_pio_out;
 	return 0;
 }
 
+/* ---- HLT (Linux: kvm_emulate_halt, __kvm_emulate_halt) -------------------- */
+
+// @region kvm_emulate_halt
 int kvm_emulate_halt(struct kvm_vcpu *vcpu)
 {
-	kvm_skip_emulated_instruction(vcpu);
-	/* Without an in-kernel irqchip nothing can wake the vCPU: userspace decides. */
+	int r = kvm_skip_emulated_instruction(vcpu);
+	/* With an in-kernel irqchip (lab 08) an interrupt can wake the vCPU: it
+	 * waits in minikvm (vcpu_run blocks it). Without one nothing could, so
+	 * userspace decides. */
+	if (LAB_ENABLED(8) && lapic_in_kernel(vcpu)) {
+		vcpu->arch.mp_state = KVM_MP_STATE_HALTED;
+		return r;
+	}
 	vcpu->run->exit_reason = KVM_EXIT_HLT;
 	return 0;
+}
+// @end
+
+static bool kvm_vcpu_running(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.mp_state == KVM_MP_STATE_RUNNABLE;
+}
+
+bool kvm_arch_vcpu_runnable(struct kvm_vcpu *vcpu)
+{
+	return kvm_vcpu_running(vcpu) || (LAB_ENABLED(8) && lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu));
+}
+
+uint64_t kvm_arch_vcpu_wake_time_ns(struct kvm_vcpu *vcpu)
+{
+	return LAB_ENABLED(8) && lapic_in_kernel(vcpu) ? kvm_lapic_next_event_ns(vcpu) : UINT64_MAX;
 }
 
 /* ---- hypercalls (guest_abi.h) ------------------------------------------- */
@@ -161,7 +528,7 @@ int kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 	}
 	int64_t ret;
 	int r = 1;
-	if (vmx_get_cpl(vcpu) != 0) {
+	if (kvm_x86_ops.get_cpl(vcpu) != 0) {
 		ret = -KVM_EPERM;
 	} else {
 		switch (nr) {
@@ -188,123 +555,7 @@ int kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 	return r;
 }
 
-/* ---- CPUID (Linux: arch/x86/kvm/cpuid.c) --------------------------------- */
-
-static struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu, uint32_t function, uint32_t index)
-{
-	for (int i = 0; i < vcpu->arch.cpuid_nent; i++) {
-		struct kvm_cpuid_entry2 *e = &vcpu->arch.cpuid_entries[i];
-		if (e->function != function)
-			continue;
-		if ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e->index != index)
-			continue;
-		return e;
-	}
-	return NULL;
-}
-
-void kvm_cpuid(struct kvm_vcpu *vcpu, uint32_t *eax, uint32_t *ebx, uint32_t *ecx, uint32_t *edx)
-{
-	uint32_t function = *eax, index = *ecx;
-	struct kvm_cpuid_entry2 *e = kvm_find_cpuid_entry(vcpu, function, index);
-	if (!e) {
-		/* Intel: a leaf beyond the maximum of its range answers as the
-		 * highest basic leaf (SDM Vol. 2A CPUID, "INPUT EAX = 0"). */
-		struct kvm_cpuid_entry2 *basic = kvm_find_cpuid_entry(vcpu, 0, 0);
-		struct kvm_cpuid_entry2 *range = kvm_find_cpuid_entry(vcpu, function & 0x80000000u, 0);
-		if (basic && (!range || function > range->eax) && (function & 0xc0000000u) != 0x40000000u)
-			e = kvm_find_cpuid_entry(vcpu, basic->eax, index);
-	}
-	*eax = e ? e->eax : 0;
-	*ebx = e ? e->ebx : 0;
-	*ecx = e ? e->ecx : 0;
-	*edx = e ? e->edx : 0;
-	/* Nested VMX is not offered, whatever the table says. */
-	if (function == 1)
-		*ecx &= ~(1u << 5);
-}
-
-static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
-{
-	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
-}
-
-/* What minikvm can virtualise at this stage: host features minus those whose
- * instructions, MSRs or CR4 bits it does not handle (XSAVE, MTRR, MCA, APIC...). */
-static const struct {
-	uint32_t function, index;
-	uint32_t eax, ebx, ecx, edx; /* masks */
-} supported_cpuid_masks[] = {
-	{ 0x00000000, 0, 0, ~0u, ~0u, ~0u },
-	{ 0x00000001, 0, ~0u, 0x0000ffffu,
-	  (1u << 0) | (1u << 1) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | (1u << 22) | (1u << 23) |
-		  (1u << 25) | (1u << 30),
-	  (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
-		  (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 17) | (1u << 19) | (1u << 23) |
-		  (1u << 24) | (1u << 25) | (1u << 26) },
-	{ 0x00000007, 0, 0, (1u << 3) | (1u << 8) | (1u << 9) | (1u << 19) | (1u << 23), 0, 0 },
-	{ 0x80000000, 0, 0, ~0u, ~0u, ~0u },
-	{ 0x80000001, 0, 0, 0, (1u << 0) | (1u << 5) | (1u << 8), (1u << 11) | (1u << 20) | (1u << 29) },
-	{ 0x80000002, 0, ~0u, ~0u, ~0u, ~0u },
-	{ 0x80000003, 0, ~0u, ~0u, ~0u, ~0u },
-	{ 0x80000004, 0, ~0u, ~0u, ~0u, ~0u },
-	{ 0x80000008, 0, 0xffffu, 0, 0, 0 },
-};
-
-static long kvm_dev_ioctl_get_supported_cpuid(struct kvm_cpuid2 *cpuid)
-{
-	const size_t n = sizeof(supported_cpuid_masks) / sizeof(supported_cpuid_masks[0]);
-	uint32_t max_basic, max_ext, x;
-	host_cpuid(0, 0, &max_basic, &x, &x, &x);
-	host_cpuid(0x80000000u, 0, &max_ext, &x, &x, &x);
-	uint32_t nent = 0;
-	struct kvm_cpuid_entry2 entries[sizeof(supported_cpuid_masks) / sizeof(supported_cpuid_masks[0])];
-	for (size_t i = 0; i < n; i++) {
-		uint32_t f = supported_cpuid_masks[i].function;
-		if ((f < 0x80000000u && f > max_basic) || (f >= 0x80000000u && f > max_ext))
-			continue;
-		struct kvm_cpuid_entry2 *e = &entries[nent++];
-		memset(e, 0, sizeof(*e));
-		e->function = f;
-		e->index = supported_cpuid_masks[i].index;
-		host_cpuid(f, e->index, &e->eax, &e->ebx, &e->ecx, &e->edx);
-		e->eax &= supported_cpuid_masks[i].eax;
-		e->ebx &= supported_cpuid_masks[i].ebx;
-		e->ecx &= supported_cpuid_masks[i].ecx;
-		e->edx &= supported_cpuid_masks[i].edx;
-		if (f == 0)
-			e->eax = max_basic < 7 ? max_basic : 7;
-		if (f == 0x80000000u)
-			e->eax = max_ext < 0x80000008u ? max_ext : 0x80000008u;
-		if (f == 1)
-			e->ecx |= 1u << 31; /* the hypervisor-present bit */
-		if (f == 7)
-			e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-	}
-	if (cpuid->nent < nent)
-		return -E2BIG;
-	memcpy(cpuid->entries, entries, nent * sizeof(entries[0]));
-	cpuid->nent = nent;
-	return 0;
-}
-
 /* ---- MSRs (SDM Vol. 4) --------------------------------------------------- */
-
-#define MSR_IA32_TSC               0x00000010
-#define MSR_IA32_APICBASE          0x0000001b
-#define MSR_IA32_SYSENTER_CS       0x00000174
-#define MSR_IA32_SYSENTER_ESP      0x00000175
-#define MSR_IA32_SYSENTER_EIP      0x00000176
-#define MSR_IA32_MISC_ENABLE       0x000001a0
-#define MSR_IA32_CR_PAT            0x00000277
-#define MSR_EFER                   0xc0000080
-#define MSR_STAR                   0xc0000081
-#define MSR_LSTAR                  0xc0000082
-#define MSR_CSTAR                  0xc0000083
-#define MSR_SYSCALL_MASK           0xc0000084
-#define MSR_FS_BASE                0xc0000100
-#define MSR_GS_BASE                0xc0000101
-#define MSR_KERNEL_GS_BASE         0xc0000102
 
 static const uint32_t msrs_to_save[] = {
 	MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
@@ -312,6 +563,7 @@ static const uint32_t msrs_to_save[] = {
 	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
 };
 
+/* Memory types 2, 3 and above 7 are reserved (SDM Vol. 3 13.12.2). */
 static bool pat_valid(uint64_t pat)
 {
 	for (int i = 0; i < 8; i++) {
@@ -322,21 +574,12 @@ static bool pat_valid(uint64_t pat)
 	return true;
 }
 
-static bool is_noncanonical(uint64_t va)
-{
-	return (uint64_t)((int64_t)(va << 16) >> 16) != va;
-}
-
-/* 0 on success, 1 when the guest's RDMSR must raise #GP. */
-int kvm_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
+int kvm_get_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 {
 	struct kvm_vcpu_arch *a = &vcpu->arch;
 	switch (index) {
-	case MSR_IA32_TSC:          *data = kvm_host_rdtsc() + a->tsc_offset; return 0;
+	case MSR_IA32_TSC:          *data = rdtsc() + a->tsc_offset; return 0;
 	case MSR_IA32_APICBASE:     *data = a->apic_base; return 0;
-	case MSR_IA32_SYSENTER_CS:  *data = vmx_read_guest_field(vcpu, GUEST_SYSENTER_CS); return 0;
-	case MSR_IA32_SYSENTER_ESP: *data = vmx_read_guest_field(vcpu, GUEST_SYSENTER_ESP); return 0;
-	case MSR_IA32_SYSENTER_EIP: *data = vmx_read_guest_field(vcpu, GUEST_SYSENTER_EIP); return 0;
 	case MSR_IA32_MISC_ENABLE:  *data = a->misc_enable; return 0;
 	case MSR_IA32_CR_PAT:       *data = a->pat; return 0;
 	case MSR_EFER:              *data = a->efer; return 0;
@@ -344,44 +587,40 @@ int kvm_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 	case MSR_LSTAR:             *data = a->lstar; return 0;
 	case MSR_CSTAR:             *data = a->cstar; return 0;
 	case MSR_SYSCALL_MASK:      *data = a->sfmask; return 0;
-	case MSR_FS_BASE:           *data = vmx_read_guest_field(vcpu, GUEST_FS_BASE); return 0;
-	case MSR_GS_BASE:           *data = vmx_read_guest_field(vcpu, GUEST_GS_BASE); return 0;
 	case MSR_KERNEL_GS_BASE:    *data = a->kernel_gs_base; return 0;
 	default:                    return 1;
 	}
 }
 
+/* The EFER bits a guest may set, and when (Linux: kvm_valid_efer, set_efer). */
 static int kvm_set_efer(struct kvm_vcpu *vcpu, uint64_t efer)
 {
-	if (efer & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+	uint64_t old = vcpu->arch.efer;
+	if (efer & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
 		return 1;
 	/* LME may not change while paging is on; LMA is the processor's to set. */
-	if ((vcpu->arch.cr0 & X86_CR0_PG) && ((efer ^ vcpu->arch.efer) & EFER_LME))
+	if (is_paging(vcpu) && ((efer ^ old) & EFER_LME))
 		return 1;
-	efer = (efer & ~EFER_LMA) | (vcpu->arch.efer & EFER_LMA);
-	vmx_set_efer(vcpu, efer);
+	efer = (efer & ~EFER_LMA) | (old & EFER_LMA);
+	int r = kvm_x86_ops.set_efer(vcpu, efer);
+	if (r)
+		return r;
+	/* NX and long mode change the paging structures' format. */
+	if ((efer ^ old) & (EFER_NX | EFER_LMA | EFER_LME))
+		kvm_mmu_reset_context(vcpu);
 	return 0;
 }
 
-int kvm_set_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
+int kvm_set_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 {
 	struct kvm_vcpu_arch *a = &vcpu->arch;
 	switch (index) {
 	case MSR_IA32_TSC:
-		a->tsc_offset = data - kvm_host_rdtsc();
-		vmx_set_tsc_offset(vcpu, a->tsc_offset);
+		a->tsc_offset = data - rdtsc();
+		kvm_x86_ops.set_tsc_offset(vcpu, a->tsc_offset);
 		return 0;
 	case MSR_IA32_APICBASE:
 		a->apic_base = data;
-		return 0;
-	case MSR_IA32_SYSENTER_CS:
-		vmx_write_guest_field(vcpu, GUEST_SYSENTER_CS, (uint32_t)data);
-		return 0;
-	case MSR_IA32_SYSENTER_ESP:
-	case MSR_IA32_SYSENTER_EIP:
-		if (is_noncanonical(data))
-			return 1;
-		vmx_write_guest_field(vcpu, index == MSR_IA32_SYSENTER_ESP ? GUEST_SYSENTER_ESP : GUEST_SYSENTER_EIP, data);
 		return 0;
 	case MSR_IA32_MISC_ENABLE:
 		a->misc_enable = data;
@@ -399,18 +638,14 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 	case MSR_LSTAR:
 	case MSR_CSTAR:
 	case MSR_KERNEL_GS_BASE:
-	case MSR_FS_BASE:
-	case MSR_GS_BASE:
-		if (is_noncanonical(data))
+		if (is_noncanonical_address(data))
 			return 1;
 		if (index == MSR_LSTAR)
 			a->lstar = data;
 		else if (index == MSR_CSTAR)
 			a->cstar = data;
-		else if (index == MSR_KERNEL_GS_BASE)
-			a->kernel_gs_base = data;
 		else
-			vmx_write_guest_field(vcpu, index == MSR_FS_BASE ? GUEST_FS_BASE : GUEST_GS_BASE, data);
+			a->kernel_gs_base = data;
 		return 0;
 	case MSR_SYSCALL_MASK:
 		a->sfmask = (uint32_t)data;
@@ -418,6 +653,16 @@ int kvm_set_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 	default:
 		return 1;
 	}
+}
+
+int kvm_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
+{
+	return kvm_x86_ops.get_msr(vcpu, index, data);
+}
+
+int kvm_set_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
+{
+	return kvm_x86_ops.set_msr(vcpu, index, data);
 }
 
 /* KVM_GET_MSRS/KVM_SET_MSRS: the number of entries done, stopping at the first failure. */
@@ -438,11 +683,18 @@ static long kvm_vcpu_ioctl_msrs(struct kvm_vcpu *vcpu, struct kvm_msrs *msrs, bo
 }
 
 /* ---- control registers (Linux: kvm_set_cr0 and friends) ----------------- */
-/* Each returns 0, or 1 when the guest's MOV must raise #GP. The mode the
- * result puts the guest in is judged at the next entry (mmu->check_mode). */
+/* Each returns 0, or 1 when the guest's MOV must raise #GP. A change of
+ * paging mode chooses the MMU context again (kvm_mmu_reset_context). */
+
+/* The CR0 and CR4 bits whose change changes the MMU's mode (Linux:
+ * KVM_MMU_CR0_ROLE_BITS, KVM_MMU_CR4_ROLE_BITS). */
+#define KVM_MMU_CR0_ROLE_BITS (X86_CR0_PG | X86_CR0_WP)
+#define KVM_MMU_CR4_ROLE_BITS (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_SMEP | X86_CR4_SMAP | \
+			       X86_CR4_PKE | X86_CR4_LA57)
 
 int kvm_set_cr0(struct kvm_vcpu *vcpu, uint64_t cr0)
 {
+	uint64_t old = kvm_read_cr0(vcpu);
 	cr0 |= X86_CR0_ET;
 	if (cr0 >> 32)
 		return 1;
@@ -450,7 +702,19 @@ int kvm_set_cr0(struct kvm_vcpu *vcpu, uint64_t cr0)
 		return 1;
 	if ((cr0 & X86_CR0_PG) && !(cr0 & X86_CR0_PE))
 		return 1;
-	vmx_set_cr0(vcpu, cr0);
+	/* Paging on with EFER.LME enters IA-32e mode: PAE first, and not from a
+	 * 64-bit code segment (SDM Vol. 3 10.8.5). */
+	if (!(old & X86_CR0_PG) && (cr0 & X86_CR0_PG) && (vcpu->arch.efer & EFER_LME)) {
+		int db, l;
+		if (!is_pae(vcpu))
+			return 1;
+		kvm_x86_ops.get_cs_db_l_bits(vcpu, &db, &l);
+		if (l)
+			return 1;
+	}
+	kvm_x86_ops.set_cr0(vcpu, cr0);
+	if ((cr0 ^ old) & KVM_MMU_CR0_ROLE_BITS)
+		kvm_mmu_reset_context(vcpu);
 	return 0;
 }
 
@@ -458,7 +722,9 @@ int kvm_set_cr3(struct kvm_vcpu *vcpu, uint64_t cr3)
 {
 	if (!is_64_bit_mode(vcpu))
 		cr3 = (uint32_t)cr3;
+	/* Lab 05: a PAE guest's PDPTEs are loaded (and checked) here. */
 	vcpu->arch.cr3 = cr3;
+	kvm_mmu_new_pgd(vcpu, cr3);
 	return 0;
 }
 
@@ -469,39 +735,147 @@ int kvm_set_cr3(struct kvm_vcpu *vcpu, uint64_t cr3)
 
 int kvm_set_cr4(struct kvm_vcpu *vcpu, uint64_t cr4)
 {
+	uint64_t old = kvm_read_cr4(vcpu);
 	if (cr4 & ~KVM_CR4_GUEST_VALID)
 		return 1; /* VMXE among them: no nested VMX */
-	vmx_set_cr4(vcpu, cr4);
+	/* IA-32e mode needs PAE (SDM Vol. 3 10.8.5). */
+	if (is_long_mode(vcpu) && !(cr4 & X86_CR4_PAE))
+		return 1;
+	kvm_x86_ops.set_cr4(vcpu, cr4);
+	if ((cr4 ^ old) & KVM_MMU_CR4_ROLE_BITS)
+		kvm_mmu_reset_context(vcpu);
 	return 0;
 }
 
 int kvm_set_cr8(struct kvm_vcpu *vcpu, uint64_t cr8)
 {
-	if (cr8 & ~0xfull)
+	if (cr8 & ~X86_CR8_TPR_MASK)
 		return 1;
+	/* Lab 08: with an in-kernel LAPIC, CR8 is its TPR[7:4] (kvm_lapic_set_tpr). */
 	vcpu->arch.cr8 = cr8;
 	return 0;
 }
 
-void kvm_lmsw(struct kvm_vcpu *vcpu, uint16_t msw)
+uint64_t kvm_get_cr8(struct kvm_vcpu *vcpu)
 {
-	/* LMSW can set PE but never clear it (SDM Vol. 2A LMSW). */
-	kvm_set_cr0(vcpu, (vcpu->arch.cr0 & ~0x0eull) | (msw & 0x0full));
+	return vcpu->arch.cr8;
 }
 
-/* ---- vCPU ioctls --------------------------------------------------------- */
+void kvm_lmsw(struct kvm_vcpu *vcpu, uint16_t msw)
+{
+	/* LMSW loads CR0[3:0] but can set PE, never clear it (SDM Vol. 2A LMSW). */
+	const uint64_t lmsw_bits = X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS;
+	uint64_t cr0 = kvm_read_cr0(vcpu);
+	kvm_set_cr0(vcpu, (cr0 & ~(lmsw_bits & ~X86_CR0_PE)) | (msw & lmsw_bits));
+}
 
-int kvm_arch_vcpu_init(struct kvm_vcpu *vcpu)
+/* ---- vCPU state ioctls ----------------------------------------------------- */
+
+static void kvm_get_regs(struct kvm_vcpu *vcpu, struct kvm_regs *r)
+{
+	const uint64_t *g = vcpu->arch.regs;
+	*r = (struct kvm_regs){
+		.rax = g[VCPU_REGS_RAX], .rbx = g[VCPU_REGS_RBX], .rcx = g[VCPU_REGS_RCX], .rdx = g[VCPU_REGS_RDX],
+		.rsi = g[VCPU_REGS_RSI], .rdi = g[VCPU_REGS_RDI], .rsp = g[VCPU_REGS_RSP], .rbp = g[VCPU_REGS_RBP],
+		.r8 = g[VCPU_REGS_R8], .r9 = g[VCPU_REGS_R9], .r10 = g[VCPU_REGS_R10], .r11 = g[VCPU_REGS_R11],
+		.r12 = g[VCPU_REGS_R12], .r13 = g[VCPU_REGS_R13], .r14 = g[VCPU_REGS_R14], .r15 = g[VCPU_REGS_R15],
+		.rip = g[VCPU_REGS_RIP], .rflags = kvm_x86_ops.get_rflags(vcpu),
+	};
+}
+
+static void kvm_set_regs(struct kvm_vcpu *vcpu, const struct kvm_regs *r)
+{
+	uint64_t *g = vcpu->arch.regs;
+	g[VCPU_REGS_RAX] = r->rax; g[VCPU_REGS_RBX] = r->rbx; g[VCPU_REGS_RCX] = r->rcx; g[VCPU_REGS_RDX] = r->rdx;
+	g[VCPU_REGS_RSI] = r->rsi; g[VCPU_REGS_RDI] = r->rdi; g[VCPU_REGS_RSP] = r->rsp; g[VCPU_REGS_RBP] = r->rbp;
+	g[VCPU_REGS_R8] = r->r8; g[VCPU_REGS_R9] = r->r9; g[VCPU_REGS_R10] = r->r10; g[VCPU_REGS_R11] = r->r11;
+	g[VCPU_REGS_R12] = r->r12; g[VCPU_REGS_R13] = r->r13; g[VCPU_REGS_R14] = r->r14; g[VCPU_REGS_R15] = r->r15;
+	g[VCPU_REGS_RIP] = r->rip;
+	kvm_x86_ops.set_rflags(vcpu, r->rflags | X86_EFLAGS_FIXED);
+	vcpu->arch.exception.pending = false;
+}
+
+static void kvm_get_sregs(struct kvm_vcpu *vcpu, struct kvm_sregs *s)
+{
+	struct kvm_segment *segs[VCPU_SREG_COUNT] = {
+		[VCPU_SREG_ES] = &s->es, [VCPU_SREG_CS] = &s->cs, [VCPU_SREG_SS] = &s->ss, [VCPU_SREG_DS] = &s->ds,
+		[VCPU_SREG_FS] = &s->fs, [VCPU_SREG_GS] = &s->gs, [VCPU_SREG_TR] = &s->tr, [VCPU_SREG_LDTR] = &s->ldt,
+	};
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < VCPU_SREG_COUNT; i++)
+		kvm_x86_ops.get_segment(vcpu, segs[i], i);
+	struct desc_ptr dt;
+	kvm_x86_ops.get_gdt(vcpu, &dt);
+	s->gdt = (struct kvm_dtable){ .base = dt.base, .limit = dt.limit };
+	kvm_x86_ops.get_idt(vcpu, &dt);
+	s->idt = (struct kvm_dtable){ .base = dt.base, .limit = dt.limit };
+	s->cr0 = kvm_read_cr0(vcpu);
+	s->cr2 = vcpu->arch.cr2;
+	s->cr3 = kvm_read_cr3(vcpu);
+	s->cr4 = kvm_read_cr4(vcpu);
+	s->cr8 = kvm_get_cr8(vcpu);
+	s->efer = vcpu->arch.efer;
+	s->apic_base = vcpu->arch.apic_base;
+}
+
+/* The consistency KVM demands of KVM_SET_SREGS (kvm_is_valid_sregs). */
+static bool kvm_is_valid_sregs(const struct kvm_sregs *s)
+{
+	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)) {
+		if (!(s->cr4 & X86_CR4_PAE) || !(s->efer & EFER_LMA))
+			return false;
+	} else if (s->efer & EFER_LMA) {
+		return false;
+	}
+	return !(s->cr0 >> 32) && !((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE));
+}
+
+/* Linux: __set_sregs. The vendor gets the guest's values; the MMU context is
+ * chosen again for the mode they describe. */
+static int kvm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *s)
+{
+	const struct kvm_segment *segs[VCPU_SREG_COUNT] = {
+		[VCPU_SREG_ES] = &s->es, [VCPU_SREG_CS] = &s->cs, [VCPU_SREG_SS] = &s->ss, [VCPU_SREG_DS] = &s->ds,
+		[VCPU_SREG_FS] = &s->fs, [VCPU_SREG_GS] = &s->gs, [VCPU_SREG_TR] = &s->tr, [VCPU_SREG_LDTR] = &s->ldt,
+	};
+	if (!kvm_is_valid_sregs(s))
+		return -EINVAL;
+	for (int i = 0; i < VCPU_SREG_COUNT; i++)
+		kvm_x86_ops.set_segment(vcpu, segs[i], i);
+	struct desc_ptr dt = { .limit = s->gdt.limit, .base = s->gdt.base };
+	kvm_x86_ops.set_gdt(vcpu, &dt);
+	dt = (struct desc_ptr){ .limit = s->idt.limit, .base = s->idt.base };
+	kvm_x86_ops.set_idt(vcpu, &dt);
+	vcpu->arch.cr2 = s->cr2;
+	vcpu->arch.cr3 = s->cr3;
+	vcpu->arch.cr8 = s->cr8 & X86_CR8_TPR_MASK;
+	vcpu->arch.apic_base = s->apic_base;
+	/* EFER first: CR0.PG with LME set must find LMA already set. */
+	int r = kvm_x86_ops.set_efer(vcpu, s->efer);
+	if (r)
+		return -EINVAL;
+	kvm_x86_ops.set_cr0(vcpu, s->cr0);
+	kvm_x86_ops.set_cr4(vcpu, s->cr4);
+	kvm_mmu_reset_context(vcpu);
+	return 0;
+}
+
+int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_arch *a = &vcpu->arch;
-	a->mmu = kvm_mmu_for_stage();
+	int r = kvm_x86_ops.vcpu_create(vcpu);
+	if (r < 0)
+		return r;
+	a->mmu = &a->root_mmu;
+	a->mp_state = KVM_MP_STATE_RUNNABLE;
 	/* The reset state (SDM Vol. 3 10.1.1, Table 10-1), as kvm_vcpu_reset(). */
-	a->apic_base = 0xfee00000ull | (1ull << 11) | (vcpu->vcpu_id == 0 ? 1ull << 8 : 0);
-	a->pat = 0x0007040600070406ull;
-	a->misc_enable = (1ull << 11) | (1ull << 12);
-	a->rip = 0xfff0;
-	a->rflags = X86_RFLAGS_FIXED;
-	a->regs.gpr[VCPU_REGS_RDX] = 0x600;
+	a->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
+		       (vcpu->vcpu_id == 0 ? MSR_IA32_APICBASE_BSP : 0);
+	a->pat = MSR_IA32_CR_PAT_DEFAULT;
+	a->misc_enable = MSR_IA32_MISC_ENABLE_BTS_UNAVAIL | MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL;
+	a->regs[VCPU_REGS_RIP] = 0xfff0;
+	a->regs[VCPU_REGS_RDX] = 0x600;   /* the processor signature, family 6 */
+	kvm_x86_ops.set_rflags(vcpu, X86_EFLAGS_FIXED);
 	struct kvm_sregs sregs = { 0 };
 	struct kvm_segment data = { .limit = 0xffff, .type = 3, .present = 1, .s = 1 };
 	sregs.cs = data;
@@ -514,44 +888,70 @@ int kvm_arch_vcpu_init(struct kvm_vcpu *vcpu)
 	sregs.gdt.limit = sregs.idt.limit = 0xffff;
 	sregs.cr0 = X86_CR0_ET | X86_CR0_NW | X86_CR0_CD;
 	sregs.apic_base = a->apic_base;
-	return vmx_set_sregs(vcpu, &sregs);
+	r = kvm_set_sregs(vcpu, &sregs);
+	if (r < 0)
+		return r;
+	kvm_init_mmu(vcpu);
+	return 0;
 }
 
-static void kvm_get_regs(struct kvm_vcpu *vcpu, struct kvm_regs *r)
+void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
-	const uint64_t *g = vcpu->arch.regs.gpr;
-	*r = (struct kvm_regs){
-		.rax = g[VCPU_REGS_RAX], .rbx = g[VCPU_REGS_RBX], .rcx = g[VCPU_REGS_RCX], .rdx = g[VCPU_REGS_RDX],
-		.rsi = g[VCPU_REGS_RSI], .rdi = g[VCPU_REGS_RDI], .rsp = g[VCPU_REGS_RSP], .rbp = g[VCPU_REGS_RBP],
-		.r8 = g[VCPU_REGS_R8], .r9 = g[VCPU_REGS_R9], .r10 = g[VCPU_REGS_R10], .r11 = g[VCPU_REGS_R11],
-		.r12 = g[VCPU_REGS_R12], .r13 = g[VCPU_REGS_R13], .r14 = g[VCPU_REGS_R14], .r15 = g[VCPU_REGS_R15],
-		.rip = vcpu->arch.rip, .rflags = vcpu->arch.rflags,
-	};
+	kvm_x86_ops.vcpu_free(vcpu);
 }
 
-static void kvm_set_regs(struct kvm_vcpu *vcpu, const struct kvm_regs *r)
-{
-	uint64_t *g = vcpu->arch.regs.gpr;
-	g[VCPU_REGS_RAX] = r->rax; g[VCPU_REGS_RBX] = r->rbx; g[VCPU_REGS_RCX] = r->rcx; g[VCPU_REGS_RDX] = r->rdx;
-	g[VCPU_REGS_RSI] = r->rsi; g[VCPU_REGS_RDI] = r->rdi; g[VCPU_REGS_RSP] = r->rsp; g[VCPU_REGS_RBP] = r->rbp;
-	g[VCPU_REGS_R8] = r->r8; g[VCPU_REGS_R9] = r->r9; g[VCPU_REGS_R10] = r->r10; g[VCPU_REGS_R11] = r->r11;
-	g[VCPU_REGS_R12] = r->r12; g[VCPU_REGS_R13] = r->r13; g[VCPU_REGS_R14] = r->r14; g[VCPU_REGS_R15] = r->r15;
-	vcpu->arch.rip = r->rip;
-	vcpu->arch.rflags = r->rflags | X86_RFLAGS_FIXED;
-	vcpu->arch.exception.pending = false;
-	vcpu->vmx.checked = false;
-}
+/* ---- the run loop (Linux: vcpu_enter_guest, vcpu_run) --------------------- */
 
-/* The consistency KVM demands of KVM_SET_SREGS (kvm_is_valid_sregs). */
-static bool kvm_valid_sregs(const struct kvm_sregs *s)
+// @region vcpu_enter_guest
+static int vcpu_enter_guest(struct kvm_vcpu *vcpu)
 {
-	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)) {
-		if (!(s->cr4 & X86_CR4_PAE) || !(s->efer & EFER_LMA))
-			return false;
-	} else if (s->efer & EFER_LMA) {
-		return false;
+	int r;
+	if (kvm_request_pending(vcpu)) {
+		if (kvm_check_request(KVM_REQ_TRIPLE_FAULT, vcpu)) {
+			vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
+			return 0;
+		}
+		if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu))
+			kvm_x86_ops.flush_tlb_all(vcpu);
+		if (kvm_check_request(KVM_REQ_LOAD_MMU_PGD, vcpu))
+			kvm_mmu_load_pgd(vcpu);
+		/* KVM_REQ_EVENT: kvm_inject_events() below looks at every event. */
+		kvm_check_request(KVM_REQ_EVENT, vcpu);
 	}
-	return !(s->cr0 >> 32) && !((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE));
+	r = kvm_mmu_reload(vcpu);
+	if (r <= 0)
+		return r;
+	kvm_inject_events(vcpu);
+	r = kvm_x86_ops.vcpu_run(vcpu);
+	if (r <= 0) {
+		kvm_x86_ops.cancel_injection(vcpu);
+		return r;
+	}
+	return kvm_x86_ops.handle_exit(vcpu);
+}
+// @end
+
+/* A halted vCPU waits in the kernel for an event (lab 08), or until the slice ends. */
+static int vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline)
+{
+	if (!kvm_vcpu_block(vcpu, deadline))
+		return 1;  /* the slice is over: vcpu_run returns -EINTR */
+	vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
+	return 1;
+}
+
+static int vcpu_run(struct kvm_vcpu *vcpu)
+{
+	uint64_t deadline = host_clock_ns() + KVM_RUN_SLICE_NS;
+	for (;;) {
+		int r = kvm_vcpu_running(vcpu) ? vcpu_enter_guest(vcpu) : vcpu_block(vcpu, deadline);
+		if (r <= 0)
+			return r;
+		if (host_clock_ns() >= deadline) {
+			vcpu->run->exit_reason = KVM_EXIT_INTR;
+			return -EINTR;
+		}
+	}
 }
 
 static long kvm_arch_vcpu_ioctl_run(struct kvm_vcpu *vcpu, void *arg)
@@ -571,21 +971,7 @@ static long kvm_arch_vcpu_ioctl_run(struct kvm_vcpu *vcpu, void *arg)
 		return -EINTR;
 	}
 	run->exit_reason = KVM_EXIT_UNKNOWN;
-	/* A Linux VMM gets out of a KVM_RUN that never exits with a signal; the
-	 * bare-metal host has none, so KVM_RUN gives the VMM its thread back with
-	 * -EINTR after a while in the guest, as if a timer signal had arrived. */
-	uint64_t deadline = host_now_ns() + KVM_RUN_SLICE_NS;
-	int r;
-	for (;;) {
-		r = vmx_vcpu_run(vcpu);
-		if (r <= 0)
-			break;
-		if (host_now_ns() >= deadline) {
-			run->exit_reason = KVM_EXIT_INTR;
-			r = -EINTR;
-			break;
-		}
-	}
+	int r = vcpu_run(vcpu);
 	return r < 0 ? r : 0;
 }
 
@@ -602,56 +988,26 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg
 	case KVM_SET_REGS:
 		kvm_set_regs(vcpu, arg);
 		return 0;
-	case KVM_GET_SREGS: {
-		struct kvm_sregs *s = arg;
-		vmx_get_sregs(vcpu, s);
-		s->cr2 = vcpu->arch.regs.cr2;
-		s->cr3 = vcpu->arch.cr3;
-		s->cr8 = vcpu->arch.cr8;
-		s->apic_base = vcpu->arch.apic_base;
-		memset(s->interrupt_bitmap, 0, sizeof(s->interrupt_bitmap));
+	case KVM_GET_SREGS:
+		kvm_get_sregs(vcpu, arg);
 		return 0;
-	}
-	case KVM_SET_SREGS: {
-		const struct kvm_sregs *s = arg;
-		if (!kvm_valid_sregs(s))
-			return -EINVAL;
-		int r = vmx_set_sregs(vcpu, s);
-		if (r < 0)
-			return r;
-		vcpu->arch.regs.cr2 = s->cr2;
-		vcpu->arch.cr3 = s->cr3;
-		vcpu->arch.cr8 = s->cr8 & 0xf;
-		vcpu->arch.apic_base = s->apic_base;
-		vcpu->vmx.checked = false;
-		return 0;
-	}
+	case KVM_SET_SREGS:
+		return kvm_set_sregs(vcpu, arg);
 	case KVM_GET_MSRS:
 		return kvm_vcpu_ioctl_msrs(vcpu, arg, false);
 	case KVM_SET_MSRS:
 		return kvm_vcpu_ioctl_msrs(vcpu, arg, true);
-	case KVM_SET_CPUID2: {
-		struct kvm_cpuid2 *c = arg;
-		if (c->nent > KVM_MAX_CPUID_ENTRIES)
-			return -E2BIG;
-		memcpy(vcpu->arch.cpuid_entries, c->entries, c->nent * sizeof(c->entries[0]));
-		vcpu->arch.cpuid_nent = (int)c->nent;
-		return 0;
-	}
-	case KVM_GET_CPUID2: {
-		struct kvm_cpuid2 *c = arg;
-		uint32_t have = (uint32_t)vcpu->arch.cpuid_nent;
-		bool fits = c->nent >= have;
-		if (fits)
-			memcpy(c->entries, vcpu->arch.cpuid_entries, have * sizeof(c->entries[0]));
-		c->nent = have;
-		return fits ? 0 : -E2BIG;
-	}
+	case KVM_SET_CPUID2:
+		return kvm_vcpu_ioctl_set_cpuid2(vcpu, arg);
+	case KVM_GET_CPUID2:
+		return kvm_vcpu_ioctl_get_cpuid2(vcpu, arg);
 	case KVM_TRANSLATE: {
+		/* Linux: kvm_arch_vcpu_ioctl_translate, a supervisor read. */
 		struct kvm_translation *t = arg;
-		uint64_t gpa;
-		bool ok = vcpu->arch.mmu->translate(vcpu, t->linear_address, &gpa);
-		t->physical_address = ok ? gpa : ~0ull;
+		struct x86_exception fault;
+		gpa_t gpa = kvm_mmu_gva_to_gpa(vcpu, t->linear_address, 0, &fault);
+		bool ok = gpa != INVALID_GPA;
+		t->physical_address = gpa;
 		t->valid = ok;
 		t->writeable = ok;
 		t->usermode = 0;
@@ -662,6 +1018,8 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg
 	}
 }
 
+/* ---- system and VM ioctls ---------------------------------------------------- */
+
 long kvm_arch_dev_ioctl(unsigned long request, void *arg)
 {
 	switch (request) {
@@ -671,7 +1029,7 @@ long kvm_arch_dev_ioctl(unsigned long request, void *arg)
 		return kvm_dev_ioctl_get_supported_cpuid(arg);
 	case KVM_GET_MSR_INDEX_LIST: {
 		struct kvm_msr_list *list = arg;
-		uint32_t n = sizeof(msrs_to_save) / sizeof(msrs_to_save[0]);
+		uint32_t n = ARRAY_SIZE(msrs_to_save);
 		if (!list)
 			return -EFAULT;
 		bool fits = list->nmsrs >= n;
@@ -686,14 +1044,44 @@ long kvm_arch_dev_ioctl(unsigned long request, void *arg)
 	}
 }
 
-int kvm_arch_check_extension(long cap)
+// @region kvm_arch_vm_ioctl
+long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned long request, void *arg)
 {
+	switch (request) {
+	case KVM_SET_TSS_ADDR:
+	case KVM_SET_IDENTITY_MAP_ADDR:
+		/* Linux needs these for real mode without unrestricted guest; minikvm
+		 * refuses real mode at this stage instead, so the addresses go unused. */
+		return 0;
+	/* The in-kernel irqchip is lab 08's: below stage 08 these requests do not
+	 * exist, as in a KVM built without it. */
+	case KVM_CREATE_IRQCHIP:
+		if (!LAB_ENABLED(8))
+			return -ENOTTY;
+		return kvm_irqchip_create(kvm);
+	case KVM_IRQ_LINE:
+		if (!LAB_ENABLED(8))
+			return -ENOTTY;
+		if (!arg)
+			return -EFAULT;
+		return kvm_vm_ioctl_irq_line(kvm, arg);
+	default:
+		return -ENOTTY; /* kvm_arch_vm_ioctl's default */
+	}
+}
+// @end
+
+int kvm_vm_ioctl_check_extension(struct kvm *kvm, long cap)
+{
+	(void)kvm;
 	switch (cap) {
 	case KVM_CAP_EXT_CPUID:
 	case KVM_CAP_INTERNAL_ERROR_DATA:
 		return 1;
+	case KVM_CAP_IRQCHIP:
+		return LAB_ENABLED(8) && kvm_irqchip_supported();
 	default:
-		/* IRQCHIP, IRQFD, IOEVENTFD, MP_STATE, XSAVE, ... arrive in later labs. */
+		/* IRQFD, IOEVENTFD, MP_STATE, XSAVE, ... arrive in later labs. */
 		return 0;
 	}
 }

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "kvm/vmx.h"
+#include "kvm/vmx/vmcs.h"
 #include "kvmlabs/lab.h"
 #include "lab04_tests.h"
 

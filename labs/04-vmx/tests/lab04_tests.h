@@ -4,7 +4,7 @@
 
 #include <check.h>
 
-#include "kvm/vmx_caps.h"
+#include "kvm/vmx/vmx_caps.h"
 
 Suite *vmx_caps_suite(void);
 Suite *vmx_decode_suite(void);

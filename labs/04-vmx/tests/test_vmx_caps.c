@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Control adjustment from the capability MSRs (SDM Vol. 3 A.3-A.5) and the
- * VMCS configuration built from it (kvm/vmx_caps.c). */
+ * VMCS configuration built from it (kvm/vmx/vmx_caps.c). */
 #include <errno.h>
 #include <string.h>
 
-#include "kvm/vmx.h"
-#include "kvm/vmx_caps.h"
+#include "kvm/vmx/vmcs.h"
+#include "kvm/vmx/vmx_caps.h"
 #include "lab04_tests.h"
 
 /* allowed-0 (low half): bits 1, 2, 4 must be 1; allowed-1 (high half): bits 0-6 may be 1. */
@@ -93,6 +93,8 @@ START_TEST(config_for_stage04)
 	ck_assert(conf.cpu_based_exec_ctrl & CPU_BASED_HLT_EXITING);
 	ck_assert(conf.cpu_based_exec_ctrl & CPU_BASED_UNCOND_IO_EXITING);
 	ck_assert(conf.cpu_based_exec_ctrl & CPU_BASED_CR3_LOAD_EXITING);
+	ck_assert(conf.cpu_based_exec_ctrl & CPU_BASED_INVLPG_EXITING);
+	ck_assert(!(conf.cpu_based_exec_ctrl & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS));
 	ck_assert(conf.vmexit_ctrl & VM_EXIT_HOST_ADDR_SPACE_SIZE);
 	ck_assert(conf.vmexit_ctrl & VM_EXIT_LOAD_IA32_EFER);
 	ck_assert(conf.vmentry_ctrl & VM_ENTRY_LOAD_IA32_EFER);
@@ -140,8 +142,56 @@ START_TEST(config_ept_needs_secondary_controls)
 	ck_assert_int_eq(vmx_setup_vmcs_config(&caps, &req, &conf, NULL, 0), 0);
 	ck_assert(conf.cpu_based_exec_ctrl & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS);
 	ck_assert(conf.cpu_based_2nd_exec_ctrl & SECONDARY_EXEC_ENABLE_EPT);
+	/* The guest owns CR3 and its TLB under EPT: no CR3 or INVLPG exits
+	 * (the TRUE_ MSR lets CR3 exiting be 0). */
+	ck_assert(!(conf.cpu_based_exec_ctrl & (CPU_BASED_CR3_LOAD_EXITING | CPU_BASED_CR3_STORE_EXITING)));
+	ck_assert(!(conf.cpu_based_exec_ctrl & CPU_BASED_INVLPG_EXITING));
 	caps.procbased_ctls2 = 0;
 	ck_assert_int_eq(vmx_setup_vmcs_config(&caps, &req, &conf, NULL, 0), -EIO);
+}
+END_TEST
+
+START_TEST(config_cr8_accesses_exit)
+{
+	/* No TPR shadow: a 64-bit guest's MOV to or from CR8 must exit, or it
+	 * would read and write the physical TPR (SDM Vol. 3 26.1.3). Whatever
+	 * else is asked for, the computed controls keep both bits. */
+	struct vmx_capability_msrs caps;
+	struct vmcs_config conf;
+	lab04_skylake_caps(&caps);
+	const struct vmx_config_request reqs[] = {
+		{ .host_64bit = true },
+		{ .host_64bit = true, .ept = true, .unrestricted_guest = true, .vpid = true },
+	};
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		ck_assert_int_eq(vmx_setup_vmcs_config(&caps, &reqs[i], &conf, NULL, 0), 0);
+		ck_assert_msg(conf.cpu_based_exec_ctrl & CPU_BASED_CR8_LOAD_EXITING,
+			      "request %zu: CR8-load exiting (bit 19) missing from 0x%08x", i, conf.cpu_based_exec_ctrl);
+		ck_assert_msg(conf.cpu_based_exec_ctrl & CPU_BASED_CR8_STORE_EXITING,
+			      "request %zu: CR8-store exiting (bit 20) missing from 0x%08x", i, conf.cpu_based_exec_ctrl);
+		ck_assert(!(conf.cpu_based_exec_ctrl & CPU_BASED_TPR_SHADOW));
+	}
+	/* A CPU that cannot exit on CR8 loads is refused, naming the bit. */
+	char err[200] = "";
+	caps.true_procbased_ctls &= ~((uint64_t)CPU_BASED_CR8_LOAD_EXITING << 32);
+	ck_assert_int_eq(vmx_setup_vmcs_config(&caps, &reqs[0], &conf, err, sizeof(err)), -EIO);
+	ck_assert_msg(strstr(err, "bit 19"), "message: %s", err);
+}
+END_TEST
+
+START_TEST(config_vpid_is_optional)
+{
+	struct vmx_capability_msrs caps;
+	struct vmx_config_request req = { .host_64bit = true, .vpid = true };
+	struct vmcs_config conf;
+	lab04_skylake_caps(&caps);
+	ck_assert_int_eq(vmx_setup_vmcs_config(&caps, &req, &conf, NULL, 0), 0);
+	ck_assert(conf.cpu_based_2nd_exec_ctrl & SECONDARY_EXEC_ENABLE_VPID);
+	/* Without secondary controls there are no VPIDs, and that is no error. */
+	caps.procbased_ctls2 = 0;
+	caps.true_procbased_ctls &= ~((uint64_t)CPU_BASED_ACTIVATE_SECONDARY_CONTROLS << 32);
+	ck_assert_int_eq(vmx_setup_vmcs_config(&caps, &req, &conf, NULL, 0), 0);
+	ck_assert(!(conf.cpu_based_exec_ctrl & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS));
 }
 END_TEST
 
@@ -162,6 +212,8 @@ Suite *vmx_caps_suite(void)
 	tcase_add_test(tc, config_without_true_msrs_keeps_default1);
 	tcase_add_test(tc, config_names_missing_control);
 	tcase_add_test(tc, config_ept_needs_secondary_controls);
+	tcase_add_test(tc, config_cr8_accesses_exit);
+	tcase_add_test(tc, config_vpid_is_optional);
 	suite_add_tcase(s, tc);
 	return s;
 }

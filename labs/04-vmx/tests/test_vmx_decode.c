@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Exit-qualification decoding (SDM Vol. 3 Tables 28-3, 28-5) and segment
- * access rights (Table 25-2) (kvm/vmx_decode.c). */
+ * access rights (Table 25-2) (kvm/vmx/vmx_decode.c). */
 #include <errno.h>
 #include <string.h>
 
-#include "kvm/vmx.h"
-#include "kvm/vmx_decode.h"
+#include "kvm/vmx/vmcs.h"
+#include "kvm/vmx/vmx_decode.h"
 #include "lab04_tests.h"
 
 START_TEST(io_out_imm8)

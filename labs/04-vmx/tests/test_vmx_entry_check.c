@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM-entry checker (kvm/vmx_entry_check.c) on synthetic VMCS images: a
+ * The VM-entry checker (kvm/vmx/vmx_entry_check.c) on synthetic VMCS images: a
  * valid image of a flat 32-bit guest (what minikvm builds at stage 04) passes
  * every check, and for each rule a one-field mistake fails that rule.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "kvm/vmx.h"
-#include "kvm/vmx_entry_check.h"
-#include "kvm/vmx_names.h"
+#include <x86/msr-index.h>
+#include <x86/processor-flags.h>
+#include <x86/trapnr.h>
+
+#include "kvm/vmx/vmcs.h"
+#include "kvm/vmx/vmx_entry_check.h"
+#include "kvm/vmx/vmx_names.h"
 #include "lab04_tests.h"
 
 #define NONCANONICAL 0x0000800000000000ull
@@ -224,7 +228,7 @@ static const struct mutation mutations[] = {
 	{ "guest EFER reserved bit", "guest-msrs", { SET(GUEST_IA32_EFER, 1u << 1) } },
 	{ "IA-32e mode guest with EFER.LMA = 0", "guest-msrs", { OR(VM_ENTRY_CONTROLS, VM_ENTRY_IA32E_MODE) } },
 	/* 27.3.1.2 segments */
-	{ "virtual-8086 mode with flat segments", "guest-v8086-segments", { OR(GUEST_RFLAGS, X86_RFLAGS_VM) } },
+	{ "virtual-8086 mode with flat segments", "guest-v8086-segments", { OR(GUEST_RFLAGS, X86_EFLAGS_VM) } },
 	{ "guest TR selector with TI", "guest-selectors", { SET(GUEST_TR_SELECTOR, 0x1c) } },
 	{ "guest SS.RPL != CS.RPL", "guest-selectors", { SET(GUEST_SS_SELECTOR, 0x13) } },
 	{ "guest CS base above 4 GiB", "guest-segment-bases", { SET(GUEST_CS_BASE, 1ull << 32) } },

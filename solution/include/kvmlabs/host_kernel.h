@@ -7,6 +7,7 @@
 #ifndef KVMLABS_HOST_KERNEL_H
 #define KVMLABS_HOST_KERNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,5 +21,16 @@ void host_pages_free(void *pages, size_t n);
 
 static inline uint64_t host_virt_to_phys(const void *p) { return (uint64_t)(uintptr_t)p; }
 static inline void *host_phys_to_virt(uint64_t pa) { return (void *)(uintptr_t)pa; }
+
+/* Monotonic time in nanoseconds since boot: the clock KVM_RUN's time slice
+ * and, from lab 08, the virtual LAPIC timer run on (host/wait.c). */
+uint64_t host_clock_ns(void);
+
+/* Idle the CPU until host_clock_ns() >= deadline_ns or a host interrupt
+ * arrives, whichever comes first, so a halted vCPU can wait in minikvm
+ * (Linux: kvm_vcpu_block sleeping in schedule()). Returns true once the
+ * deadline has passed. It may return earlier without a reason: callers look
+ * at their own wake-up conditions again and wait once more. */
+bool host_wait_until(uint64_t deadline_ns);
 
 #endif

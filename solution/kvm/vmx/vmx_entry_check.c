@@ -11,7 +11,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmx.h"
+#include <x86/const.h>
+#include <x86/msr-index.h>
+#include <x86/processor-flags.h>
+#include <x86/trapnr.h>
+
+#include "vmcs.h"
 #include "vmx_entry_check.h"
 
 struct check_ctx {
@@ -197,7 +202,7 @@ static void rule_ctl_msr_areas(struct check_ctx *c)
 		{ VM_EXIT_MSR_LOAD_COUNT, VM_EXIT_MSR_LOAD_ADDR, "VM-exit MSR-load address" },
 		{ VM_ENTRY_MSR_LOAD_COUNT, VM_ENTRY_MSR_LOAD_ADDR, "VM-entry MSR-load address" },
 	};
-	for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(areas); i++) {
 		if (!rd(c, areas[i].count))
 			continue;
 		uint64_t pa = rd(c, areas[i].addr);
@@ -282,7 +287,7 @@ static void rule_host_msrs(struct check_ctx *c)
 	if (c->exit & VM_EXIT_LOAD_IA32_EFER) {
 		uint64_t efer = rd(c, HOST_IA32_EFER);
 		bool lma = efer & EFER_LMA, lme = efer & EFER_LME;
-		if (efer & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		if (efer & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
 			fail(c, HOST_IA32_EFER, efer, "host IA32_EFER", "reserved bits must be 0");
 		if (lma != c->host64 || lme != c->host64)
 			fail(c, HOST_IA32_EFER, efer, "host IA32_EFER",
@@ -308,7 +313,7 @@ static void rule_host_selectors(struct check_ctx *c)
 		{ HOST_FS_SELECTOR, "host FS selector" }, { HOST_GS_SELECTOR, "host GS selector" },
 		{ HOST_TR_SELECTOR, "host TR selector" },
 	};
-	for (size_t i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(sels); i++) {
 		uint64_t sel = rd(c, sels[i].field);
 		if (sel & 7)
 			fail(c, sels[i].field, sel, sels[i].what, "RPL and TI must be 0");
@@ -330,7 +335,7 @@ static void rule_host_bases(struct check_ctx *c)
 	};
 	if (!c->env->host_in_ia32e_mode)
 		return;
-	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
 		uint64_t base = rd(c, bases[i].field);
 		if (!canonical(base))
 			fail(c, bases[i].field, base, bases[i].what, "must be canonical");
@@ -448,7 +453,7 @@ static void rule_guest_msrs(struct check_ctx *c)
 	if (c->entry & VM_ENTRY_LOAD_IA32_EFER) {
 		uint64_t efer = rd(c, GUEST_IA32_EFER);
 		bool lma = efer & EFER_LMA, lme = efer & EFER_LME;
-		if (efer & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		if (efer & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
 			fail(c, GUEST_IA32_EFER, efer, "guest IA32_EFER", "reserved bits must be 0");
 		if (lma != c->ia32e_guest)
 			fail(c, GUEST_IA32_EFER, efer, "guest IA32_EFER",
@@ -610,7 +615,7 @@ static void rule_guest_data_ar(struct check_ctx *c)
 	if (c->v8086)
 		return;
 	static const int segs[] = { SEG_DS, SEG_ES, SEG_FS, SEG_GS };
-	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(segs); i++) {
 		int s = segs[i];
 		if (!seg_usable(c, s))
 			continue;
@@ -695,15 +700,15 @@ static void rule_guest_rip(struct check_ctx *c)
 static void rule_guest_rflags(struct check_ctx *c)
 {
 	uint64_t f = c->rflags;
-	if (f & X86_RFLAGS_RESERVED_MASK)
+	if (f & X86_EFLAGS_RESERVED)
 		fail(c, GUEST_RFLAGS, f, "guest RFLAGS", "reserved bits 63:22, 15, 5 and 3 must be 0");
-	if (!(f & X86_RFLAGS_FIXED))
+	if (!(f & X86_EFLAGS_FIXED))
 		fail(c, GUEST_RFLAGS, f, "guest RFLAGS", "bit 1 must be 1");
-	if ((f & X86_RFLAGS_VM) && (c->ia32e_guest || !(c->cr0 & X86_CR0_PE)))
+	if ((f & X86_EFLAGS_VM) && (c->ia32e_guest || !(c->cr0 & X86_CR0_PE)))
 		fail(c, GUEST_RFLAGS, f, "guest RFLAGS", "VM must be 0 in IA-32e mode and in real mode");
 	uint64_t info = rd(c, VM_ENTRY_INTR_INFO_FIELD);
 	if ((info & INTR_INFO_VALID_MASK) && (info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR &&
-	    !(f & X86_RFLAGS_IF))
+	    !(f & X86_EFLAGS_IF))
 		fail(c, GUEST_RFLAGS, f, "guest RFLAGS", "IF must be 1 to inject an external interrupt");
 }
 
@@ -732,7 +737,7 @@ static void rule_guest_interruptibility(struct check_ctx *c)
 		fail(c, GUEST_INTERRUPTIBILITY_INFO, s, what, "bits 31:5 must be 0");
 	if ((s & GUEST_INTR_STATE_STI) && (s & GUEST_INTR_STATE_MOV_SS))
 		fail(c, GUEST_INTERRUPTIBILITY_INFO, s, what, "blocking by STI and by MOV SS are exclusive");
-	if ((s & GUEST_INTR_STATE_STI) && !(c->rflags & X86_RFLAGS_IF))
+	if ((s & GUEST_INTR_STATE_STI) && !(c->rflags & X86_EFLAGS_IF))
 		fail(c, GUEST_INTERRUPTIBILITY_INFO, s, what, "blocking by STI needs RFLAGS.IF=1");
 	if (s & GUEST_INTR_STATE_SMI)
 		fail(c, GUEST_INTERRUPTIBILITY_INFO, s, what, "blocking by SMI needs entry to SMM");
@@ -841,7 +846,7 @@ static const struct vmentry_rule vmentry_rules[] = {
 };
 // @end
 
-#define RULE_COUNT (sizeof(vmentry_rules) / sizeof(vmentry_rules[0]))
+#define RULE_COUNT (ARRAY_SIZE(vmentry_rules))
 
 const char *vmx_vmentry_rule_name(unsigned int i)
 {
@@ -863,7 +868,7 @@ unsigned int vmx_vmentry_check(const struct vmentry_check_env *env)
 	c.cr0 = rd(&c, GUEST_CR0);
 	c.cr4 = rd(&c, GUEST_CR4);
 	c.rflags = rd(&c, GUEST_RFLAGS);
-	c.v8086 = c.rflags & X86_RFLAGS_VM;
+	c.v8086 = c.rflags & X86_EFLAGS_VM;
 	c.maxphyaddr = env->caps->phys_addr_bits ? env->caps->phys_addr_bits : 36;
 	for (size_t i = 0; i < RULE_COUNT; i++) {
 		c.rule = vmentry_rules[i].name;

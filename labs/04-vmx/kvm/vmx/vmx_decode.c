@@ -6,8 +6,12 @@
 #include <errno.h>
 
 #include "kvmlabs/lab.h"
-#include "vmx.h"
+#include "vmcs.h"
 #include "vmx_decode.h"
+
+// @lab 04 vmx_decode_helpers: Your own types and static helpers for this file.
+/* your helpers */
+// @end
 
 int vmx_decode_io_qual(uint64_t qual, struct vmx_io_qual *io)
 {

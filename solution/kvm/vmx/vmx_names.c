@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include "vmx.h"
+#include <x86/const.h>
+
+#include "vmcs.h"
 #include "vmx_names.h"
 
 // @region exit_reason_names
@@ -112,7 +114,7 @@ const char *vmx_exit_reason_name(uint32_t basic_reason)
 
 const char *vmx_instruction_error_name(uint32_t error)
 {
-	if (error < sizeof(vmx_instruction_errors) / sizeof(vmx_instruction_errors[0]) &&
+	if (error < ARRAY_SIZE(vmx_instruction_errors) &&
 	    vmx_instruction_errors[error])
 		return vmx_instruction_errors[error];
 	return "unknown VM-instruction error";

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * VMX architecture definitions: VMCS field encodings (SDM Vol. 3 Appendix B),
- * control bits (SDM Vol. 3 25.6-25.8), capability MSRs (Appendix A), basic exit
- * reasons (Appendix C). Pure definitions: included hosted by the unit tests too.
- * Names follow Linux's arch/x86/include/asm/vmx.h.
+ * control bits (SDM Vol. 3 25.6-25.8), the bit layouts of the capability MSRs
+ * (Appendix A; their indices are in <x86/msr-index.h>), basic exit reasons
+ * (Appendix C), event-injection and access-rights formats. Only what is
+ * VMX's: CR, RFLAGS, EFER bits and vectors come from solution/include/x86/.
+ * Pure definitions: included hosted by the unit tests too. Names follow
+ * Linux's arch/x86/include/asm/vmx.h and arch/x86/kvm/vmx/vmcs.h.
  */
-#ifndef KVMLABS_KVM_VMX_H
-#define KVMLABS_KVM_VMX_H
+#ifndef KVMLABS_KVM_VMX_VMCS_H
+#define KVMLABS_KVM_VMX_VMCS_H
 
 #include <stdint.h>
 
@@ -209,28 +212,7 @@ enum vmcs_field {
 #define VM_ENTRY_LOAD_IA32_PAT                  (1u << 14)
 #define VM_ENTRY_LOAD_IA32_EFER                 (1u << 15)
 
-/* VMX capability MSRs (SDM Vol. 3 Appendix A). */
-#define MSR_IA32_FEATURE_CONTROL                0x0000003a
-#define FEAT_CTL_LOCKED                         (1ull << 0)
-#define FEAT_CTL_VMX_ENABLED_INSIDE_SMX         (1ull << 1)
-#define FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX        (1ull << 2)
-#define MSR_IA32_VMX_BASIC                      0x00000480
-#define MSR_IA32_VMX_PINBASED_CTLS              0x00000481
-#define MSR_IA32_VMX_PROCBASED_CTLS             0x00000482
-#define MSR_IA32_VMX_EXIT_CTLS                  0x00000483
-#define MSR_IA32_VMX_ENTRY_CTLS                 0x00000484
-#define MSR_IA32_VMX_MISC                       0x00000485
-#define MSR_IA32_VMX_CR0_FIXED0                 0x00000486
-#define MSR_IA32_VMX_CR0_FIXED1                 0x00000487
-#define MSR_IA32_VMX_CR4_FIXED0                 0x00000488
-#define MSR_IA32_VMX_CR4_FIXED1                 0x00000489
-#define MSR_IA32_VMX_PROCBASED_CTLS2            0x0000048b
-#define MSR_IA32_VMX_EPT_VPID_CAP               0x0000048c
-#define MSR_IA32_VMX_TRUE_PINBASED_CTLS         0x0000048d
-#define MSR_IA32_VMX_TRUE_PROCBASED_CTLS        0x0000048e
-#define MSR_IA32_VMX_TRUE_EXIT_CTLS             0x0000048f
-#define MSR_IA32_VMX_TRUE_ENTRY_CTLS            0x00000490
-
+/* Fields of the VMX capability MSRs (SDM Vol. 3 A.1, A.6). */
 #define VMX_BASIC_REVISION_MASK                 0x7fffffffull
 #define VMX_BASIC_VMCS_SIZE(basic)              ((uint32_t)(((basic) >> 32) & 0x1fff))
 #define VMX_BASIC_32BIT_PHYS_ADDR_ONLY          (1ull << 48)
@@ -363,64 +345,5 @@ enum vmx_exit_reason {
 #define VMX_AR_G                       (1u << 15)
 #define VMX_AR_UNUSABLE                (1u << 16)
 #define VMX_AR_RESERVED_MASK           0xfffe0f00u
-
-/* x86 control register and flag bits used by the VMX code (SDM Vol. 3 2.5). */
-#define X86_CR0_PE   (1ull << 0)
-#define X86_CR0_MP   (1ull << 1)
-#define X86_CR0_EM   (1ull << 2)
-#define X86_CR0_TS   (1ull << 3)
-#define X86_CR0_ET   (1ull << 4)
-#define X86_CR0_NE   (1ull << 5)
-#define X86_CR0_WP   (1ull << 16)
-#define X86_CR0_AM   (1ull << 18)
-#define X86_CR0_NW   (1ull << 29)
-#define X86_CR0_CD   (1ull << 30)
-#define X86_CR0_PG   (1ull << 31)
-#define X86_CR4_VME  (1ull << 0)
-#define X86_CR4_PVI  (1ull << 1)
-#define X86_CR4_TSD  (1ull << 2)
-#define X86_CR4_DE   (1ull << 3)
-#define X86_CR4_PSE  (1ull << 4)
-#define X86_CR4_PAE  (1ull << 5)
-#define X86_CR4_MCE  (1ull << 6)
-#define X86_CR4_PGE  (1ull << 7)
-#define X86_CR4_PCE  (1ull << 8)
-#define X86_CR4_OSFXSR (1ull << 9)
-#define X86_CR4_OSXMMEXCPT (1ull << 10)
-#define X86_CR4_UMIP (1ull << 11)
-#define X86_CR4_LA57 (1ull << 12)
-#define X86_CR4_VMXE (1ull << 13)
-#define X86_CR4_SMXE (1ull << 14)
-#define X86_CR4_FSGSBASE (1ull << 16)
-#define X86_CR4_PCIDE (1ull << 17)
-#define X86_CR4_OSXSAVE (1ull << 18)
-#define X86_CR4_SMEP (1ull << 20)
-#define X86_CR4_SMAP (1ull << 21)
-#define X86_CR4_PKE  (1ull << 22)
-#define X86_RFLAGS_FIXED (1ull << 1)
-#define X86_RFLAGS_TF (1ull << 8)
-#define X86_RFLAGS_IF (1ull << 9)
-#define X86_RFLAGS_VM (1ull << 17)
-#define X86_RFLAGS_RESERVED_MASK 0xffffffffffc08028ull /* bits 63:22, 15, 5, 3 */
-#define EFER_SCE     (1ull << 0)
-#define EFER_LME     (1ull << 8)
-#define EFER_LMA     (1ull << 10)
-#define EFER_NXE     (1ull << 11)
-
-/* Exception vectors (SDM Vol. 3 6.3.1). */
-#define DE_VECTOR 0
-#define DB_VECTOR 1
-#define NMI_VECTOR 2
-#define BP_VECTOR 3
-#define UD_VECTOR 6
-#define DF_VECTOR 8
-#define TS_VECTOR 10
-#define NP_VECTOR 11
-#define SS_VECTOR 12
-#define GP_VECTOR 13
-#define PF_VECTOR 14
-#define AC_VECTOR 17
-#define MC_VECTOR 18
-#define CP_VECTOR 21
 
 #endif

@@ -25,11 +25,13 @@ struct vmx_capability_msrs {
 
 enum vmx_ctl_kind { VMX_CTL_PIN, VMX_CTL_PROC, VMX_CTL_PROC2, VMX_CTL_EXIT, VMX_CTL_ENTRY };
 
-/* What the hypervisor asks of the CPU; stage-dependent (ept=0 below lab 06). */
+/* What the hypervisor asks of the CPU beyond its fixed trap set; stage-
+ * dependent, like kvm_intel's module parameters (ept=0 below lab 06). */
 struct vmx_config_request {
 	bool host_64bit;          /* the host runs in IA-32e mode */
-	bool ept;                 /* lab 06 */
-	bool unrestricted_guest;  /* lab 06 */
+	bool ept;                 /* lab 06: required; drops CR3 and INVLPG exiting */
+	bool unrestricted_guest;  /* lab 06: required (needs ept) */
+	bool vpid;                /* lab 06: used when the CPU has it */
 };
 
 /* The controls every VMCS of this hypervisor starts from (Linux: struct vmcs_config). */
