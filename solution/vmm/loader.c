@@ -247,7 +247,7 @@ int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_
 
 /* The "image" subsystem: read the file before anything else, so that a
  * missing or oversize image is reported as such even without /dev/kvm. */
-int image_init(struct vm *vm)
+int guest_image_init(struct vm *vm)
 {
 	char err[256];
 	vm->image = host_load_file(vm->opt->image, vm->opt->mem_size, &vm->image_size, err, sizeof(err));
@@ -258,7 +258,7 @@ int image_init(struct vm *vm)
 	return 0;
 }
 
-void image_exit(struct vm *vm)
+void guest_image_exit(struct vm *vm)
 {
 	free(vm->image);
 	vm->image = NULL;
@@ -270,7 +270,7 @@ static const char *const mode_names[] = {
 
 /* The "boot" subsystem: the image into guest RAM, and for protected and long
  * mode the GDT and page tables a boot loader would have left (lab 02). */
-int boot_init(struct vm *vm)
+int guest_boot_init(struct vm *vm)
 {
 	char err[256];
 	struct boot_info *boot = &vm->boot;
@@ -278,7 +278,7 @@ int boot_init(struct vm *vm)
 		vm_stop(vm, VMM_EXIT_BAD_IMAGE, "%s: %s", vm->opt->image, err);
 		return -EINVAL;
 	}
-	image_exit(vm); /* in guest memory now */
+	guest_image_exit(vm); /* in guest memory now */
 	if (boot->mode != MODE_REAL && !LAB_ENABLED(2)) {
 		vm_stop(vm, VMM_EXIT_BAD_IMAGE, "%s: a %s image needs lab 02; this VMM is built for stage %02d",
 			vm->opt->image, mode_names[boot->mode], KVMLABS_STAGE);

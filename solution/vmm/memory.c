@@ -84,7 +84,7 @@ void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
 }
 
 /* The "memory" subsystem: guest RAM at GPA 0 as region and slot 0. */
-int memory_init(struct vm *vm)
+int guest_memory_init(struct vm *vm)
 {
 	uint64_t size = vm->opt->mem_size;
 	vm->ram = host_alloc_guest_ram(size);
@@ -95,13 +95,13 @@ int memory_init(struct vm *vm)
 	int r = vm_add_region(vm, "ram", 0, size, vm->ram, 0);
 	if (r < 0) {
 		vm_stop(vm, VMM_EXIT_KVM_SETUP, "guest RAM as memslot 0: %s", vmm_strerror(r));
-		memory_exit(vm);
+		guest_memory_exit(vm);
 	}
 	return r;
 }
 
 /* Delete every slot (memory_size 0, api.rst 4.35), then free the RAM. */
-void memory_exit(struct vm *vm)
+void guest_memory_exit(struct vm *vm)
 {
 	while (vm->nr_regions > 0) {
 		struct mem_region gone = vm->regions[--vm->nr_regions];

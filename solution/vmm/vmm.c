@@ -30,15 +30,15 @@ struct vm_subsystem {
 };
 
 static const struct vm_subsystem subsystems[] = {
-	{ "image",     1, image_init,     image_exit },     /* read the file (loader.c) */
-	{ "vm",        1, vm_open,        vm_close },       /* /dev/kvm, KVM_CREATE_VM, buses (vm.c) */
-	{ "irqchip",   3, irq_init,       irq_exit },       /* KVM_CREATE_IRQCHIP, lines (irq.c) */
-	{ "memory",    1, memory_init,    memory_exit },    /* guest RAM, its memslot (memory.c) */
-	{ "devices",   1, devices_init,   devices_exit },   /* the board (devices/devices.c) */
-	{ "doorbell",  3, doorbell_init,  doorbell_exit },  /* ioeventfd + I/O thread (irq.c) */
-	{ "dirty-log", 3, dirty_log_init, dirty_log_exit }, /* KVM_MEM_LOG_DIRTY_PAGES (dirty.c) */
-	{ "boot",      1, boot_init,      NULL },           /* image into RAM, GDT, page tables (loader.c) */
-	{ "vcpus",     1, vcpus_init,     vcpus_exit },     /* vCPUs, CPUID, registers (vm.c) */
+	{ "image",     1, guest_image_init,  guest_image_exit },  /* read the file (loader.c) */
+	{ "vm",        1, vm_open,           vm_close },          /* /dev/kvm, KVM_CREATE_VM, buses (vm.c) */
+	{ "irqchip",   3, irq_init,          irq_exit },          /* KVM_CREATE_IRQCHIP, lines (irq.c) */
+	{ "memory",    1, guest_memory_init, guest_memory_exit }, /* guest RAM, its memslot (memory.c) */
+	{ "devices",   1, devices_init,      devices_exit },      /* the board (devices/devices.c) */
+	{ "doorbell",  3, doorbell_init,     doorbell_exit },     /* ioeventfd, I/O thread (irq.c) */
+	{ "dirty-log", 3, dirty_log_init,    dirty_log_exit },    /* KVM_MEM_LOG_DIRTY_PAGES (dirty.c) */
+	{ "boot",      1, guest_boot_init,   NULL },              /* image into RAM, GDT, page tables (loader.c) */
+	{ "vcpus",     1, vcpus_init,        vcpus_exit },        /* vCPUs, CPUID, registers (vm.c) */
 };
 // @end
 

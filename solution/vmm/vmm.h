@@ -161,8 +161,8 @@ enum exit_action handle_mmio(struct vcpu *vcpu);
 int vm_add_region(struct vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva, uint32_t flags);
 void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 const struct mem_region *gpa_to_region(const struct vm *vm, uint64_t gpa);
-int memory_init(struct vm *vm);
-void memory_exit(struct vm *vm);
+int guest_memory_init(struct vm *vm);
+void guest_memory_exit(struct vm *vm);
 
 /* cpuid.c (lab 03) */
 int vcpu_setup_cpuid(struct vcpu *vcpu);
@@ -189,9 +189,9 @@ void dirty_log_exit(struct vm *vm);
 /* loader.c */
 int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_options *opt,
 	       struct boot_info *boot, char *err, size_t errlen);
-int image_init(struct vm *vm);
-void image_exit(struct vm *vm);
-int boot_init(struct vm *vm);
+int guest_image_init(struct vm *vm);
+void guest_image_exit(struct vm *vm);
+int guest_boot_init(struct vm *vm);
 
 /* devices/devices.c */
 int devices_init(struct vm *vm);
