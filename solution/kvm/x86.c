@@ -888,11 +888,8 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	sregs.gdt.limit = sregs.idt.limit = 0xffff;
 	sregs.cr0 = X86_CR0_ET | X86_CR0_NW | X86_CR0_CD;
 	sregs.apic_base = a->apic_base;
-	r = kvm_set_sregs(vcpu, &sregs);
-	if (r < 0)
-		return r;
-	kvm_init_mmu(vcpu);
-	return 0;
+	/* kvm_set_sregs() chooses the first MMU context too. */
+	return kvm_set_sregs(vcpu, &sregs);
 }
 
 void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)

@@ -13,6 +13,7 @@
 
 #include <x86/const.h>
 #include <x86/msr-index.h>
+#include <x86/pgtable.h>
 #include <x86/processor-flags.h>
 #include <x86/trapnr.h>
 
@@ -769,6 +770,12 @@ static void rule_guest_vmcs_link(struct check_ctx *c)
 
 /* ---- 27.3.1.6 PDPTEs ---------------------------------------------------- */
 
+/* A PAE PDPTE has no R/W, U/S, A, D, PS, G or XD bit (SDM Vol. 3 4.4.1, Table 4-8);
+ * a PAE CR3 holds the table's address in bits 31:5. */
+#define PAE_PDPTE_RSVD_MASK (PT_WRITABLE_MASK | PT_USER_MASK | PT_ACCESSED_MASK | PT_DIRTY_MASK | \
+			     PT_PAGE_SIZE_MASK | PT_GLOBAL_MASK | PT64_NX_MASK)
+#define PAE_CR3_ADDR_MASK   0xffffffe0ull
+
 static void rule_guest_pdptes(struct check_ctx *c)
 {
 	if (!(c->cr0 & X86_CR0_PG) || !(c->cr4 & X86_CR4_PAE) || c->ia32e_guest)
@@ -781,15 +788,15 @@ static void rule_guest_pdptes(struct check_ctx *c)
 			pdpte[i] = rd(c, pdptr_fields[i]);
 	} else {
 		const struct vmcs_accessor *a = c->env->vmcs;
-		if (!a->read_phys || a->read_phys(a->ctx, cr3 & 0xffffffe0ull, pdpte, sizeof(pdpte)) < 0)
+		if (!a->read_phys || a->read_phys(a->ctx, cr3 & PAE_CR3_ADDR_MASK, pdpte, sizeof(pdpte)) < 0)
 			return;
 	}
 	for (int i = 0; i < 4; i++) {
-		if (!(pdpte[i] & 1))
+		if (!(pdpte[i] & PT_PRESENT_MASK))
 			continue;
 		char what[40];
 		snprintf(what, sizeof(what), "guest PDPTE%d (CR3 0x%llx)", i, (unsigned long long)cr3);
-		if ((pdpte[i] & 0x1e6) || beyond_maxphyaddr(c, pdpte[i] & ~(1ull << 63)) || (pdpte[i] >> 63))
+		if ((pdpte[i] & PAE_PDPTE_RSVD_MASK) || beyond_maxphyaddr(c, pdpte[i] & ~PT64_NX_MASK))
 			fail(c, pdptr_fields[i], pdpte[i], what, "reserved bits (2:1, 8:5, beyond MAXPHYADDR) must be 0");
 	}
 }
