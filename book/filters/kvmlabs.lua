@@ -700,11 +700,11 @@ local function kvm_api_index()
   return blocks
 end
 
--- The exit-reason numbers as minikvm's kvm/vmx.h defines them, so that the
--- index shows what the code uses; the built-in table gives the descriptions
--- (and the numbers, if the header is missing).
+-- The exit-reason numbers as minikvm's kvm/vmx/vmcs.h defines them, so that
+-- the index shows what the code uses; the built-in table gives the
+-- descriptions (and the numbers, if the header is missing).
 local function vmx_exit_reasons()
-  local f = io.open(SOLUTION .. "/kvm/vmx.h", "r")
+  local f = io.open(SOLUTION .. "/kvm/vmx/vmcs.h", "r") or io.open(SOLUTION .. "/kvm/vmx.h", "r")
   if not f then return VMX_EXIT_REASONS end
   local text = f:read("a")
   f:close()
