@@ -24,7 +24,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	cpuid(ABI_CPUID_HV_FEATURES, 0, &a, &b, &c, &d);
 	report_eq("cpuid-hv-features", a, ABI_HV_FEATURES_EAX);
 
-	report_eq("msr-sysenter-cs", rdmsr(ABI_MSR_SYSENTER_CS), ABI_SYSENTER_CS_VALUE);
-	report_eq("msr-sysenter-esp", rdmsr(ABI_MSR_SYSENTER_ESP), ABI_SYSENTER_ESP_VALUE);
+	report_eq("msr-sysenter-cs", rdmsr(MSR_IA32_SYSENTER_CS), ABI_SYSENTER_CS_VALUE);
+	report_eq("msr-sysenter-esp", rdmsr(MSR_IA32_SYSENTER_ESP), ABI_SYSENTER_ESP_VALUE);
 	end();
 }

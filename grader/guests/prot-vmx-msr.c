@@ -23,8 +23,8 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	begin(GUEST_NAME);
 	idt_init();
 
-	report_eq("msr-sysenter-cs", rdmsr(ABI_MSR_SYSENTER_CS), ABI_SYSENTER_CS_VALUE);
-	report_eq("msr-sysenter-esp", rdmsr(ABI_MSR_SYSENTER_ESP), ABI_SYSENTER_ESP_VALUE);
+	report_eq("msr-sysenter-cs", rdmsr(MSR_IA32_SYSENTER_CS), ABI_SYSENTER_CS_VALUE);
+	report_eq("msr-sysenter-esp", rdmsr(MSR_IA32_SYSENTER_ESP), ABI_SYSENTER_ESP_VALUE);
 
 	wrmsr(MSR_IA32_SYSENTER_EIP, 0x00c0ffee);
 	report_eq("msr-sysenter-eip-round-trip", rdmsr(MSR_IA32_SYSENTER_EIP), 0x00c0ffee);

@@ -111,8 +111,8 @@ int vcpu_setup_msrs(struct vcpu *vcpu)
 	} msrs = {
 		.header.nmsrs = 2,
 		.entries = {
-			{ .index = ABI_MSR_SYSENTER_CS, .data = ABI_SYSENTER_CS_VALUE },
-			{ .index = ABI_MSR_SYSENTER_ESP, .data = ABI_SYSENTER_ESP_VALUE },
+			{ .index = MSR_IA32_SYSENTER_CS, .data = ABI_SYSENTER_CS_VALUE },
+			{ .index = MSR_IA32_SYSENTER_ESP, .data = ABI_SYSENTER_ESP_VALUE },
 		},
 	};
 	/* KVM_SET_MSRS returns how many entries it set, stopping at the first it refuses. */

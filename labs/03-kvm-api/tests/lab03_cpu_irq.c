@@ -170,9 +170,9 @@ START_TEST(ex4_msrs_in_one_call)
 	ck_assert_msg(m->nmsrs == 2, "nmsrs %u, want 2", m->nmsrs);
 	bool cs = false, esp = false;
 	for (uint32_t i = 0; i < 2; i++) {
-		if (m->entries[i].index == ABI_MSR_SYSENTER_CS)
+		if (m->entries[i].index == MSR_IA32_SYSENTER_CS)
 			cs = m->entries[i].data == ABI_SYSENTER_CS_VALUE;
-		if (m->entries[i].index == ABI_MSR_SYSENTER_ESP)
+		if (m->entries[i].index == MSR_IA32_SYSENTER_ESP)
 			esp = m->entries[i].data == ABI_SYSENTER_ESP_VALUE;
 	}
 	ck_assert_msg(cs && esp, "want SYSENTER_CS (0x174) = 0x%x and SYSENTER_ESP (0x175) = 0x%x",

@@ -7,6 +7,9 @@
 #ifndef KVMLABS_GUEST_ABI_H
 #define KVMLABS_GUEST_ABI_H
 
+#include <x86/cpuid.h>
+#include <x86/msr-index.h>
+
 /* ---- I/O ports ---------------------------------------------------------- */
 #define ABI_COM1_PORT        0x3f8  /* 8250 UART, 8 ports */
 #define ABI_COM1_IRQ         4
@@ -59,12 +62,11 @@ enum abi_testdev_cmd {
 #define ABI_MULTIBOOT_MAGIC  0x2badb002
 
 /* ---- CPUID and MSRs the VMM configures ---------------------------------- */
-#define ABI_CPUID_HV_LEAF    0x40000000 /* EAX = max hypervisor leaf, EBX:ECX:EDX = signature */
+#define ABI_CPUID_HV_LEAF    CPUID_HYPERVISOR_BASE /* EAX = max hypervisor leaf, EBX:ECX:EDX = signature */
 #define ABI_CPUID_HV_SIGNATURE "kvmlabs-vmm\0" /* 12 bytes */
 #define ABI_CPUID_HV_FEATURES 0x40000001 /* EAX = ABI_HV_FEATURES_EAX */
 #define ABI_HV_FEATURES_EAX  0x6b766d31u /* "1mvk": the kvmlabs VMM ABI version 1 */
-#define ABI_MSR_SYSENTER_CS  0x174      /* set by the VMM to ABI_SYSENTER_CS_VALUE */
-#define ABI_MSR_SYSENTER_ESP 0x175      /* set by the VMM to ABI_SYSENTER_ESP_VALUE */
+/* The VMM sets IA32_SYSENTER_CS and IA32_SYSENTER_ESP (x86/msr-index.h) to these. */
 #define ABI_SYSENTER_CS_VALUE  0x0010
 #define ABI_SYSENTER_ESP_VALUE 0x4b564d4cu
 
