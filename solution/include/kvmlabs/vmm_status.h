@@ -3,7 +3,7 @@
  * Exit statuses of the VMM. A guest ending through the debug-exit port gives
  * an odd status ((value << 1) | 1, QEMU's isa-debug-exit); every VMM-side
  * ending is even, so the grader can always tell who ended the run.
- * grader/kvmlabs_grader reads this table, so keep one #define per line.
+ * grader/lib/status.py reads this table, so keep one #define per line.
  */
 #ifndef KVMLABS_VMM_STATUS_H
 #define KVMLABS_VMM_STATUS_H
