@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <x86/const.h>
 #include "kvm/vmx/vmcs.h"
 #include "kvm/vmx/vmx_caps.h"
 #include "lab04_tests.h"
@@ -163,7 +164,7 @@ START_TEST(config_cr8_accesses_exit)
 		{ .host_64bit = true },
 		{ .host_64bit = true, .ept = true, .unrestricted_guest = true, .vpid = true },
 	};
-	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
 		ck_assert_int_eq(vmx_setup_vmcs_config(&caps, &reqs[i], &conf, NULL, 0), 0);
 		ck_assert_msg(conf.cpu_based_exec_ctrl & CPU_BASED_CR8_LOAD_EXITING,
 			      "request %zu: CR8-load exiting (bit 19) missing from 0x%08x", i, conf.cpu_based_exec_ctrl);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <x86/const.h>
 #include <x86/msr-index.h>
 #include <x86/processor-flags.h>
 #include <x86/trapnr.h>
@@ -92,7 +93,7 @@ static void valid_vmcs(struct test_vmcs *t, const struct vmx_capability_msrs *ca
 		{ GUEST_FS_SELECTOR, GUEST_FS_LIMIT, GUEST_FS_AR_BYTES },
 		{ GUEST_GS_SELECTOR, GUEST_GS_LIMIT, GUEST_GS_AR_BYTES },
 	};
-	for (size_t i = 0; i < sizeof(data_segs) / sizeof(data_segs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(data_segs); i++) {
 		w(t, data_segs[i][0], 0x10);
 		w(t, data_segs[i][1], 0xffffffff);
 		w(t, data_segs[i][2], 0xc093);
@@ -363,7 +364,7 @@ START_TEST(every_rule_has_a_failing_case)
 	for (unsigned int i = 0; vmx_vmentry_rule_name(i); i++) {
 		const char *rule = vmx_vmentry_rule_name(i);
 		bool covered = strcmp(rule, "guest-pdptes") == 0;
-		for (size_t j = 0; j < sizeof(mutations) / sizeof(mutations[0]); j++)
+		for (size_t j = 0; j < ARRAY_SIZE(mutations); j++)
 			covered |= strcmp(mutations[j].rule, rule) == 0;
 		ck_assert_msg(covered, "rule %s has no test case", rule);
 	}
@@ -388,7 +389,7 @@ Suite *vmx_entry_check_suite(void)
 	Suite *s = suite_create("vmx_entry_check");
 	TCase *tc = tcase_create("checks");
 	tcase_add_test(tc, valid_image_passes);
-	tcase_add_loop_test(tc, each_mistake_names_its_rule, 0, (int)(sizeof(mutations) / sizeof(mutations[0])));
+	tcase_add_loop_test(tc, each_mistake_names_its_rule, 0, (int)ARRAY_SIZE(mutations));
 	tcase_add_test(tc, software_interrupt_length_zero);
 	tcase_add_test(tc, pdpte_reserved_bits);
 	tcase_add_test(tc, message_names_field_value_and_section);
