@@ -160,6 +160,22 @@ class VmmTest(unittest.TestCase):
         self.assertEnds(vmm("run", "--timeout", "10", self.guest("bad-triple-fault.bin")), "TRIPLE_FAULT",
                         r"triple fault \(KVM_EXIT_SHUTDOWN\)")
 
+    def test_register_dump_shows_every_segment_and_control_register(self):
+        # A student whose vCPU setup is wrong reads this dump: each segment's
+        # selector, base, limit and attributes, and the control registers.
+        _, _, err = vmm("run", "--timeout", "10", self.guest("bad-triple-fault.bin"))
+        self.assertIn("vmm: vCPU 0 registers after", err)
+        for seg in ("cs", "ss", "ds", "es", "fs", "gs", "tr", "ldtr"):
+            self.assertRegex(err, rf"(?m)^vmm:  {seg} +sel [0-9a-f]{{4}} base [0-9a-f]{{16}} limit [0-9a-f]{{8}} "
+                                  r"type [0-9a-f] s \d dpl \d p \d db \d l \d g \d avl \d")
+        self.assertRegex(err, r"(?m)^vmm:  gdtr base [0-9a-f]{16} limit [0-9a-f]{4}  idtr base [0-9a-f]{16} limit ")
+        for reg in ("cr0", "cr3", "cr4", "efer"):
+            self.assertRegex(err, rf"(?m)^vmm:  .*\b{reg} [0-9a-f]{{16}}\b")
+        # The real-mode guest's CS: limit 0xffff, a code segment (type b: execute/read, accessed).
+        self.assertRegex(err, r"(?m)^vmm:  cs   sel 0000 base 0000000000000000 limit 0000ffff type b s 1 ")
+        # The verdict comes after the dump, so it is the VMM's last word.
+        self.assertRegex(err, r"triple fault \(KVM_EXIT_SHUTDOWN\) \(exit status 8\)\n$")
+
     def test_guest_jumps_into_nowhere(self):
         code, out, err = vmm("run", "--timeout", "10", self.guest("bad-wild-jump.elf"))
         self.assertNotIn("AddressSanitizer", err)
