@@ -49,8 +49,11 @@ struct vmcs_config {
 uint64_t vmx_control_msr(const struct vmx_capability_msrs *caps, enum vmx_ctl_kind kind);
 const char *vmx_control_msr_name(const struct vmx_capability_msrs *caps, enum vmx_ctl_kind kind);
 
-/* Adjust a control word to what the capability MSR allows (SDM Vol. 3 A.3-A.5):
- * bits clear in the low half (allowed-0 settings) must be 1... see the .c file.
+/* Adjust a control word to what the capability MSR allows (SDM Vol. 3 A.3-A.5).
+ * Bits 31:0 are the allowed 0-settings: a bit set there means the control
+ * must be 1. Bits 63:32 are the allowed 1-settings: a bit clear there means
+ * the control must be 0. The result has every control the MSR forces to 1,
+ * and those of required | optional that the MSR lets be 1.
  * Returns 0 and the value in *result, or -EIO when a required control cannot
  * be 1 on this CPU (then *result is untouched). */
 int vmx_adjust_controls(uint32_t required, uint32_t optional, uint64_t cap_msr, uint32_t *result);
