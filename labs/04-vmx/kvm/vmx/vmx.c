@@ -1028,7 +1028,9 @@ static inline void restore_flags(uint64_t flags)
 		__asm__ volatile("sti; nop" : : : "memory");
 }
 
-/* Modes VMX cannot enter at this stage (Linux would emulate them). */
+/* Modes VMX cannot enter at this stage (Linux would emulate them).
+ * Returns 1 when the guest can be entered, 0 when it cannot: KVM_RUN ends
+ * with KVM_EXIT_INTERNAL_ERROR, run filled and a line naming the lab. */
 static int vmx_guest_mode_supported(struct kvm_vcpu *vcpu)
 {
 	const char *why = NULL;
