@@ -204,7 +204,8 @@ static int vcpu_init(struct vm *vm, struct vcpu *vcpu, int id)
 	}
 	if (id > 0 && vm->has_irqchip) {
 		/* With an in-kernel LAPIC, APs wait for INIT-SIPI; the ABI starts
-		 * every vCPU at the entry, so make them runnable (api.rst 4.38). */
+		 * every vCPU at the entry, so make them runnable (api.rst 4.39,
+		 * KVM_SET_MP_STATE). */
 		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
 		r = (int)kvm_ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp);
 		if (r < 0)
