@@ -216,6 +216,8 @@ static const struct mutation mutations[] = {
 	{ "64-bit host without host address-space size", "host-address-space",
 	  { SET(VM_EXIT_CONTROLS, 0x00036dfb | VM_EXIT_LOAD_IA32_EFER), SET(HOST_IA32_EFER, 0) } },
 	{ "host RIP not canonical", "host-address-space", { SET(HOST_RIP, NONCANONICAL) } },
+	/* kit rules */
+	{ "HOST_RIP never written", "kit-host-rip-written", { SET(HOST_RIP, 0) } },
 	/* 27.3.1.1 guest control registers and MSRs */
 	{ "guest CR0.PE = 0 (real mode)", "guest-cr0", { SET(GUEST_CR0, 0x80010030) } },
 	{ "guest CR0.PG = 0", "guest-cr0", { SET(GUEST_CR0, 0x00010031) } },
@@ -347,6 +349,42 @@ START_TEST(message_names_field_value_and_section)
 }
 END_TEST
 
+START_TEST(host_rip_never_written)
+{
+	/* Canonical, so no SDM check fails; the kit's rule names the field,
+	 * says what the first VM exit would do and that it is the kit's rule. */
+	struct vmx_capability_msrs caps;
+	struct test_vmcs t;
+	struct failures fs;
+	char buf[2048];
+	lab04_skylake_caps(&caps);
+	valid_vmcs(&t, &caps);
+	w(&t, HOST_RIP, 0);
+	ck_assert_msg(run_checks(&t, &caps, &fs) == 1, "want one failure, got:%s", describe(&fs, buf, sizeof(buf)));
+	ck_assert_str_eq(fs.list[0].rule, "kit-host-rip-written");
+	ck_assert_str_eq(fs.list[0].section, "28.5.3");
+	ck_assert_uint_eq(fs.list[0].field, HOST_RIP);
+	ck_assert_uint_eq(fs.list[0].value, 0);
+	ck_assert_str_eq(fs.list[0].message,
+			 "HOST_RIP is 0: the VMCS field was never written; the processor would resume the host at "
+			 "address 0 (SDM 28.5.3 loads RIP from it) [kit rule: the processor's own checks accept it]");
+}
+END_TEST
+
+START_TEST(host_rsp_unwritten_before_first_entry_passes)
+{
+	/* The world switch writes HOST_RSP after the checks (vmenter.S): 0 then is normal. */
+	struct vmx_capability_msrs caps;
+	struct test_vmcs t;
+	struct failures fs;
+	char buf[2048];
+	lab04_skylake_caps(&caps);
+	valid_vmcs(&t, &caps);
+	w(&t, HOST_RSP, 0);
+	ck_assert_msg(run_checks(&t, &caps, &fs) == 0, "HOST_RSP 0 failed:%s", describe(&fs, buf, sizeof(buf)));
+}
+END_TEST
+
 START_TEST(vmcleared_vmcs_fails_loudly)
 {
 	/* An all-zero VMCS: what forgetting the guest-state setup looks like. */
@@ -393,6 +431,8 @@ Suite *vmx_entry_check_suite(void)
 	tcase_add_test(tc, software_interrupt_length_zero);
 	tcase_add_test(tc, pdpte_reserved_bits);
 	tcase_add_test(tc, message_names_field_value_and_section);
+	tcase_add_test(tc, host_rip_never_written);
+	tcase_add_test(tc, host_rsp_unwritten_before_first_entry_passes);
 	tcase_add_test(tc, vmcleared_vmcs_fails_loudly);
 	tcase_add_test(tc, every_rule_has_a_failing_case);
 	tcase_add_test(tc, exit_reason_and_error_names);

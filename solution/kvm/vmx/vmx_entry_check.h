@@ -26,11 +26,11 @@ struct vmcs_accessor {
 };
 
 struct vmentry_check_failure {
-	const char *rule;     /* stable name, e.g. "guest-cs-ar" */
+	const char *rule;     /* stable name, e.g. "guest-cs-ar"; "kit-..." for the kit's own rules */
 	const char *section;  /* SDM Vol. 3 section, e.g. "27.3.1.2" */
 	uint32_t field;       /* the VMCS field found wrong */
 	uint64_t value;       /* its value */
-	char message[200];    /* "guest CS.AR 0x0093: type must be code (SDM 27.3.1.2)" */
+	char message[256];    /* "guest CS.AR 0x0093: type must be code (SDM 27.3.1.2)" */
 };
 
 typedef void (*vmentry_check_report_fn)(void *arg, const struct vmentry_check_failure *failure);
