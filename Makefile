@@ -3,15 +3,17 @@ LAB        ?=
 SOLUTION   ?=
 CUMULATIVE ?=
 RELEASE    ?=
-GRADE_FLAGS = $(if $(SOLUTION),--solution) $(if $(CUMULATIVE),--cumulative) $(if $(RELEASE),--release) \
-	$(if $(JSON),--json $(JSON))
+VARIANT_FLAGS = $(if $(SOLUTION),--solution) $(if $(CUMULATIVE),--cumulative) $(if $(RELEASE),--release)
+GRADE_FLAGS = $(VARIANT_FLAGS) $(if $(JSON),--json $(JSON))
 BUILD      := $(CURDIR)/build
 
-.PHONY: help all vmm guests host grade test test-lab doctor bench book skeletons check-skeletons \
+.PHONY: help all vmm guests host grade run test test-lab doctor bench book skeletons check-skeletons \
 	run-bochs run-qemu qemu-gdb clean
 
 help:
 	@echo "make grade LAB=NN [SOLUTION=1|CUMULATIVE=1|RELEASE=1] [JSON=file]   grade a lab (no LAB: every lab)"
+	@echo "make run LAB=NN GUEST=name [ARGS='vmm options'] [SOLUTION=1|CUMULATIVE=1]   one guest on your stage NN,"
+	@echo "                          built as 'make grade' builds it (GUEST: a guest image or a rubric test)"
 	@echo "make test-lab LAB=NN      the lab's unit tests against your files"
 	@echo "make doctor               what is installed, which platforms work, what to do"
 	@echo "make test                 the kit's whole test suite (what CI runs; grader/selftest list: its steps)"
@@ -34,6 +36,11 @@ guests:
 
 grade:
 	@grader/grade $(if $(LAB),$(LAB),all) $(GRADE_FLAGS)
+
+# One guest on stage NN, as 'make grade' builds and runs it; a failed test prints this command.
+run:
+	@test -n "$(LAB)" -a -n "$(GUEST)" || { echo "usage: make run LAB=NN GUEST=name [ARGS='vmm options'] [SOLUTION=1|CUMULATIVE=1] [TIMEOUT=S]"; exit 2; }
+	@grader/grade run $(LAB) $(GUEST) $(VARIANT_FLAGS) $(if $(TIMEOUT),--timeout $(TIMEOUT)) -- $(ARGS)
 
 test-lab:
 	@test -n "$(LAB)" || { echo "usage: make test-lab LAB=NN"; exit 2; }

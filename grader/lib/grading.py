@@ -5,7 +5,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import hostcaps, labs, rubric, runner
+from . import answers, hostcaps, labs, pointer, reproduce, rubric, runner
+from .answers import Answers
 from .stage import Stage, StageError
 
 
@@ -18,6 +19,7 @@ class LabGrade:
     results: list = field(default_factory=list)
     build_error: str | None = None
     notes: list = field(default_factory=list)
+    answers: Answers | None = None   # the written answers (no points); None: not checked
 
     @property
     def score(self):
@@ -63,8 +65,38 @@ def rubric_tests(root, lab, only=None):
 
 def grade_lab(root, lab, variant="student", labs_root=None, out=None, only=None, jobs=2, guests=None,
               progress=None):
-    """Grade lab `lab` on its own stage (variant: stage.VARIANTS)."""
-    return grade_stage(root, Stage(root, lab, variant, labs_root, out), lab, only, jobs, guests, progress)
+    """Grade lab `lab` on its own stage (variant: stage.VARIANTS), and check the
+    student's written answers (not for the solution or a release)."""
+    g = grade_stage(root, Stage(root, lab, variant, labs_root, out), lab, only, jobs, guests, progress)
+    if variant in ("student", "cumulative"):
+        g.answers = check_answers(root, lab, labs_root)
+    return g
+
+
+def check_answers(root, lab, labs_root=None):
+    """answers.md of lab `lab` in labs_root (a submission; default root) against the
+    questions of the kit's own handout. None when the handout has no questions."""
+    handout = labs.lab_dir(root, lab)
+    if handout is None:
+        return None
+    mine = labs.lab_dir(labs_root or root, lab)
+    return answers.check(handout, mine, shown=f"labs/{handout.name}/answers.md")
+
+
+def point(res, root, stage, lab):
+    """Set where a failed result points (lib/pointer.py) and the command that reproduces it."""
+    search = sorted(stage.overlay_labs() or [lab], key=lambda n: (n != lab, -n))
+    p = pointer.derive(res.test, res.status, res.transcript, root, lab, search)
+    res.section, res.exercise, res.pointed_by, res.diagnosis = p.section, p.exercise, p.source, p.diagnosis
+    if p.handout is not None:
+        try:
+            res.handout = str(Path(p.handout).resolve().relative_to(Path(root).resolve()))
+        except ValueError:
+            res.handout = str(p.handout)
+    if p.error:
+        res.notes.append(p.error)
+    res.rerun = reproduce.rerun_command(stage.lab, res.test, stage.variant)
+    return res
 
 
 def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None):
@@ -122,6 +154,8 @@ def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None)
                     res.notes.append(diff)
                 else:
                     res.notes.append("differential: same report lines as Linux KVM")
+        if res.verdict in ("FAIL", "TIMEOUT", "CRASH"):
+            point(res, root, stage, lab)
         if progress:
             with printing:
                 progress(res)

@@ -1,7 +1,10 @@
 """Printing a grade for people and writing it for machines (Gradescope results.json)."""
 import json
 import re
+import sys
 from pathlib import Path
+
+from . import exercises
 
 ERROR_LINE = re.compile(r"error|undefined reference|multiple definition|No rule|is missing|not a lab|symbolic link")
 
@@ -12,30 +15,123 @@ def paint(verdict, tty):
     return f"\033[{COLOURS[verdict]}m{verdict:<7}\033[0m" if tty else f"{verdict:<7}"
 
 
-def tail(text, n):
-    lines = text.rstrip().splitlines()
-    return lines[-n:]
+# What a transcript tail may show: a guest or a broken VMM can print anything,
+# forever, in one line; the student's terminal gets at most this much of it.
+TAIL_LINES = 20
+TAIL_BYTES = 2048
+LINE_CHARS = 200
+INDENT = " " * 11
 
 
-def print_result(r, labdir, root, tty, verbose=False):
+def printable(line, width=LINE_CHARS):
+    """The line with every control or non-printable character shown as \\xNN (or \\uNNNN),
+    tabs expanded, and cut after `width` characters with a marker saying how much more there was."""
+    out = []
+    for ch in line.expandtabs(8):
+        if ch.isprintable():
+            out.append(ch)
+        else:
+            n = ord(ch)
+            out.append(f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}")
+    text = "".join(out)
+    if len(text) > width:
+        text = f"{text[:width]} [... {len(text) - width} more characters]"
+    return text
+
+
+def tail(text, n=TAIL_LINES, limit=TAIL_BYTES):
+    """(the last lines of a transcript, made printable, at most n lines and `limit`
+    bytes of UTF-8 together; how many lines the transcript has)."""
+    text = (text or "").rstrip()
+    lines = [l[:-1] if l.endswith("\r") else l for l in text.split("\n")] if text else []
+    shown, used = [], 0
+    for raw in reversed(lines[-n:]):
+        line = printable(raw)
+        cost = len(line.encode("utf-8", "replace")) + 1
+        if shown and used + cost > limit:
+            break
+        if cost > limit:     # one line alone over the limit (wide characters): cut it to fit
+            line = line[:limit // 4] + " [... cut]"
+            cost = len(line.encode("utf-8", "replace")) + 1
+        shown.append(line)
+        used += cost
+    return list(reversed(shown)), len(lines)
+
+
+def entry_checks(text, shown, n=6):
+    """The failed VM-entry checks minikvm printed (the cause of a failed entry),
+    made printable, when the tail does not show them: the register dump that
+    follows them fills the tail."""
+    lines = [printable(l.rstrip("\r")) for l in (text or "").split("\n") if l.startswith("vmentry-check:")]
+    if not lines or any(l.startswith("vmentry-check:") for l in shown):
+        return []
+    return lines[:n] + ([f"[... {len(lines) - n} more]"] if len(lines) > n else [])
+
+
+def tail_heading(shown, total):
+    if len(shown) == total:
+        return "transcript:" if total else "transcript: (empty: the run printed nothing)"
+    return f"transcript tail (last {len(shown)} of {total} lines):"
+
+
+def where_to_read(r, labdir, root):
+    """'labs/04-vmx/README.md, Exercise 4 — the guest-state area (vmx_set_segment)', or None."""
+    section = r.section or r.test.section
+    d = Path(root, r.handout) if r.handout else labdir
+    if not section or not d:
+        return None
+    try:
+        readme = Path(d).resolve().relative_to(Path(root).resolve()) / "README.md"
+    except ValueError:
+        readme = Path(d) / "README.md"
+    title = exercises.title_of(d, section)
+    return f"{readme}, {title}" + (f" ({r.exercise})" if r.exercise else "")
+
+
+def ran(r):
+    """Whether the test's guest was run (not a build failure or a skip)."""
+    return bool(r.transcript or r.status is not None or r.elapsed)
+
+
+def format_result(r, labdir, root, tty, verbose=False):
+    """One test's lines as one block of text (so parallel tests never interleave)."""
     pts = f"{r.score}/{r.test.points}" if r.verdict != "SKIP" else f"-/{r.test.points}"
     t = f"{r.elapsed:5.2f} s" if r.elapsed else "       "
     line = f"  {paint(r.verdict, tty)} {r.test.name:<18} {pts:>7}  {t}"
     if r.reason:
-        line += f"  {r.reason}"
-    print(line, flush=True)
+        line += f"  {printable(r.reason, 400)}"
+    out = [line]
     if r.verdict in ("FAIL", "TIMEOUT", "CRASH"):
-        if r.test.section and labdir:
-            print(f"{'':11}read: {Path(labdir).relative_to(root)}/README.md, "
-                  f"{r.test.section.replace('-', ' ').capitalize()}")
-        if r.transcript:
-            print(f"{'':11}transcript tail:")
-            for l in tail(r.transcript, 15):
-                print(f"{'':13}| {l}")
+        if r.diagnosis:
+            out.append(f"{INDENT}why: {printable(r.diagnosis, 400)}")
+        read = where_to_read(r, labdir, root)
+        if read:
+            out.append(f"{INDENT}read: {read}")
+        if ran(r):
+            shown, total = tail(r.transcript)
+            checks = entry_checks(r.transcript, shown)
+            if checks:
+                out.append(f"{INDENT}failed VM-entry checks (minikvm's, before the tail):")
+                out.extend(f"{INDENT}  | {l}" for l in checks)
+            out.append(f"{INDENT}{tail_heading(shown, total)}")
+            out.extend(f"{INDENT}  | {l}" for l in shown)
     for note in r.notes:
         if verbose or r.verdict != "PASS":
-            for l in note.splitlines():
-                print(f"{'':11}{l}")
+            out.extend(f"{INDENT}{printable(l, 400)}" for l in note.splitlines())
+    if r.verdict in ("FAIL", "TIMEOUT", "CRASH") and r.rerun:
+        out.append(f"{INDENT}rerun: {r.rerun}")
+    return "\n".join(out) + "\n"
+
+
+def print_result(r, labdir, root, tty, verbose=False, out=None):
+    out = out or sys.stdout
+    out.write(format_result(r, labdir, root, tty, verbose))   # one write: one block
+    out.flush()
+
+
+def answers_line(a):
+    """'  answers   5/6 answered: question 3 is empty' (no points)."""
+    return f"  {'answers':<9} {a.summary()} (no points)"
 
 
 def first_error(text):
@@ -52,31 +148,68 @@ def summary_line(g):
     return s
 
 
+def test_output(r):
+    """The text Gradescope shows under one test: verdict and reason, where to read,
+    the bounded transcript tail, the notes and the command that reproduces it."""
+    out = [f"{r.verdict}: {r.reason}".strip()]
+    if r.verdict in ("FAIL", "TIMEOUT", "CRASH"):
+        if r.diagnosis:
+            out.append(f"why: {r.diagnosis}")
+        if r.section or r.test.section:
+            out.append(f"read: {r.handout or 'the handout'}/README.md, "
+                       f"{(r.section or r.test.section).replace('-', ' ').capitalize()}" +
+                       (f" ({r.exercise})" if r.exercise else ""))
+        if ran(r):
+            shown, total = tail(r.transcript)
+            out.append("")
+            out.append(tail_heading(shown, total))
+            out.extend(shown)
+    if r.notes:
+        out.append("")
+        out.extend(r.notes)
+    if r.verdict in ("FAIL", "TIMEOUT", "CRASH") and r.rerun:
+        out.append("")
+        out.append(f"rerun: {r.rerun}")
+    return "\n".join(out)
+
+
 def gradescope(g):
     tests = []
     for r in g.results:
-        out = r.reason
-        if r.transcript and r.verdict != "PASS":
-            out += "\n\n" + "\n".join(tail(r.transcript, 30))
-        if r.notes:
-            out += "\n" + "\n".join(r.notes)
         tests.append({
             "name": r.test.name,
             "score": r.score,
             "max_score": 0 if r.verdict == "SKIP" else r.test.points,
             "status": "passed" if r.verdict in ("PASS", "SKIP") else "failed",
-            "output": f"{r.verdict}: {out}".strip(),
+            "output": test_output(r),
             "tags": [r.verdict.lower()],
             "visibility": "visible",
+            "extra_data": {"verdict": r.verdict, "status": r.status, "section": r.section, "exercise": r.exercise,
+                           "handout": r.handout, "pointed_by": r.pointed_by, "diagnosis": r.diagnosis,
+                           "rerun": r.rerun},
+        })
+    if g.answers is not None:
+        tests.append({
+            "name": "answers",
+            "score": 0,
+            "max_score": 0,
+            "status": "passed" if g.answers.complete else "failed",
+            "output": f"written answers ({g.answers.path}, no points): {g.answers.summary()}",
+            "tags": ["answers"],
+            "visibility": "visible",
+            "extra_data": g.answers.as_dict(),
         })
     doc = {
         "score": g.score,
         "execution_time": round(sum(r.elapsed for r in g.results), 2),
-        "output": "\n".join([summary_line(g)] + [f"note: {n}" for n in g.notes] +
+        "output": "\n".join([summary_line(g)] +
+                            ([f"answers: {g.answers.summary()} (no points)"] if g.answers is not None else []) +
+                            [f"note: {n}" for n in g.notes] +
                             ([f"build failed:\n{g.build_error}"] if g.build_error else [])),
         "tests": tests,
         "extra_data": {"lab": g.lab, "stage": g.stage, "variant": g.variant, "platform": g.platform,
-                       "max_score": g.max_score, "skipped_points": g.skipped_points, "notes": g.notes},
+                       "max_score": g.max_score, "skipped_points": g.skipped_points, "notes": g.notes,
+                       "answers": g.answers.as_dict() if g.answers is not None else None},
     }
     return doc
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import status as vmm_status
+from . import status as vmm_status, vmx
 from .rubric import Test
 from .stage import Stage
 
@@ -25,6 +25,13 @@ class Result:
     elapsed: float = 0.0
     status: int | None = None
     notes: list = field(default_factory=list)
+    # Where a failure points (lib/pointer.py); set for FAIL, TIMEOUT and CRASH.
+    section: str | None = None   # the handout section to read: "exercise-N" (else the rubric's section=)
+    exercise: str | None = None  # the @lab region (function) the failure points at, when known
+    handout: str | None = None   # the lab directory whose README.md holds the section: "labs/04-vmx"
+    pointed_by: str | None = None  # which rule chose them: stub, vmentry, diagnose or rubric
+    diagnosis: str | None = None  # a sentence naming the cause (lib/diagnose.py), when it knows one
+    rerun: str | None = None     # the command that reproduces the run: "make run LAB=04 GUEST=... ARGS='...'"
 
     @property
     def score(self):
@@ -72,7 +79,7 @@ def last_vmm_line(transcript):
     lines = [l for l in transcript.splitlines()
              if l.startswith(("vmm: ", "kvmlabs-host: ")) and not l.startswith("vmm:  ")
              and "registers after" not in l and not l.startswith("kvmlabs-host: exit status")]
-    return lines[-1] if lines else ""
+    return vmx.annotate(lines[-1]) if lines else ""
 
 
 def crash_detail(transcript):
