@@ -5,6 +5,7 @@
 extern const uint32_t trap_stub_table[TRAP_GATES];
 
 irq_handler_t trap_irq_handler[16];
+trap_handler_t trap_exception_handler[FIRST_EXTERNAL_VECTOR];
 volatile uint32_t trap_irq_count[16];
 struct fault_record trap_fault;
 
@@ -35,6 +36,10 @@ void rt_trap(struct trap_frame *f)
 				outb(PIC2_CMD, PIC_EOI);
 			outb(PIC1_CMD, PIC_EOI);
 		}
+		return;
+	}
+	if (trap_exception_handler[f->vector]) {
+		trap_exception_handler[f->vector](f);
 		return;
 	}
 	if (f->vector == trap_fault.vector && trap_fault.resume) {

@@ -46,6 +46,11 @@ _Static_assert(offsetof(struct trap_frame, eflags) == TRAP_FRAME_EFLAGS_OFF, "tr
 _Static_assert(sizeof(struct trap_frame) == TRAP_FRAME_SIZE, "trap_frame layout (trap-stubs.S)");
 
 typedef void (*irq_handler_t)(struct trap_frame *f);
+typedef void (*trap_handler_t)(struct trap_frame *f);
+
+/* Per exception vector: a guest's own handler, called with the frame before
+ * fault_expect()'s rules (it may change f->eip and f->eflags); NULL: none. */
+extern trap_handler_t trap_exception_handler[FIRST_EXTERNAL_VECTOR];
 
 /* Per PIC line (vector 0x20 + irq): the guest's handler, which must EOI,
  * and how many times the line was delivered. */
