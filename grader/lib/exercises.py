@@ -43,11 +43,25 @@ def parse(text):
         rest = m[2]
         # The names are in the heading's last parenthesised group; a title may
         # itself hold backquoted words, which are not regions.
-        group = rest.rfind("(")
-        names = NAME.findall(rest[group:]) if group >= 0 and rest.endswith(")") else []
+        group = last_group(rest)
+        names = NAME.findall(rest[group:]) if group is not None else []
         title = rest[:group].strip() if names else rest
         found.append(Exercise(int(m[1]), title, tuple(names), no))
     return found
+
+
+def last_group(text):
+    """Where the parenthesised group that ends `text` starts (parentheses inside
+    backquotes, as in `f()`, do not count), or None."""
+    masked = re.sub(r"`[^`]*`", lambda m: "x" * len(m[0]), text)
+    if not masked.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(masked) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(masked[i], 0)
+        if depth == 0:
+            return i
+    return None
 
 
 def exercises(labdir):

@@ -1,11 +1,19 @@
 """The grader's own logic: region markers, skeletons, stages by region, rubrics and verdicts."""
+import io
+import json
+import os
+import shlex
 import sys
 import tempfile
+import threading
 import unittest
 from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib import grading, regions, report, rubric, runner, status  # noqa: E402
+from lib import (answers, exercises, grading, labs, pointer, regions, report, reproduce, rubric,  # noqa: E402
+                 runner, status, vmx)
 from lib.stage import Stage, StageError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -390,6 +398,511 @@ class VerdictTest(unittest.TestCase):
         diff = runner.differential((1, GOOD.replace("ok b", "not ok b: x")), (1, GOOD))
         self.assertIn("-ok b", diff)
         self.assertIn("+not ok b: x", diff)
+
+
+
+# ---- what a student sees when something is wrong ------------------------------
+
+HANDOUT = """# Lab 04: a synthetic handout
+
+## Exercises
+
+### Exercise 1 — control adjustment (`vmx_adjust_controls`, vmx/vmx_caps.c)
+
+### Exercise 2 — the `kvm_run` area, twice (`area_map()`, vm.c)
+
+### Exercise 3 — the host-state area (`vmx_setup_host_state`, vmx/vmx.c)
+
+### Exercise 4 — the guest-state area (`vmx_segment_access_rights`, vmx/vmx_decode.c; `vmx_init_guest_nonregister_state`, `vmx_set_segment`, vmx/vmx.c)
+
+### Exercise 5 — launch (`vmx_vcpu_run`)
+
+### Exercise 6 — reading only
+
+## Questions
+
+Answer in `labs/04-x/answers.md`.
+
+1. Why must the guest's CR0 read PG=0
+   while the processor runs it with PG=1?
+2. Where does the accessed bit come from?
+3. What would go wrong?
+
+## Running and grading
+
+1. Not a question: a list after the Questions section.
+"""
+
+
+def kit(root, handouts):
+    """A synthetic kit under root: labs/NAME/README.md for each {name: text}."""
+    for name, text in handouts.items():
+        d = Path(root, "labs", name)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "README.md").write_text(text)
+    return Path(root)
+
+
+class ExercisesTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.lab = kit(self.tmp.name, {"04-x": HANDOUT}) / "labs" / "04-x"
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_headings_name_their_regions(self):
+        self.assertEqual(exercises.sections(self.lab), {
+            "vmx_adjust_controls": "exercise-1", "area_map": "exercise-2", "vmx_setup_host_state": "exercise-3",
+            "vmx_segment_access_rights": "exercise-4", "vmx_init_guest_nonregister_state": "exercise-4",
+            "vmx_set_segment": "exercise-4", "vmx_vcpu_run": "exercise-5"})
+        self.assertEqual(exercises.section_of(self.lab, "vmx_set_segment"), "exercise-4")
+        self.assertIsNone(exercises.section_of(self.lab, "kvm_run"))     # a backquoted word of a title
+        self.assertIsNone(exercises.section_of(self.lab, "vmx_helpers"))
+        self.assertIsNone(exercises.section_of(self.lab, None))
+        self.assertIsNone(exercises.section_of(Path(self.tmp.name, "nowhere"), "vmx_vcpu_run"))
+
+    def test_titles(self):
+        self.assertEqual(exercises.title_of(self.lab, "exercise-4"), "Exercise 4 — the guest-state area")
+        self.assertEqual(exercises.title_of(self.lab, "exercise-6"), "Exercise 6 — reading only")
+        self.assertEqual(exercises.title_of(self.lab, "exercise-9"), "Exercise 9")
+
+    def test_every_lab_region_is_named_by_an_exercise_of_its_handout(self):
+        # The grader sends a student whose stub ran to the exercise that names it.
+        for lab, files in regions.lab_files(ROOT / "solution").items():
+            d = labs.lab_dir(ROOT, lab)
+            if d is None or not (d / "rubric").exists():
+                continue
+            names = exercises.sections(d)
+            for rel in files:
+                for r in regions.parse(ROOT / "solution" / rel).lab_regions(lab):
+                    if r.name.endswith("helpers"):
+                        continue
+                    with self.subTest(lab=lab, region=r.name):
+                        self.assertIn(r.name, names, f"no '### Exercise N — ... (`{r.name}`, ...)' heading "
+                                                     f"in {d.name}/README.md")
+
+
+class TailTest(unittest.TestCase):
+    def test_bounded_in_lines(self):
+        text = "".join(f"line {i}\n" for i in range(100))
+        shown, total = report.tail(text)
+        self.assertEqual((len(shown), total), (report.TAIL_LINES, 100))
+        self.assertEqual(shown[-1], "line 99")
+        self.assertEqual(report.tail_heading(shown, total), "transcript tail (last 20 of 100 lines):")
+
+    def test_bounded_in_bytes(self):
+        text = "\n".join("x" * 150 for _ in range(40))
+        shown, total = report.tail(text)
+        self.assertLessEqual(sum(len(l.encode()) + 1 for l in shown), report.TAIL_BYTES)
+        self.assertLess(len(shown), report.TAIL_LINES)
+        wide = "\n".join("\U0001f600" * 3000 for _ in range(3))     # 4-byte characters, one huge line each
+        shown, _ = report.tail(wide)
+        self.assertLessEqual(sum(len(l.encode()) + 1 for l in shown), report.TAIL_BYTES)
+        self.assertTrue(shown)
+
+    def test_control_bytes_are_escaped(self):
+        shown, _ = report.tail("a\x00b\x1b[31mred\x7f\r\nform\x0cfeed\x0bvt\x85\ntab\tend\n")
+        self.assertEqual(shown, ["a\\x00b\\x1b[31mred\\x7f", "form\\x0cfeed\\x0bvt\\x85", "tab     end"])
+        for line in shown:
+            self.assertTrue(line.isprintable(), line)
+
+    def test_long_lines_are_cut_with_a_marker(self):
+        line = report.printable("y" * 5000)
+        self.assertTrue(line.startswith("y" * report.LINE_CHARS))
+        self.assertTrue(line.endswith("[... 4800 more characters]"), line[-40:])
+
+    def test_empty(self):
+        self.assertEqual(report.tail(""), ([], 0))
+        self.assertEqual(report.tail(None), ([], 0))
+        self.assertIn("printed nothing", report.tail_heading([], 0))
+
+
+def failed(reason="lab 04: vmx_vcpu_run() not implemented", verdict="FAIL", transcript=None, **kw):
+    t = rubric.Test("io", 15, "prot-vmx-io.elf", section="exercise-6", args=["--no-irqchip"])
+    r = runner.Result(t, verdict, reason, transcript if transcript is not None else f"vmm: {reason}\n", 0.3, 20)
+    for k, v in kw.items():
+        setattr(r, k, v)
+    return r
+
+
+class ResultBlockTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.root = kit(self.tmp.name, {"04-x": HANDOUT})
+        self.lab = self.root / "labs" / "04-x"
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def block(self, r):
+        return report.format_result(r, self.lab, self.root, tty=False)
+
+    def test_a_failure_is_one_block_with_pointer_tail_and_rerun(self):
+        r = failed(section="exercise-5", exercise="vmx_vcpu_run", handout="labs/04-x",
+                   rerun="make run LAB=04 GUEST=prot-vmx-io.elf ARGS='--no-irqchip'")
+        text = self.block(r)
+        lines = text.splitlines()
+        self.assertTrue(lines[0].startswith("  FAIL    io "), lines[0])
+        self.assertIn("read: labs/04-x/README.md, Exercise 5 — launch (vmx_vcpu_run)", text)
+        self.assertIn("transcript:", text)
+        self.assertIn("| vmm: lab 04: vmx_vcpu_run() not implemented", text)
+        self.assertEqual(lines[-1].strip(), "rerun: make run LAB=04 GUEST=prot-vmx-io.elf ARGS='--no-irqchip'")
+        self.assertTrue(text.endswith("\n"))
+
+    def test_the_rubric_section_when_nothing_was_derived(self):
+        self.assertIn("read: labs/04-x/README.md, Exercise 6 — reading only", self.block(failed()))
+
+    def test_a_crash_shows_its_tail_and_the_entry_checks_the_dump_pushed_out(self):
+        dump = "".join(f"vmm:  reg{i} 0\n" for i in range(30))
+        t = ("vmentry-check: guest CS.AR 0xc08b: S must be 1 (code or data) (SDM 27.3.1.2)\n" + dump +
+             "vmm: vCPU 0 VM entry failed: hardware_entry_failure_reason 0x80000021 on cpu 0 (exit status 10)\n")
+        text = self.block(failed("vmentry-check: guest CS.AR ...", "CRASH", t))
+        self.assertIn("failed VM-entry checks", text)
+        self.assertIn("| vmentry-check: guest CS.AR 0xc08b", text)
+        self.assertIn("transcript tail (last 20 of 32 lines):", text)
+        self.assertIn("| vmm: vCPU 0 VM entry failed", text)
+
+    def test_a_diagnosis_is_shown(self):
+        self.assertIn("why: CS is not marked accessed", self.block(failed(diagnosis="CS is not marked accessed")))
+
+    def test_a_pass_shows_one_line(self):
+        r = failed("", "PASS", "ok a\n", rerun="make run ...")
+        self.assertEqual(len(self.block(r).splitlines()), 1)
+
+    def test_printing_writes_the_block_at_once(self):
+        out = mock.Mock()
+        report.print_result(failed(rerun="make run x"), self.lab, self.root, False, out=out)
+        self.assertEqual(out.write.call_count, 1)
+
+    def test_parallel_results_never_interleave(self):
+        # grade_stage runs tests on a thread pool; each result's block is printed whole.
+        class Lines(io.StringIO):
+            def write(self, s):        # a slow terminal: every character separately
+                for ch in s:
+                    super().write(ch)
+                return len(s)
+        out = Lines()
+        results = [failed(f"lab 04: f{i}() not implemented", transcript="".join(f"t{i} {j}\n" for j in range(30)))
+                   for i in range(8)]
+        lock = threading.Lock()
+
+        def show(r):
+            with lock:
+                report.print_result(r, self.lab, self.root, False, out=out)
+        threads = [threading.Thread(target=show, args=(r,)) for r in results]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        blocks = out.getvalue().split("  FAIL    ")[1:]
+        self.assertEqual(len(blocks), 8)
+        for b in blocks:
+            owner = b.split("f", 1)[1].split("()")[0]
+            self.assertNotRegex(b, rf"\| t(?!{owner} )\d+ ")
+
+
+class StatusNameTest(unittest.TestCase):
+    def test_every_status_has_a_name(self):
+        st = status.load()
+        self.assertEqual(st.name(1), "GUEST_PASSED")
+        self.assertEqual(st.name(3), "GUEST_FAILED")
+        self.assertEqual(st.name(5), "GUEST_EXIT_2")
+        self.assertEqual(st.name(st["FAIL_ENTRY"]), "FAIL_ENTRY")
+        self.assertEqual(st.name(-11), "SIGSEGV")
+        self.assertEqual(st.name(124), "RUNNER_TIMEOUT")
+        self.assertEqual(st.name(None), "KILLED")
+        self.assertEqual(st.name(200), "UNKNOWN_200")
+        for n in [None, -9, *range(0, 130)]:
+            self.assertNotIn("?", st.name(n))
+
+    def test_describe_gives_the_headers_comment(self):
+        st = status.load()
+        self.assertEqual(st.describe(st["TRIPLE_FAULT"]), f"{st['TRIPLE_FAULT']} (TRIPLE_FAULT: KVM_EXIT_SHUTDOWN)")
+        self.assertIn("reported every check passed", st.describe(1))
+
+    def test_a_wrong_status_is_named_in_the_verdict(self):
+        v, why = runner.judge(rubric.Test("t", 10, "g", "status:8"), 1, GOOD)
+        self.assertEqual(v, "FAIL")
+        self.assertIn("exit status 1 (GUEST_PASSED), expected 8 (TRIPLE_FAULT)", why)
+
+
+class VmxDecodeTest(unittest.TestCase):
+    def test_failure_reasons(self):
+        self.assertEqual(vmx.decode_failure_reason(0x80000021),
+                         "VM-entry failure (bit 31), basic exit reason 33 INVALID_STATE: invalid guest state "
+                         "(SDM Vol. 3 27.8)")
+        self.assertIn("34 MSR_LOAD_FAIL: MSR loading", vmx.decode_failure_reason(0x80000022))
+        self.assertIn("41 MCE_DURING_VMENTRY: machine-check event", vmx.decode_failure_reason(0x80000029))
+        self.assertEqual(vmx.decode_failure_reason(7),
+                         "VM-instruction error 7: VM entry with invalid control field(s) (SDM Vol. 3 31.4)")
+        self.assertIn("host-state", vmx.decode_failure_reason(8))
+
+    def test_the_vmm_line_of_a_failed_entry_is_decoded(self):
+        t = "vmm: vCPU 0 VM entry failed: hardware_entry_failure_reason 0x80000021 on cpu 0 (exit status 10)\n"
+        v, why = runner.judge(rubric.Test("t", 10, "g"), 10, t)
+        self.assertEqual(v, "CRASH")
+        self.assertIn("0x80000021 [VM-entry failure (bit 31), basic exit reason 33 INVALID_STATE: invalid guest state",
+                      why)
+
+    def test_a_check_names_the_region_writing_its_field(self):
+        cases = {
+            "guest CS.AR 0xc09a: type must be code (SDM 27.3.1.2)": ("vmx_segment_access_rights", "guest"),
+            "guest SS selector 0x0003: RPL must equal CS's": ("vmx_set_segment", "guest"),
+            "guest TR.limit 0x10000: x": ("vmx_set_segment", "guest"),
+            "guest ES.base 0x100000000: bits 63:32 must be 0": ("vmx_set_segment", "guest"),
+            "guest RIP 0x100000000: bits 63:32 must be 0 outside 64-bit mode": ("vmx_vcpu_run", "guest"),
+            "VMCS link pointer 0x0000: must be 0xffffffffffffffff": ("vmx_init_guest_nonregister_state", "guest"),
+            "guest activity state 0x0007: must be 0 (active) to 3": ("vmx_init_guest_nonregister_state", "guest"),
+            "guest CR0 0x0011: PG must be 1": (None, "guest"),
+            "host CR4 0x0000: violates IA32_VMX_CR4_FIXED0/1": ("vmx_setup_host_state", "host"),
+            "host CS selector 0x000b: RPL and TI must be 0": ("vmx_setup_host_state", "host"),
+            "VM-entry controls 0x11ff: bit 2 must be 1 (allowed-0 setting in X)": ("vmx_adjust_controls", "controls"),
+            "primary processor-based controls 0x0000: bit 1 must be 1": ("vmx_adjust_controls", "controls"),
+        }
+        for line, want in cases.items():
+            with self.subTest(line=line):
+                self.assertEqual(vmx.check_region("vmentry-check: " + line), want)
+        self.assertIsNone(vmx.check_region("vmm: something else"))
+
+
+LAB01 = """# Lab 01
+
+### Exercise 1 — open KVM (`vmm_open_kvm`, vm.c)
+
+### Exercise 2 — the VM (`vm_create`, vm.c)
+"""
+
+
+class PointerTest(unittest.TestCase):
+    """Where a failure points, on a synthetic kit with lab 01's and lab 04's handouts."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.root = kit(self.tmp.name, {"01-one": LAB01, "04-x": HANDOUT})
+        self.test = rubric.Test("io", 15, "prot-vmx-io.elf", section="exercise-6")
+        self.no_diagnose = mock.patch.object(pointer, "diagnose_module", return_value=None)
+        self.no_diagnose.start()
+
+    def tearDown(self):
+        mock.patch.stopall()
+        self.tmp.cleanup()
+
+    def derive(self, transcript, search=(4,), status=10):
+        return pointer.derive(self.test, status, transcript, self.root, 4, list(search))
+
+    def test_a_stub_points_at_the_exercise_naming_it(self):
+        p = self.derive("vmm: lab 04: vmx_set_segment() not implemented (exit status 20)\n")
+        self.assertEqual((p.section, p.exercise, p.handout.name, p.source),
+                         ("exercise-4", "vmx_set_segment", "04-x", "stub"))
+
+    def test_a_stub_of_an_earlier_lab_points_into_that_labs_handout(self):
+        p = self.derive("vmm: lab 01: vm_create() not implemented (exit status 20)\n", search=(4, 3, 2, 1))
+        self.assertEqual((p.section, p.exercise, p.handout.name), ("exercise-2", "vm_create", "01-one"))
+
+    def test_a_failed_entry_check_points_at_the_region_writing_the_field(self):
+        p = self.derive("vmentry-check: host CR4 0x0000: violates X (SDM 27.2.2)\n"
+                        "vmentry-check: guest CS.AR 0xc08b: S must be 1 (SDM 27.3.1.2)\n")
+        self.assertEqual((p.section, p.exercise, p.source), ("exercise-3", "vmx_setup_host_state", "vmentry"))
+        p = self.derive("vmentry-check: guest CR0 0x0011: PG must be 1 (SDM 27.3.1.1)\n")
+        self.assertEqual((p.section, p.exercise, p.source), ("exercise-4", None, "vmentry"))
+        p = self.derive("vmentry-check: VM-exit controls 0x0000: bit 9 must be 1 (allowed-0 setting in X)\n")
+        self.assertEqual((p.section, p.exercise), ("exercise-1", "vmx_adjust_controls"))
+
+    def test_a_check_whose_region_is_not_the_students_falls_through(self):
+        # Lab 05 graded alone: lab 04's regions are the solution's, so its handout is not searched.
+        p = pointer.derive(self.test, 10, "vmentry-check: host CR4 0x0000: x (SDM 27.2.2)\n", self.root, 4, [5])
+        self.assertEqual((p.section, p.source), ("exercise-6", "rubric"))
+
+    def test_the_diagnosis_names_the_region(self):
+        fake = SimpleNamespace(explain=mock.Mock(return_value=SimpleNamespace(
+            reason="HLT does not leave KVM_RUN", region="vmx_vcpu_run")))
+        with mock.patch.object(pointer, "diagnose_module", return_value=fake):
+            p = self.derive("ok a\n", status=3)
+        fake.explain.assert_called_once_with(self.test, 3, "ok a\n")
+        self.assertEqual((p.section, p.exercise, p.source, p.diagnosis),
+                         ("exercise-5", "vmx_vcpu_run", "diagnose", "HLT does not leave KVM_RUN"))
+
+    def test_a_diagnosis_without_a_known_region_keeps_the_rubrics_section(self):
+        fake = SimpleNamespace(explain=lambda *a: SimpleNamespace(reason="the kit's own fault", region=None))
+        with mock.patch.object(pointer, "diagnose_module", return_value=fake):
+            p = self.derive("x\n")
+        self.assertEqual((p.section, p.exercise, p.source, p.diagnosis),
+                         ("exercise-6", None, "diagnose", "the kit's own fault"))
+
+    def test_a_stub_comes_before_the_diagnosis(self):
+        fake = SimpleNamespace(explain=mock.Mock(return_value=SimpleNamespace(reason="r", region="vmx_vcpu_run")))
+        with mock.patch.object(pointer, "diagnose_module", return_value=fake):
+            p = self.derive("vmm: lab 04: vmx_adjust_controls() not implemented\n")
+        self.assertEqual((p.section, p.source), ("exercise-1", "stub"))
+        fake.explain.assert_not_called()
+
+    def test_a_broken_diagnosis_does_not_stop_grading(self):
+        fake = SimpleNamespace(explain=mock.Mock(side_effect=KeyError("boom")))
+        with mock.patch.object(pointer, "diagnose_module", return_value=fake):
+            p = self.derive("x\n")
+        self.assertEqual((p.section, p.source), ("exercise-6", "rubric"))
+        self.assertIn("diagnose.explain failed: KeyError", p.error)
+
+    def test_otherwise_the_rubrics_section(self):
+        p = self.derive("not ok b: read 1 want 2\n", status=3)
+        self.assertEqual((p.section, p.exercise, p.handout.name, p.source), ("exercise-6", None, "04-x", "rubric"))
+
+    def test_the_kits_diagnose_module_is_used_when_present(self):
+        self.no_diagnose.stop()
+        found = pointer.diagnose_module()
+        self.assertEqual(found is None, not (ROOT / "grader" / "lib" / "diagnose.py").exists())
+
+
+class RerunTest(unittest.TestCase):
+    def test_the_command_reproduces_the_test(self):
+        t = rubric.Test("msr", 10, "prot-vmx-msr.elf", args=["--no-irqchip"])
+        self.assertEqual(reproduce.rerun_command(4, t), "make run LAB=04 GUEST=prot-vmx-msr.elf ARGS='--no-irqchip'")
+        self.assertEqual(reproduce.rerun_command(1, rubric.Test("h", 1, "real-hello.bin"), "solution"),
+                         "make run LAB=01 GUEST=real-hello.bin SOLUTION=1")
+        t = rubric.Test("s", 1, "prot-smp.elf", args=["--cpus", "2", "a b", "it's"], timeout=30)
+        cmd = reproduce.rerun_command(3, t, "cumulative")
+        words = shlex.split(cmd)
+        self.assertEqual(words[:4], ["make", "run", "LAB=03", "GUEST=prot-smp.elf"])
+        self.assertEqual(shlex.split(words[4].split("=", 1)[1]), t.args)   # the recipe's shell splits ARGS
+        self.assertEqual(words[5:], ["TIMEOUT=30", "CUMULATIVE=1"])
+
+    def test_a_rubric_test_name_runs_its_guest_and_options(self):
+        with tempfile.TemporaryDirectory() as d:
+            root = kit(d, {"04-x": HANDOUT})
+            (root / "labs" / "04-x" / "rubric").write_text("msr 10 prot-vmx-msr.elf -- --no-irqchip\n")
+            guests = root / "guests"
+            guests.mkdir()
+            (guests / "prot-vmx-msr.elf").write_bytes(b"\x7fELF")
+            g = reproduce.choose(root, 4, "msr", [], guests)
+            self.assertEqual((g.test.guest, g.test.args, g.from_rubric), ("prot-vmx-msr.elf", ["--no-irqchip"], True))
+            g = reproduce.choose(root, 4, "prot-vmx-msr.elf", ["--cpus=2"], guests)
+            self.assertEqual((g.test.guest, g.test.args, g.from_rubric), ("prot-vmx-msr.elf", ["--cpus=2"], False))
+            with self.assertRaisesRegex(LookupError, "did you mean prot-vmx-msr.elf"):
+                reproduce.choose(root, 4, "prot-vmx-msrr.elf", [], guests)
+
+    def test_make_help_and_the_readme_list_make_run(self):
+        self.assertIn("make run LAB=NN GUEST=", (ROOT / "Makefile").read_text())
+        self.assertIn("| `make run LAB=NN GUEST=name", (ROOT / "README.md").read_text())
+
+
+QUESTIONS = "## Questions\n\n1. One?\n2. Two?\n   more of two\n3. Three?\n\n## Next\n\n4. not one\n"
+
+
+def template(n):
+    return "# Answers\n\n" + "".join(f"## Question {i}\n\n_(your answer here)_\n\n" for i in range(1, n + 1))
+
+
+class AnswersTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.handout = Path(self.tmp.name, "kit")
+        self.handout.mkdir()
+        (self.handout / "README.md").write_text(QUESTIONS)
+        self.mine = Path(self.tmp.name, "mine")
+        self.mine.mkdir()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def check(self, text=None):
+        if text is not None:
+            (self.mine / "answers.md").write_text(text)
+        return answers.check(self.handout, self.mine, shown="labs/01-x/answers.md")
+
+    def test_the_handouts_questions(self):
+        self.assertEqual(answers.questions(QUESTIONS), [1, 2, 3])
+        self.assertEqual(answers.questions("# no questions\n1. x\n"), [])
+
+    def test_the_template_answers_nothing(self):
+        a = self.check(template(3))
+        self.assertEqual((a.answered, a.empty, a.missing, a.complete), ([], [1, 2, 3], [], False))
+        self.assertEqual(a.summary(), "0/3 answered: questions 1, 2 and 3 are empty")
+
+    def test_all_answered(self):
+        text = template(3).replace("_(your answer here)_", "Because.\n\n### a sub-heading\n\nmore", 3)
+        a = self.check(text)
+        self.assertEqual((a.answered, a.complete, a.summary()), ([1, 2, 3], True, "3/3 answered"))
+
+    def test_one_empty(self):
+        text = template(3).replace("_(your answer here)_", "Yes.", 2)
+        a = self.check(text)
+        self.assertEqual(a.summary(), "2/3 answered: question 3 is empty")
+
+    def test_comments_and_whitespace_are_no_answer(self):
+        text = template(3).replace("_(your answer here)_", "<!-- todo -->\n   \n", 1).replace(
+            "_(your answer here)_", "A _(your answer here)_ kept, with text", 1)
+        a = self.check(text)
+        self.assertEqual((a.answered, a.empty), ([2], [1, 3]))
+
+    def test_a_missing_section(self):
+        a = self.check("## Question 1\nyes\n## Question 3\nno\n## Question 9\nextra\n")
+        self.assertEqual(a.summary(), "2/3 answered: question 2 has no '## Question N' section in labs/01-x/answers.md")
+
+    def test_a_missing_file(self):
+        a = self.check()
+        self.assertFalse(a.complete)
+        self.assertEqual(a.summary(), "0/3 answered: labs/01-x/answers.md is missing "
+                                      "(answer each question under '## Question N')")
+
+    def test_a_symlink_or_binary_is_refused(self):
+        (self.mine / "elsewhere.md").write_text(template(3).replace("_(your answer here)_", "x"))
+        os.symlink(self.mine / "elsewhere.md", self.mine / "answers.md")
+        self.assertIn("is not a regular file", self.check().summary())
+        (self.mine / "answers.md").unlink()
+        (self.mine / "answers.md").write_bytes(b"\xff\xfe## Question 1")
+        self.assertIn("is not UTF-8 text", self.check().summary())
+
+    def test_no_questions_no_check(self):
+        (self.handout / "README.md").write_text("# Lab\n")
+        self.assertIsNone(self.check(template(3)))
+
+    def test_every_handout_has_questions(self):
+        for lab in labs.existing(ROOT):
+            with self.subTest(lab=lab):
+                self.assertTrue(answers.questions((labs.lab_dir(ROOT, lab) / "README.md").read_text()))
+
+    def test_graded_but_worth_nothing(self):
+        g = grading.LabGrade(1, "student", "linux-kvm")
+        g.results = [runner.Result(rubric.Test("hello", 30, "real-hello.bin"), "PASS", "")]
+        g.answers = self.check(template(3).replace("_(your answer here)_", "Yes.", 2))
+        doc = report.gradescope(g)
+        self.assertEqual(doc["score"], 30)
+        entry = doc["tests"][-1]
+        self.assertEqual((entry["name"], entry["score"], entry["max_score"], entry["status"]),
+                         ("answers", 0, 0, "failed"))
+        self.assertIn("question 3 is empty", entry["output"])
+        self.assertIn("answers: 2/3 answered: question 3 is empty (no points)", doc["output"])
+        self.assertEqual(report.answers_line(g.answers), "  answers   2/3 answered: question 3 is empty (no points)")
+        json.dumps(doc)
+
+    def test_checked_for_students_not_for_the_solution(self):
+        with tempfile.TemporaryDirectory() as d:
+            root = kit(d, {"01-one": QUESTIONS})
+            (root / "labs" / "01-one" / "answers.md").write_text(template(3))
+            a = grading.check_answers(root, 1)
+            self.assertEqual((a.path, a.empty), ("labs/01-one/answers.md", [1, 2, 3]))
+        with mock.patch.object(grading, "grade_stage", return_value=grading.LabGrade(1, "solution", "linux-kvm")):
+            self.assertIsNone(grading.grade_lab(ROOT, 1, "solution").answers)
+        with mock.patch.object(grading, "grade_stage", return_value=grading.LabGrade(1, "student", "linux-kvm")):
+            self.assertIsNotNone(grading.grade_lab(ROOT, 1, "student").answers)
+
+
+class GradescopeTest(unittest.TestCase):
+    def test_a_failure_carries_its_pointer_and_rerun(self):
+        g = grading.LabGrade(4, "student", "minikvm")
+        g.results = [failed(section="exercise-5", exercise="vmx_vcpu_run", handout="labs/04-vmx", pointed_by="stub",
+                            rerun="make run LAB=04 GUEST=prot-vmx-io.elf ARGS='--no-irqchip'",
+                            transcript="\x00" * 10 + "\n" + "z\n" * 100)]
+        doc = report.gradescope(g)
+        t = doc["tests"][0]
+        self.assertIn("rerun: make run LAB=04 GUEST=prot-vmx-io.elf ARGS='--no-irqchip'", t["output"])
+        self.assertIn("read: labs/04-vmx/README.md, Exercise 5 (vmx_vcpu_run)", t["output"])
+        self.assertIn("transcript tail (last 20 of 101 lines)", t["output"])
+        self.assertNotIn("\x00", t["output"])
+        self.assertEqual((t["extra_data"]["section"], t["extra_data"]["exercise"], t["extra_data"]["pointed_by"]),
+                         ("exercise-5", "vmx_vcpu_run", "stub"))
+        self.assertIsNone(doc["extra_data"]["answers"])
 
 
 if __name__ == "__main__":
