@@ -193,6 +193,7 @@ static int vcpu_init(struct vm *vm, struct vcpu *vcpu, int id)
 		vmm_error("setting up vCPU %d registers: %s", id, vmm_strerror(r));
 		return r;
 	}
+	vcpu_check_entry_state(vcpu);
 	if (boot->multiboot) {
 		struct kvm_regs regs;
 		if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)

@@ -145,6 +145,7 @@ void vcpus_exit(struct vm *vm);
 /* run.c (lab 01) */
 void vcpu_run_loop(struct vcpu *vcpu);
 void vcpu_dump(struct vcpu *vcpu);
+void vcpu_check_entry_state(struct vcpu *vcpu);
 void trace_exit(const struct vcpu *vcpu);
 const char *exit_reason_name(uint32_t reason);
 

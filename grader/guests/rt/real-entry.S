@@ -2,9 +2,10 @@
 /*
  * Entry of a real-mode image (real-*.bin): loaded and entered at 0x7c00 with
  * CS=DS=ES=SS=0 and SP=0x7c00. Records the entry segments and SP for the guest
- * to check, sets up the C environment gcc -m16 expects (flat 64 KiB, zero
- * segments, 32-bit ESP with a zero high half), clears .bss and calls
- * guest_main().
+ * to check, and the three words at SS:SP (if the vCPU took an exception before
+ * this code ran, they are its frame: IP, CS, FLAGS), sets up the C environment
+ * gcc -m16 expects (flat 64 KiB, zero segments, 32-bit ESP with a zero high
+ * half), clears .bss and calls guest_main().
  */
 	.code16
 	.section .text.entry, "ax"
@@ -20,6 +21,13 @@ _start:
 	call 1f
 1:	popw %cs:rt_entry_ip
 	subw $(1b - _start), %cs:rt_entry_ip
+	movw %sp, %bp			/* BP addresses through SS */
+	movw 0(%bp), %ax
+	movw %ax, %cs:rt_entry_frame
+	movw 2(%bp), %ax
+	movw %ax, %cs:rt_entry_frame + 2
+	movw 4(%bp), %ax
+	movw %ax, %cs:rt_entry_frame + 4
 	ljmp $0, $2f
 2:	xorw %ax, %ax
 	movw %ax, %ds
@@ -37,7 +45,7 @@ _start:
 	jmp 3b
 
 	.section .data
-	.globl rt_entry_sp, rt_entry_ss, rt_entry_ds, rt_entry_es, rt_entry_cs, rt_entry_ip
+	.globl rt_entry_sp, rt_entry_ss, rt_entry_ds, rt_entry_es, rt_entry_cs, rt_entry_ip, rt_entry_frame
 	.balign 2
 rt_entry_sp:	.word 0xffff
 rt_entry_ss:	.word 0xffff
@@ -45,3 +53,4 @@ rt_entry_ds:	.word 0xffff
 rt_entry_es:	.word 0xffff
 rt_entry_cs:	.word 0xffff
 rt_entry_ip:	.word 0xffff
+rt_entry_frame:	.word 0xffff, 0xffff, 0xffff

@@ -188,6 +188,8 @@ void vcpu_run_loop(struct vcpu *vcpu)
 	// @end
 }
 
+static void note_real_mode(int id, const struct kvm_regs *r, const struct kvm_sregs *s, const char *lead);
+
 static void dump_segment(const char *name, const struct kvm_segment *seg)
 {
 	/* Every field KVM_GET_SREGS gives, as VMX checks them (SDM Vol. 3 27.3.1.2). */
@@ -240,4 +242,36 @@ void vcpu_dump(struct vcpu *vcpu)
 		(unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
 		(unsigned long long)s.cr4, (unsigned long long)s.cr8, (unsigned long long)s.efer,
 		(unsigned long long)s.apic_base);
+	note_real_mode(vcpu->id, &r, &s, "vmm:  ");
+}
+
+/* Notes on a real-mode state KVM accepts but that no correct setup leaves:
+ * in real mode the CPU computes a segment's base as selector << 4 and IP is
+ * 16 bits wide (SDM Vol. 3 20.1.1, "Address Translation in Real-Address
+ * Mode"). The first sign of either is usually far from its cause: a fault
+ * at the first instruction, or code fetched from the wrong place. */
+static void note_real_mode(int id, const struct kvm_regs *r, const struct kvm_sregs *s, const char *lead)
+{
+	if (s->cr0 & X86_CR0_PE)
+		return;
+	if (s->cs.base != (uint64_t)s->cs.selector << 4)
+		fprintf(stderr,
+			"%snote: vCPU %d is in real mode with CS.base 0x%llx, not CS.selector 0x%04x << 4 = 0x%llx: "
+			"real mode needs CS.base = selector * 16 (0xffff0000 is KVM's reset value, left in place)\n",
+			lead, id, (unsigned long long)s->cs.base, s->cs.selector,
+			(unsigned long long)s->cs.selector << 4);
+	if (r->rip > 0xffff)
+		fprintf(stderr, "%snote: vCPU %d is in real mode with RIP 0x%llx, beyond 16-bit IP\n", lead, id,
+			(unsigned long long)r->rip);
+}
+
+/* Called once the vCPU's registers are set, before its first KVM_RUN: a bad
+ * real-mode entry state named here, while it is still there to see (the
+ * first exception the guest takes reloads CS by the real-mode rule). */
+void vcpu_check_entry_state(struct vcpu *vcpu)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &r) == 0 && kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) == 0)
+		note_real_mode(vcpu->id, &r, &s, "vmm: ");
 }
