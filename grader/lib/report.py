@@ -4,7 +4,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import exercises
+from . import exercises, labs
 
 ERROR_LINE = re.compile(r"error|undefined reference|multiple definition|No rule|is missing|not a lab|symbolic link")
 
@@ -148,17 +148,16 @@ def summary_line(g):
     return s
 
 
-def test_output(r):
+def test_output(r, labdir=None, root=None):
     """The text Gradescope shows under one test: verdict and reason, where to read,
     the bounded transcript tail, the notes and the command that reproduces it."""
     out = [f"{r.verdict}: {r.reason}".strip()]
     if r.verdict in ("FAIL", "TIMEOUT", "CRASH"):
         if r.diagnosis:
             out.append(f"why: {r.diagnosis}")
-        if r.section or r.test.section:
-            out.append(f"read: {r.handout or 'the handout'}/README.md, "
-                       f"{(r.section or r.test.section).replace('-', ' ').capitalize()}" +
-                       (f" ({r.exercise})" if r.exercise else ""))
+        read = where_to_read(r, labdir, root)
+        if read:
+            out.append(f"read: {read}")
         if ran(r):
             shown, total = tail(r.transcript)
             out.append("")
@@ -173,7 +172,9 @@ def test_output(r):
     return "\n".join(out)
 
 
-def gradescope(g):
+def gradescope(g, root=None):
+    root = root or labs.ROOT
+    labdir = labs.lab_dir(root, g.lab)
     tests = []
     for r in g.results:
         tests.append({
@@ -181,7 +182,7 @@ def gradescope(g):
             "score": r.score,
             "max_score": 0 if r.verdict == "SKIP" else r.test.points,
             "status": "passed" if r.verdict in ("PASS", "SKIP") else "failed",
-            "output": test_output(r),
+            "output": test_output(r, labdir, root),
             "tags": [r.verdict.lower()],
             "visibility": "visible",
             "extra_data": {"verdict": r.verdict, "status": r.status, "section": r.section, "exercise": r.exercise,
@@ -214,7 +215,7 @@ def gradescope(g):
     return doc
 
 
-def write_json(g, path):
+def write_json(g, path, root=None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(gradescope(g), indent=2) + "\n")
+    path.write_text(json.dumps(gradescope(g, root), indent=2) + "\n")

@@ -37,9 +37,10 @@ class Statuses:
         return self.by_name[name]
 
     def name(self, number):
-        """Every status has a name: VMM_EXIT_<name> for the VMM's own (even)
-        endings, GUEST_* for a guest's debug-exit value (odd), SIG* for a
-        signal (negative), the platform runner's, or UNKNOWN_<n>."""
+        """Every status has a name: <name> of VMM_EXIT_<name> for those the header
+        defines, GUEST_PASSED, GUEST_FAILED or GUEST_EXIT_<value> for a guest's
+        debug-exit value (odd), SIG* for a signal (negative), the platform
+        runner's own, else UNKNOWN_<n>."""
         if number is None:
             return "KILLED"
         if number < 0:
@@ -49,13 +50,16 @@ class Statuses:
                 return f"SIGNAL_{-number}"
         if number in RUNNER:
             return RUNNER[number][0]
+        named = next((n for n, v in self.by_name.items() if v == number), None)
+        if named:
+            return named
         if number == GUEST_PASSED:
             return "GUEST_PASSED"
         if number == GUEST_FAILED:
             return "GUEST_FAILED"
         if number & 1:
             return f"GUEST_EXIT_{number >> 1}"
-        return next((n for n, v in self.by_name.items() if v == number), f"UNKNOWN_{number}")
+        return f"UNKNOWN_{number}"
 
     def describe(self, number):
         """'10 (FAIL_ENTRY: KVM_EXIT_FAIL_ENTRY)': the status, its name and what it means."""
@@ -66,13 +70,15 @@ class Statuses:
             what = "the VMM was killed by this signal"
         elif number in RUNNER:
             what = RUNNER[number][1]
+        elif name in self.comments:
+            what = self.comments[name]
         elif number == GUEST_PASSED:
             what = "the guest ended through the debug-exit port and reported every check passed"
         elif number & 1:
             what = f"the guest ended through the debug-exit port with value {number >> 1}" + \
                    (": a check failed" if number == GUEST_FAILED else "")
         else:
-            what = self.comments.get(name, "not a status of vmm_status.h")
+            what = "not a status of vmm_status.h"
         return f"{number} ({name}: {what})"
 
     def crash(self):

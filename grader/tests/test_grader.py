@@ -616,6 +616,11 @@ class StatusNameTest(unittest.TestCase):
         for n in [None, -9, *range(0, 130)]:
             self.assertNotIn("?", st.name(n))
 
+    def test_the_header_names_first(self):
+        st = status.Statuses({"HALTED": 0, "GUEST_PASSED": 1}, {"GUEST_PASSED": "the guest says so"})
+        self.assertEqual(st.describe(1), "1 (GUEST_PASSED: the guest says so)")
+        self.assertEqual(st.name(3), "GUEST_FAILED")
+
     def test_describe_gives_the_headers_comment(self):
         st = status.load()
         self.assertEqual(st.describe(st["TRIPLE_FAULT"]), f"{st['TRIPLE_FAULT']} (TRIPLE_FAULT: KVM_EXIT_SHUTDOWN)")
@@ -897,7 +902,7 @@ class GradescopeTest(unittest.TestCase):
         doc = report.gradescope(g)
         t = doc["tests"][0]
         self.assertIn("rerun: make run LAB=04 GUEST=prot-vmx-io.elf ARGS='--no-irqchip'", t["output"])
-        self.assertIn("read: labs/04-vmx/README.md, Exercise 5 (vmx_vcpu_run)", t["output"])
+        self.assertRegex(t["output"], r"\nread: labs/04-vmx/README.md, Exercise 5 — .+ \(vmx_vcpu_run\)\n")
         self.assertIn("transcript tail (last 20 of 101 lines)", t["output"])
         self.assertNotIn("\x00", t["output"])
         self.assertEqual((t["extra_data"]["section"], t["extra_data"]["exercise"], t["extra_data"]["pointed_by"]),
