@@ -117,7 +117,10 @@ def format_result(r, labdir, root, tty, verbose=False):
             out.extend(f"{INDENT}  | {l}" for l in shown)
     for note in r.notes:
         if verbose or r.verdict != "PASS":
-            out.extend(f"{INDENT}{printable(l, 400)}" for l in note.splitlines())
+            lines = note.split("\n")
+            out.extend(f"{INDENT}{printable(l, 400)}" for l in lines[:TAIL_LINES])
+            if len(lines) > TAIL_LINES:     # a differential diff of a guest that printed much
+                out.append(f"{INDENT}[... {len(lines) - TAIL_LINES} more lines]")
     if r.verdict in ("FAIL", "TIMEOUT", "CRASH") and r.rerun:
         out.append(f"{INDENT}rerun: {r.rerun}")
     return "\n".join(out) + "\n"

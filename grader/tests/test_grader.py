@@ -563,6 +563,13 @@ class ResultBlockTest(unittest.TestCase):
         self.assertIn("transcript tail (last 20 of 32 lines):", text)
         self.assertIn("| vmm: vCPU 0 VM entry failed", text)
 
+    def test_long_notes_are_bounded(self):
+        r = failed(notes=["\n".join(f"+not ok x{i}\x07" for i in range(100))])
+        text = self.block(r)
+        self.assertIn("[... 80 more lines]", text)
+        self.assertIn("+not ok x19\\x07", text)
+        self.assertNotIn("x20", text)
+
     def test_a_diagnosis_is_shown(self):
         self.assertIn("why: CS is not marked accessed", self.block(failed(diagnosis="CS is not marked accessed")))
 
