@@ -321,12 +321,18 @@ static void note_real_mode(int id, const struct kvm_regs *r, const struct kvm_sr
 }
 
 /* Called once the vCPU's registers are set, before its first KVM_RUN: a bad
- * real-mode entry state named here, while it is still there to see (the
- * first exception the guest takes reloads CS by the real-mode rule). */
+ * entry state named here, while it is still there to see (the first
+ * exception a real-mode guest takes reloads CS by the real-mode rule). */
 void vcpu_check_entry_state(struct vcpu *vcpu)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &r) == 0 && kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) == 0)
-		note_real_mode(vcpu->id, &r, &s, "vmm: ");
+	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	if (vcpu->vm->boot.mode != MODE_REAL && !(s.cr0 & X86_CR0_PE)) {
+		fprintf(stderr, "vmm: note: vCPU %d enters a %s image with CR0.PE clear (CR0 0x%llx): it runs in real "
+			"mode, not protected mode\n", vcpu->id, vcpu->vm->boot.kind, (unsigned long long)s.cr0);
+		return;
+	}
+	note_real_mode(vcpu->id, &r, &s, "vmm: ");
 }

@@ -9,14 +9,17 @@ trap_handler_t trap_exception_handler[FIRST_EXTERNAL_VECTOR];
 volatile uint32_t trap_irq_count[16];
 struct fault_record trap_fault;
 
-/* 32-bit interrupt gates (SDM Vol. 3 6.11, figure 6-2): IF is cleared on entry. */
+/* 32-bit interrupt gates (SDM Vol. 3 6.11, figure 6-2): IF is cleared on entry.
+ * The gates name the code segment the guest runs in: ABI_SEL_CODE32 under the
+ * kvmlabs VMM, whatever the boot loader chose for a multiboot guest. */
 static uint64_t idt[TRAP_GATES] __attribute__((aligned(8)));
 
 void idt_init(void)
 {
+	uint16_t cs = read_cs();
 	for (unsigned v = 0; v < TRAP_GATES; v++) {
 		uint32_t off = trap_stub_table[v];
-		idt[v] = (off & 0xffffull) | ((uint64_t)ABI_SEL_CODE32 << 16) |
+		idt[v] = (off & 0xffffull) | ((uint64_t)cs << 16) |
 			 (0x8e00ull << 32) | ((uint64_t)(off >> 16) << 48);
 	}
 	struct dt_reg r = { .limit = sizeof(idt) - 1, .base = (unsigned long)idt };

@@ -257,21 +257,28 @@ static void note_real_mode(int id, const struct kvm_regs *r, const struct kvm_sr
 	if (s->cs.base != (uint64_t)s->cs.selector << 4)
 		fprintf(stderr,
 			"%snote: vCPU %d is in real mode with CS.base 0x%llx, not CS.selector 0x%04x << 4 = 0x%llx: "
-			"real mode needs CS.base = selector * 16 (0xffff0000 is KVM's reset value, left in place)\n",
+			"real mode needs CS.base = selector * 16%s\n",
 			lead, id, (unsigned long long)s->cs.base, s->cs.selector,
-			(unsigned long long)s->cs.selector << 4);
+			(unsigned long long)s->cs.selector << 4,
+			s->cs.base == 0xffff0000 ? " (0xffff0000 is KVM's reset value, left in place)" : "");
 	if (r->rip > 0xffff)
 		fprintf(stderr, "%snote: vCPU %d is in real mode with RIP 0x%llx, beyond 16-bit IP\n", lead, id,
 			(unsigned long long)r->rip);
 }
 
 /* Called once the vCPU's registers are set, before its first KVM_RUN: a bad
- * real-mode entry state named here, while it is still there to see (the
- * first exception the guest takes reloads CS by the real-mode rule). */
+ * entry state named here, while it is still there to see (the first
+ * exception a real-mode guest takes reloads CS by the real-mode rule). */
 void vcpu_check_entry_state(struct vcpu *vcpu)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &r) == 0 && kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) == 0)
-		note_real_mode(vcpu->id, &r, &s, "vmm: ");
+	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	if (vcpu->vm->boot.mode != MODE_REAL && !(s.cr0 & X86_CR0_PE)) {
+		fprintf(stderr, "vmm: note: vCPU %d enters a %s image with CR0.PE clear (CR0 0x%llx): it runs in real "
+			"mode, not protected mode\n", vcpu->id, vcpu->vm->boot.kind, (unsigned long long)s.cr0);
+		return;
+	}
+	note_real_mode(vcpu->id, &r, &s, "vmm: ");
 }
