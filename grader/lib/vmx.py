@@ -23,6 +23,7 @@ FALLBACK_ERRORS = {7: "VM entry with invalid control field(s)", 8: "VM entry wit
 
 REASON = re.compile(r"(hardware_entry_failure_reason|entry failure reason|exit reason) (0x[0-9a-fA-F]+)")
 CHECK = re.compile(r"^vmentry-check:\s+(.*?) 0x[0-9a-fA-F]+:")
+CHECK_FIELD = re.compile(r"^vmentry-check:\s+(HOST|GUEST)_(\w+)")     # a kit rule naming the VMCS field
 
 
 @functools.lru_cache(maxsize=None)
@@ -88,9 +89,13 @@ GUEST_STATE_REGION = "vmx_set_segment"     # which exercise "the guest-state exe
 
 
 def check_field(line):
-    """The field a vmentry-check line is about ("guest CS.AR"), or None."""
+    """The field a vmentry-check line is about ("guest CS.AR"; "HOST_RIP is 0: ..." gives
+    "host RIP"), or None."""
     m = CHECK.match(line)
-    return m[1] if m else None
+    if m:
+        return m[1]
+    m = CHECK_FIELD.match(line)
+    return f"{m[1].lower()} {m[2]}" if m else None
 
 
 def check_region(line):

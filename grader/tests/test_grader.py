@@ -669,6 +669,7 @@ class VmxDecodeTest(unittest.TestCase):
             "guest CR0 0x0011: PG must be 1": (None, "guest"),
             "host CR4 0x0000: violates IA32_VMX_CR4_FIXED0/1": ("vmx_setup_host_state", "host"),
             "host CS selector 0x000b: RPL and TI must be 0": ("vmx_setup_host_state", "host"),
+            "HOST_RIP is 0: the VMCS field was never written; ...": ("vmx_setup_host_state", "host"),
             "VM-entry controls 0x11ff: bit 2 must be 1 (allowed-0 setting in X)": ("vmx_adjust_controls", "controls"),
             "primary processor-based controls 0x0000: bit 1 must be 1": ("vmx_adjust_controls", "controls"),
         }
