@@ -296,7 +296,8 @@ void vcpu_dump(struct vcpu *vcpu)
 		(unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
 		(unsigned long long)s.cr4, (unsigned long long)s.cr8, (unsigned long long)s.efer,
 		(unsigned long long)s.apic_base);
-	note_real_mode(vcpu->id, &r, &s, "vmm:  ");
+	if (vcpu->vm->boot.mode == MODE_REAL)
+		note_real_mode(vcpu->id, &r, &s, "vmm:  ");
 }
 
 /* Notes on a real-mode state KVM accepts but that no correct setup leaves:

@@ -1,0 +1,192 @@
+"""Diagnosis: the cause of a failed run, named from its transcript.
+
+A guest reports what it saw; some causes it cannot see. A real-mode vCPU
+entered with CS.base left at KVM's reset value may never run the guest's first
+instruction, and a run loop that gives up on -EINTR leaves the guest half done
+with no "not ok" line at all. The VMM and minikvm say more than the guest can:
+the VMM's "note:" lines on an entry state no correct setup leaves (run.c,
+vcpu_check_entry_state and the register dump), minikvm's "vmentry-check:"
+lines. explain() reads those and the guests' own check names and turns the
+first that matches into one sentence naming the cause, and the @lab region
+(function) where it lives, for the verdict and the handout pointer.
+
+    d = explain(test, status, transcript)    # test: rubric.Test; status as runner.run gives it
+    if d:
+        result.reason, region = d.reason, d.region
+
+Meant for a run that did not pass: it explains, it does not judge. Each rule
+matches text that only the mistake it names produces on the solution's VMM and
+guests; a rule that cannot tell returns nothing rather than guess.
+"""
+import re
+from dataclasses import dataclass
+
+from . import status as vmm_status
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    reason: str               # one sentence naming the cause
+    region: str | None = None  # the @lab region (function) to fix, e.g. "vcpu_setup_real"
+
+
+# ---- the VMM's and minikvm's own notes ----------------------------------------------
+
+# run.c note_real_mode(): "vmm: note: vCPU 0 is in real mode with CS.base 0xffff0000, not CS.selector ..."
+REAL_CS_BASE = re.compile(r"^vmm: +note: vCPU (\d+) is in real mode with CS\.base (0x[0-9a-f]+), "
+                          r"not CS\.selector (0x[0-9a-f]+) << 4 = (0x[0-9a-f]+)", re.M)
+# run.c vcpu_check_entry_state(): a protected-mode image entered with CR0.PE clear.
+PROT_WITHOUT_PE = re.compile(r"^vmm: note: vCPU (\d+) enters an? (\S+) image with CR0\.PE clear \(CR0 (0x[0-9a-f]+)\)",
+                             re.M)
+# minikvm's VM-entry checker, kit rule kit-host-rip-written.
+HOST_RIP_UNSET = re.compile(r"^vmentry-check: HOST_RIP is 0\b", re.M)
+# The bare-metal host's exception report: the host jumped to address 0.
+HOST_AT_ZERO = re.compile(r"^kvmlabs-host: EXCEPTION .*\n\s+error code \S+\s+rip 0\s", re.M)
+
+
+def _cs_base(test, status, transcript):
+    m = REAL_CS_BASE.search(transcript)
+    if m:
+        reset = " (KVM's reset value, left in place)" if int(m[2], 16) == 0xffff0000 else ""
+        return Diagnosis(f"CS.base is {m[2]}{reset}, not CS.selector {m[3]} * 16 = {m[4]}: in real mode "
+                         f"vcpu_setup_real must set CS.base = CS.selector << 4 along with the selector",
+                         "vcpu_setup_real")
+    if re.search(r"^not ok entry-no-fault:", transcript, re.M):
+        return Diagnosis("the vCPU faulted before the guest's first instruction: the real-mode entry state is "
+                         "invalid, CS.base is not CS.selector * 16 (KVM's reset CS.base 0xffff0000 left in place?)",
+                         "vcpu_setup_real")
+    return None
+
+
+def _cr0_pe(test, status, transcript):
+    m = PROT_WITHOUT_PE.search(transcript)
+    if m or re.search(r"^not ok cr0-pe-set:", transcript, re.M):
+        what = f"the {m[2]} image was entered with CR0 {m[3]}" if m else "the guest found CR0.PE clear"
+        return Diagnosis(f"CR0.PE was never set: {what}, so the vCPU runs in real mode; setup_flat must load the "
+                         f"cr0 it is given (PE for protected mode, PE|PG for long mode) into the sregs",
+                         "setup_flat")
+    return None
+
+
+def _host_rip(test, status, transcript):
+    if HOST_RIP_UNSET.search(transcript):
+        return Diagnosis("HOST_RIP was never written: the first VM exit would resume the host at address 0; "
+                         "vmx_setup_host_state must write HOST_RIP = vmx_vmexit", "vmx_setup_host_state")
+    if HOST_AT_ZERO.search(transcript):
+        return Diagnosis("the host kernel jumped to address 0, as a VM exit does when HOST_RIP was never "
+                         "written (vmx_setup_host_state must write HOST_RIP = vmx_vmexit)", "vmx_setup_host_state")
+    return None
+
+
+# ---- the guests' own checks ---------------------------------------------------------
+
+
+def _failed(transcript, *names):
+    """The first 'not ok' line of one of the named checks, or None."""
+    pat = "|".join(re.escape(n) for n in names)
+    m = re.search(rf"^not ok ({pat}): (.*)$", transcript, re.M)
+    return m
+
+
+def _string_pio(test, status, transcript):
+    m = _failed(transcript, "rep-outsb", "rep-outsw", "rep-insb", "rep-insw", "rep-insl")
+    if not m:
+        return None
+    what, detail = m[1].replace("-", " "), m[2].split(":")[0]
+    if m[1].startswith("rep-outs"):
+        return Diagnosis(f"{what}: the device did not receive every element in order ({detail}); handle_io must "
+                         f"write each of io.count elements, the i-th at data_offset + i * size", "handle_io")
+    if "the first was served" in m[2]:
+        return Diagnosis(f"{what} read wrong data ({detail}): handle_io served only the first element of a string "
+                         f"I/O exit; each of io.count elements must go through the bus, the i-th at "
+                         f"data_offset + i * size", "handle_io")
+    return Diagnosis(f"{what} read wrong data ({detail}): handle_io did not store every element a rep ins read "
+                     f"into its slot of the data page", "handle_io")
+
+
+def _msr_fault_rip(test, status, transcript):
+    m = _failed(transcript, "rdmsr-bogus-gp-at-rdmsr", "wrmsr-bogus-gp-at-wrmsr")
+    if m:
+        insn = "RDMSR" if m[1].startswith("rdmsr") else "WRMSR"
+        return Diagnosis(f"RIP was advanced past a {insn} that raised #GP: #GP is a fault, so the handler must "
+                         f"queue it and return without skipping the instruction ({m[2].split(':')[0]})",
+                         f"handle_{insn.lower()}")
+    return None
+
+
+def _reinject(test, status, transcript):
+    if _failed(transcript, "single-step-trap-redelivered") and re.search(r"^ok single-step-trap$", transcript, re.M):
+        return Diagnosis("an event whose delivery a VM exit interrupted was lost: after each exit the "
+                         "IDT-vectoring information must put the event back in the queues "
+                         "(vmx_complete_interrupts() in vmx_vcpu_run) to be delivered again at the next entry",
+                         "vmx_vcpu_run")
+    return None
+
+
+def _flat_segments(test, status, transcript):
+    m = _failed(transcript, "flat-segment-bases", "flat-segment-limits")
+    if m:
+        what = "base" if m[1].endswith("bases") else "limit"
+        return Diagnosis(f"a segment register's hidden {what} is not flat ({m[2]}): segment_from_descriptor must "
+                         f"unpack base and limit from the descriptor, the limit scaled to bytes when G=1",
+                         "segment_from_descriptor")
+    return None
+
+
+# ---- how the run ended ---------------------------------------------------------------
+
+# Guests that run long stretches without a VM exit, so that the VMM's kick timer
+# (vm_run_inline(), every 20 ms) interrupts KVM_RUN while they run.
+LONG_RUNNING_GUESTS = {"real-busy.bin", "bad-loop.bin"}
+BUSY_ROUND = re.compile(r"^busy: round (\d+) of (\d+)", re.M)
+# The VMM's own words (util.c vm_stopping(), vmm.c vmm_run()): the --timeout
+# supervisor's, and the fallback when the vCPUs ended with nobody calling vm_stop().
+REAL_TIMEOUT = "timeout: the guest ran for"
+NOBODY_STOPPED = "vmm: the vCPUs ended"
+EINTR_MEANS = ("-EINTR only means a signal (the VMM's kick timer, every 20 ms) interrupted KVM_RUN: "
+               "clear immediate_exit and enter the guest again")
+
+
+def _eintr(test, status, transcript):
+    """KVM_RUN returned -EINTR and the run loop did something else than go round again."""
+    rounds = BUSY_ROUND.findall(transcript)
+    where = f" (after round {rounds[-1][0]} of {rounds[-1][1]})" if rounds else ""
+    if re.search(r"KVM_RUN[^\n]*(Interrupted|EINTR)", transcript):
+        return Diagnosis(f"the run loop stopped the VM on -EINTR from KVM_RUN{where}: {EINTR_MEANS}",
+                         "vcpu_run_loop")
+    if status is None:
+        return None
+    try:
+        statuses = vmm_status.load()
+        timeout, halted, setup = statuses["TIMEOUT"], statuses["HALTED"], statuses["KVM_SETUP"]
+    except (OSError, KeyError, ValueError):
+        return None
+    if status == timeout and REAL_TIMEOUT not in transcript:
+        return Diagnosis(f"the VM ended with the timeout status long before --timeout{where}: the run loop took "
+                         f"-EINTR from KVM_RUN for a timeout; {EINTR_MEANS} (vm_stopping() says when to stop)",
+                         "vcpu_run_loop")
+    if status == halted and NOBODY_STOPPED in transcript:
+        return Diagnosis(f"the run loop returned with the VM still running and no handler stopping it{where}, as "
+                         f"it does when it returns on -EINTR from KVM_RUN; {EINTR_MEANS}", "vcpu_run_loop")
+    guest = getattr(test, "guest", None)
+    if guest in LONG_RUNNING_GUESTS and status == setup and not re.search(r"^kvmlabs: end ", transcript, re.M):
+        return Diagnosis(f"the run loop gave up while the guest ran without exits{where}, when KVM_RUN returned "
+                         f"-EINTR: {EINTR_MEANS}", "vcpu_run_loop")
+    return None
+
+
+# In order: the VMM's own notes (causes the guest cannot see) before the guests' checks;
+# a protected-mode image entered in real mode before the real-mode rules.
+RULES = (_cr0_pe, _cs_base, _host_rip, _eintr, _string_pio, _msr_fault_rip, _reinject, _flat_segments)
+
+
+def explain(test, status, transcript):
+    """The cause of the failed run of `test` (a rubric.Test; may be None), ended with
+    `status` (the VMM's exit status, None if killed), whose output is `transcript`:
+    a Diagnosis, or None when no rule recognises it."""
+    transcript = transcript or ""
+    for rule in RULES:
+        d = rule(test, status, transcript)
+        if d:
+            return d
+    return None
