@@ -299,6 +299,11 @@ enum vmx_exit_reason {
 #define VMX_EXIT_REASON_FAILED_VMENTRY         (1u << 31)
 // @end
 
+/* VM-instruction errors a VM entry can end with (SDM Vol. 3 31.4, Table 31-1;
+ * Linux: enum vm_instruction_error_number). vmx_names.c names them all. */
+#define VMXERR_ENTRY_INVALID_CONTROL_FIELD     7
+#define VMXERR_ENTRY_INVALID_HOST_STATE_FIELD  8
+
 /* VM-entry / VM-exit interruption-information fields (SDM Vol. 3 25.8.3, 25.9.2). */
 #define INTR_INFO_VECTOR_MASK          0xffu
 #define INTR_INFO_INTR_TYPE_MASK       0x700u
