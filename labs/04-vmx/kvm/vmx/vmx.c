@@ -615,19 +615,48 @@ static int vmcs_accessor_read_phys(void *ctx, uint64_t pa, void *buf, size_t len
 	return 0;
 }
 
+/* What the processor would report for the failed checks: it checks the
+ * controls, then the host-state area, then the guest-state area, and stops at
+ * the first area that fails. Controls and host state fail the VMLAUNCH itself
+ * with VM-instruction error 7 or 8 (SDM Vol. 3 27.2, 31.4); guest state gives
+ * a VM exit with bit 31 set and basic reason 33 (SDM Vol. 3 27.3, 27.8). */
+enum vmentry_failure_area { AREA_NONE, AREA_GUEST, AREA_HOST, AREA_CONTROLS };
+
+static enum vmentry_failure_area vmentry_rule_area(const char *rule)
+{
+	if (!strncmp(rule, "ctl-", 4))
+		return AREA_CONTROLS;
+	if (!strncmp(rule, "host-", 5) || strstr(rule, "-host-"))
+		return AREA_HOST;
+	return AREA_GUEST;
+}
+
 static void vmentry_check_print(void *arg, const struct vmentry_check_failure *f)
 {
-	(void)arg;
+	enum vmentry_failure_area *worst = arg, area = vmentry_rule_area(f->rule);
+	if (area > *worst)
+		*worst = area;
 	printf("vmentry-check: %s\n", f->message);
 }
 
-static unsigned int vmx_run_entry_checks(void)
+/* Run the software checks, print each failure; returns the reason the
+ * processor would give (KVM_EXIT_FAIL_ENTRY's hardware_entry_failure_reason),
+ * or 0 when every check passes. */
+static uint64_t vmx_run_entry_checks(void)
 {
 	struct vmcs_accessor acc = { .read = vmcs_accessor_read, .read_phys = vmcs_accessor_read_phys };
+	enum vmentry_failure_area worst = AREA_NONE;
 	struct vmentry_check_env env = {
-		.caps = &vmx_caps, .vmcs = &acc, .host_in_ia32e_mode = true, .report = vmentry_check_print,
+		.caps = &vmx_caps, .vmcs = &acc, .host_in_ia32e_mode = true,
+		.report = vmentry_check_print, .report_arg = &worst,
 	};
-	return vmx_vmentry_check(&env);
+	vmx_vmentry_check(&env);
+	switch (worst) {
+	case AREA_CONTROLS: return VMXERR_ENTRY_INVALID_CONTROL_FIELD;
+	case AREA_HOST:     return VMXERR_ENTRY_INVALID_HOST_STATE_FIELD;
+	case AREA_GUEST:    return VMX_EXIT_REASON_FAILED_VMENTRY | EXIT_REASON_INVALID_STATE;
+	default:            return 0;
+	}
 }
 
 static int vmx_fail_entry(struct kvm_vcpu *vcpu, uint64_t reason)
@@ -650,7 +679,7 @@ static int vmx_report_vmfail(struct kvm_vcpu *vcpu)
 	uint32_t error = (uint32_t)vmcs_read(VM_INSTRUCTION_ERROR);
 	printf("minikvm: %s failed: VM-instruction error %u: %s (SDM Vol. 3 31.4)\n", insn, error,
 	       vmx_instruction_error_name(error));
-	if (error == 7 || error == 8)
+	if (error == VMXERR_ENTRY_INVALID_CONTROL_FIELD || error == VMXERR_ENTRY_INVALID_HOST_STATE_FIELD)
 		vmx_run_entry_checks();
 	return vmx_fail_entry(vcpu, error);
 }
