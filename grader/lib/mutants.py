@@ -16,7 +16,13 @@ A lab's catalogue is labs/NN-*/mutants, one mutant a block:
 - `mutant NAME` opens a mutant (NAME: kebab-case, unique in the catalogue);
 - `file:` is the path under solution/ (and under labs/NN-*/), `region:` a lab-NN
   region of that file, `mistake:` one line saying what the student got wrong;
-  `note:` (optional) anything a reviewer should know;
+  `note:` (optional, may go on over several note: lines) anything a reviewer
+  should know;
+- `expect: unit` (optional; the default is `expect: rubric`) says that no guest
+  of this kit can observe the mistake (an error path the host never takes, a
+  property the kit's own code never exercises): its `note:` says why. Such a
+  mutant must be caught by the lab's unit tests; it is reported with the others
+  but neither counts against the rubric's catch rate nor is sampled;
 - each `@@` opens one edit, written as a diff hunk without line numbers: a
   line ' ' + text is context (kept), '-' + text is removed, '+' + text added.
   The context and removed lines, in order, must be whole lines of the
@@ -51,7 +57,8 @@ except ImportError:   # pragma: no cover - depends on the checkout
 
 CATALOGUE = "mutants"
 NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
-KEYS = {"file", "region", "mistake", "note"}
+KEYS = {"file", "region", "mistake", "note", "expect"}
+EXPECT = ("rubric", "unit")
 REQUIRED = ("file", "region", "mistake")
 RESERVED = {"baseline"}          # build/mutants/lab-NN/baseline is the unmutated tree's
 CHECK_SUMMARY = re.compile(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)")
@@ -81,7 +88,12 @@ class Mutant:
     mistake: str
     edits: list = field(default_factory=list)
     note: str = ""
+    expect: str = ""      # "rubric" (a guest can see the mistake) or "unit" (only the unit tests can)
     where: str = ""       # "labs/NN-*/mutants:LINE", for messages
+
+    @property
+    def unit_only(self):
+        return self.expect == "unit"
 
     def __str__(self):
         return f"{self.where}: mutant {self.name}"
@@ -118,6 +130,11 @@ def parse(text, lab, path="mutants"):
             raise CatalogueError(f"{cur}: no {', '.join(k + ':' for k in missing)} line")
         if not cur.edits:
             raise CatalogueError(f"{cur}: no edit ('@@' and its '-'/'+' lines)")
+        cur.expect = cur.expect or "rubric"
+        if cur.expect not in EXPECT:
+            raise CatalogueError(f"{cur}: expect: must be {' or '.join(EXPECT)}, not '{cur.expect}'")
+        if cur.unit_only and not cur.note:
+            raise CatalogueError(f"{cur}: expect: unit needs a note: saying why no guest can observe the mistake")
 
     for no, raw in enumerate(text.splitlines(keepends=True), 1):
         line = raw.rstrip("\r\n")
@@ -148,6 +165,9 @@ def parse(text, lab, path="mutants"):
         if colon and key.strip() in KEYS and not key[:1].isspace():
             if cur.edits:
                 raise CatalogueError(f"{path}:{no}: mutant {cur.name}: '{key}:' after its edits")
+            if key == "note" and cur.note:      # a long note goes on over several note: lines
+                cur.note += " " + value.strip()
+                continue
             if getattr(cur, key):
                 raise CatalogueError(f"{path}:{no}: mutant {cur.name}: a second '{key}:' line")
             setattr(cur, key, value.strip())
@@ -307,10 +327,12 @@ def result_section(r):
 # ---- sampling --------------------------------------------------------------------
 
 def sample(mutants, n, seed="kvmlabs", section=None):
-    """n mutants chosen deterministically for `seed`: in the order of
-    sha256(seed:name), one per exercise first, then the rest. section: a
-    function mutant -> its section (for the spread)."""
-    ranked = sorted(mutants, key=lambda m: hashlib.sha256(f"{seed}:{m.name}".encode()).hexdigest())
+    """n of the mutants a guest can observe (expect: rubric), chosen
+    deterministically for `seed`: in the order of sha256(seed:name), one per
+    exercise first, then the rest. section: a function mutant -> its section
+    (for the spread)."""
+    ranked = sorted((m for m in mutants if not m.unit_only),
+                    key=lambda m: hashlib.sha256(f"{seed}:{m.name}".encode()).hexdigest())
     picked, sections = [], set()
     for m in ranked:
         s = section(m) if section else None
@@ -337,6 +359,7 @@ class Outcome:
     region: str
     mistake: str
     section: str | None            # the handout section of the mutated region
+    expect: str = "rubric"         # the catalogue's expect:
     score: int = 0
     max_score: int = 0
     built: bool = True
@@ -381,7 +404,8 @@ def run_mutant(root, mutant, guests, out, unit=True, jobs=2):
     """Grade the labs tree of one mutant (out: its build directory) and, if
     asked, run the lab's unit tests against the same stage. Returns an Outcome."""
     t0 = time.monotonic()
-    o = Outcome(mutant.name, mutant.lab, mutant.file, mutant.region, mutant.mistake, section_of(root, mutant))
+    o = Outcome(mutant.name, mutant.lab, mutant.file, mutant.region, mutant.mistake, section_of(root, mutant),
+                mutant.expect)
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix=f"kvmlabs-mutant-{mutant.name}-") as tmp:
         try:
@@ -435,6 +459,10 @@ class LabSummary:
     named: int = 0
     unit_caught: int = 0
     unit_run: int = 0              # mutants whose unit tests ran (built and ran, caught or missed)
+    visible: int = 0               # mutants that built and a guest can observe (expect: rubric)
+    visible_caught: int = 0        # of those, caught by the rubric
+    unit_only_missed: list = field(default_factory=list)    # expect: unit, yet the unit tests did not catch it
+    unit_only_caught: list = field(default_factory=list)    # expect: unit, yet the rubric caught it
     baseline: str = ""
     baseline_ok: bool = True
 
@@ -458,6 +486,11 @@ class LabSummary:
     def unit_pct(self):
         return self.pct(self.unit_caught, self.unit_run)
 
+    @property
+    def visible_pct(self):
+        """The rubric's catch rate over the mistakes a guest can observe: what --threshold judges."""
+        return self.pct(self.visible_caught, self.visible)
+
 
 def summarise(root, lab, outcomes, baseline=None):
     labdir = labs.lab_dir(root, lab)
@@ -472,6 +505,14 @@ def summarise(root, lab, outcomes, baseline=None):
         if o.unit in ("caught", "missed"):
             s.unit_run += 1
             s.unit_caught += o.unit == "caught"
+        if o.expect == "unit":
+            if o.unit == "missed":
+                s.unit_only_missed.append(o.name)
+            if o.caught:
+                s.unit_only_caught.append(o.name)
+        else:
+            s.visible += 1
+            s.visible_caught += bool(o.caught)
     if baseline is not None:
         s.baseline_ok, s.baseline = baseline
     return s
@@ -514,17 +555,20 @@ def outcome_line(o):
         return f"  {o.name:<30} ERROR  {o.error}"
     tests = ", ".join(f"{f['test']} {f['verdict']}" + (f" [{f['section']}]" if f['section'] else "")
                       for f in o.failed[:3]) + (" ..." if len(o.failed) > 3 else "")
-    return (f"  {o.name:<30} {o.section or '?':<11} rubric {'caught' if o.caught else 'MISSED':<6} "
+    missed = "missed" if o.expect == "unit" else "MISSED"
+    return (f"  {o.name:<30} {o.section or '?':<11} rubric {'caught' if o.caught else missed:<6} "
             f"{o.score:>3}/{o.max_score:<3} named {mark(o.named) if o.caught else '-':<3} "
             f"unit {o.unit:<8} {o.seconds:5.1f} s" + (f"  {tests}" if tests else ""))
 
 
 def table(summaries):
-    lines = [f"  {'lab':<16} {'mutants':>7} {'rubric':>7} {'named':>7} {'unit':>7}  errors"]
+    lines = [f"  {'lab':<16} {'mutants':>7} {'rubric':>7} {'named':>7} {'unit':>7}   {'guest-visible':>13} "
+             f"{'rubric':>7}  errors"]
     for s in summaries:
         unit = f"{s.unit_pct:6.0f}%" if s.unit_run else "      -"
-        lines.append(f"  {s.name:<16} {s.mutants:>7} {s.rubric_pct:6.0f}% {s.named_pct:6.0f}% {unit}  "
-                     f"{s.errors}" + ("" if s.baseline_ok else f"  baseline not at full marks: {s.baseline}"))
+        lines.append(f"  {s.name:<16} {s.mutants:>7} {s.rubric_pct:6.0f}% {s.named_pct:6.0f}% {unit}   "
+                     f"{s.visible:>13} {s.visible_pct:6.0f}%  {s.errors}" +
+                     ("" if s.baseline_ok else f"  baseline not at full marks: {s.baseline}"))
     return "\n".join(lines)
 
 
@@ -539,6 +583,9 @@ def to_json(summaries, outcomes, meta):
             "rubric_caught": s.caught, "rubric_pct": round(s.rubric_pct, 1),
             "named_right": s.named, "named_pct": round(s.named_pct, 1),
             "unit_caught": s.unit_caught, "unit_run": s.unit_run, "unit_pct": round(s.unit_pct, 1),
+            "guest_visible": s.visible, "guest_visible_caught": s.visible_caught,
+            "guest_visible_pct": round(s.visible_pct, 1),
+            "unit_only_missed_by_unit_tests": s.unit_only_missed, "unit_only_caught_by_rubric": s.unit_only_caught,
             "baseline_ok": s.baseline_ok, "baseline": s.baseline,
             "survivors": [o.name for o in by_lab.get(s.lab, []) if not o.error and not o.caught],
             "outcomes": [dict(asdict(o), named_sections=o.named_sections) for o in by_lab.get(s.lab, [])],
