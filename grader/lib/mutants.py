@@ -18,11 +18,12 @@ A lab's catalogue is labs/NN-*/mutants, one mutant a block:
   region of that file, `mistake:` one line saying what the student got wrong;
   `note:` (optional, may go on over several note: lines) anything a reviewer
   should know;
-- `expect: unit` (optional; the default is `expect: rubric`) says that no guest
-  of this kit can observe the mistake (an error path the host never takes, a
-  property the kit's own code never exercises): its `note:` says why. Such a
-  mutant must be caught by the lab's unit tests; it is reported with the others
-  but neither counts against the rubric's catch rate nor is sampled;
+- `expect: unit` (optional; the default is `expect: rubric`) says that the
+  kit's guests cannot be relied on to catch the mistake (an error path the
+  host never takes, a property the kit's own code never exercises, a state
+  only some host KVMs refuse): its `note:` says why. Such a mutant must be
+  caught by the lab's unit tests; it is reported with the others but neither
+  counts against the rubric's catch rate nor is sampled;
 - each `@@` opens one edit, written as a diff hunk without line numbers: a
   line ' ' + text is context (kept), '-' + text is removed, '+' + text added.
   The context and removed lines, in order, must be whole lines of the
