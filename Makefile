@@ -49,6 +49,11 @@ test-lab:
 test:
 	@grader/selftest all
 
+# Every mistake of the labs' mutant catalogues against the rubrics (grader/mutants; LAB=NN: one lab).
+.PHONY: mutants
+mutants:
+	@grader/mutants run $(if $(LAB),--lab $(LAB))
+
 doctor:
 	@grader/doctor
 
