@@ -365,7 +365,7 @@ class Outcome:
     max_score: int = 0
     built: bool = True
     error: str = ""                # the mutant could not be made or built: an error of the catalogue
-    failed: list = field(default_factory=list)     # [{"test", "verdict", "reason", "section"}]
+    failed: list = field(default_factory=list)     # [{"test", "verdict", "reason", "section", "region"}]
     caught: bool | None = None     # by the rubric: score < max
     named: bool | None = None      # some failing test's section is the mutated region's
     unit: str = "not run"          # "caught", "missed", "no tests", "not run", "error"
@@ -423,7 +423,8 @@ def run_mutant(root, mutant, guests, out, unit=True, jobs=2):
         o.error = "the mutant does not build: " + first_line(g.build_error)
         o.seconds = time.monotonic() - t0
         return o
-    o.failed = [{"test": r.test.name, "verdict": r.verdict, "reason": r.reason, "section": result_section(r)}
+    o.failed = [{"test": r.test.name, "verdict": r.verdict, "reason": r.reason, "section": result_section(r),
+                 "region": getattr(r, "exercise", None)}
                 for r in g.results if r.verdict not in ("PASS", "SKIP")]
     o.caught = g.score < g.max_score
     o.named = o.section is not None and o.section in o.named_sections
