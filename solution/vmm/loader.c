@@ -86,12 +86,18 @@ static int load_segment(struct loader *l, uint64_t offset, uint64_t filesz, uint
 		return fail(l, "segment at 0x%llx: truncated image (needs bytes 0x%llx..0x%llx of %zu)",
 			    (unsigned long long)gpa, (unsigned long long)offset,
 			    (unsigned long long)(offset + filesz), l->size);
-	uint64_t ram = l->vm->regions[0].size;
-	if (gpa > ram || memsz > ram - gpa)
+	if (!memsz)
+		return 0;
+	/* Through the VM's own address map, as kvmtool's guest_flat_to_host():
+	 * the whole segment must lie inside one region, and that region is RAM
+	 * (an image never writes the ROM). */
+	uint8_t *dst = gpa_to_hva(l->vm, gpa, memsz);
+	if (!dst || gpa_to_region(l->vm, gpa) != &l->vm->regions[0])
 		return fail(l, "segment 0x%llx..0x%llx lies outside guest RAM (0..0x%llx): try a larger --mem",
-			    (unsigned long long)gpa, (unsigned long long)(gpa + memsz), (unsigned long long)ram);
-	memcpy(l->vm->ram + gpa, l->img + offset, filesz);
-	memset(l->vm->ram + gpa + filesz, 0, memsz - filesz);
+			    (unsigned long long)gpa, (unsigned long long)(gpa + memsz),
+			    (unsigned long long)l->vm->regions[0].size);
+	memcpy(dst, l->img + offset, filesz);
+	memset(dst + filesz, 0, memsz - filesz);
 	return 0;
 }
 

@@ -32,6 +32,7 @@ static const char usage_text[] =
 	"  --load ADDR         where a flat binary is loaded (default 0x7c00 real, 0x100000 otherwise)\n"
 	"  --entry ADDR        override the entry point\n"
 	"  --no-irqchip        do not create the in-kernel PIC/IOAPIC/LAPIC (HLT then ends a vCPU)\n"
+	"  --no-ioeventfd      serve the doorbell port in the vCPU thread, as an ordinary port device\n"
 	"  --dirty-log         log dirty pages of RAM (for the test device's dirty-sync command)\n"
 	"  --dirty-report MS   print the pages the guest wrote every MS milliseconds (implies --dirty-log)\n"
 	"  --timeout SECONDS   end the VM after this long (status 16)\n"
@@ -92,6 +93,7 @@ static const struct opt_def opt_defs[] = {
 	{ "--load",         OPT_NUMBER, OPT_AT(load_addr),       0, MAX_MEM,             1 },
 	{ "--entry",        OPT_NUMBER, OPT_AT(entry),           0, ~0ull - 1,           1 },
 	{ "--no-irqchip",   OPT_FLAG,   OPT_AT(irqchip),         0, 0,                   1 },
+	{ "--no-ioeventfd", OPT_FLAG,   OPT_AT(ioeventfd),       0, 0,                   3 },
 	{ "--dirty-log",    OPT_FLAG,   OPT_AT(dirty_log),       1, 0,                   3 },
 	{ "--dirty-report", OPT_NUMBER, OPT_AT(dirty_report_ms), 1, 3600000,             3 },
 	{ "--timeout",      OPT_NUMBER, OPT_AT(timeout_s),       1, 86400,               1 },
@@ -111,7 +113,7 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 {
 	static const struct vmm_options defaults = {
 		.mem_size = DEFAULT_MEM, .cpus = 1, .mode = MODE_AUTO, .load_addr = ~0ull, .entry = ~0ull,
-		.irqchip = true, .max_output = DEFAULT_MAX_OUTPUT,
+		.irqchip = true, .ioeventfd = true, .max_output = DEFAULT_MAX_OUTPUT,
 	};
 	*opt = defaults;
 	for (int i = 0; i < argc; i++) {

@@ -41,6 +41,7 @@ struct vmm_options {
 	uint64_t entry;           /* --entry, ~0 = from the image */
 	bool trace;               /* --trace */
 	bool irqchip;             /* --no-irqchip clears */
+	bool ioeventfd;           /* --no-ioeventfd clears */
 	bool dirty_log;           /* --dirty-log, implied by --dirty-report */
 	uint64_t dirty_report_ms; /* --dirty-report MS */
 	uint64_t timeout_s;       /* --timeout */

@@ -2,7 +2,9 @@
 /*
  * The board: every device the VMM plugs in, in order (kvmtool's dev_init
  * list). Each device model allocates its state, registers it on a bus and
- * frees it in its release(), once it is off the bus and idle.
+ * frees it in its release(), once it is off the bus and idle. The order is
+ * the order devices come up in, not the order of their addresses, as on any
+ * real board: the bus keeps itself sorted.
  */
 #include "../vmm.h"
 #include "devices.h"
@@ -11,9 +13,9 @@ static const struct {
 	const char *name;
 	int (*init)(struct vm *vm);
 } board[] = {
-	{ "debug ports", debug_ports_init },
+	{ "testdev", testdev_init }, /* ports 0x700-0x70f, the test MMIO window and the ROM */
 	{ "uart8250", uart8250_init },
-	{ "testdev", testdev_init }, /* also the test MMIO window and the ROM */
+	{ "debug ports", debug_ports_init },
 };
 
 /* The "devices" subsystem. */
