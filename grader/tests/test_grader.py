@@ -918,5 +918,52 @@ class GradescopeTest(unittest.TestCase):
         self.assertIsNone(doc["extra_data"]["answers"])
 
 
+class HandoutTableTest(unittest.TestCase):
+    """Each handout's grading table lists its rubric's tests, in order, with their points and exercise."""
+    HEADER = "| test | points | guest | what it checks | exercise |"
+
+    @classmethod
+    def table(cls, text):
+        """(test, points, exercise) of each row under HEADER, or None without one."""
+        lines = text.splitlines()
+        if cls.HEADER not in lines:
+            return None
+        rows = []
+        for line in lines[lines.index(cls.HEADER) + 2:]:
+            if not line.startswith("|"):
+                break
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            ex = cells[-1].split()[0] if cells[-1] else ""
+            rows.append((cells[0], int(cells[1]) if cells[1].isdigit() else cells[1],
+                         int(ex) if ex.isdigit() else cells[-1]))
+        return rows
+
+    @staticmethod
+    def expected(tests):
+        def exercise(section):
+            n = (section or "").removeprefix("exercise-")
+            return int(n) if n.isdigit() else section
+        return [(t.name, t.points, exercise(t.section)) for t in tests]
+
+    def test_parses_a_table(self):
+        text = f"x\n\n{self.HEADER}\n|---|---|---|---|---|\n| a | 5 | g.elf, `--cpus=2` | it | 3 (and 1) |\n\nafter | b |\n"
+        self.assertEqual(self.table(text), [("a", 5, 3)])
+        self.assertIsNone(self.table("no table\n"))
+
+    def test_every_handout_table_is_its_rubric(self):
+        for lab in labs.existing(ROOT):
+            d = labs.lab_dir(ROOT, lab)
+            with self.subTest(lab=d.name):
+                want = self.expected(rubric.parse(d / "rubric"))
+                have = self.table((d / "README.md").read_text(encoding="utf-8"))
+                self.assertIsNotNone(have, f"{d.name}/README.md: no grading table under '{self.HEADER}'")
+                missing = [r for r in want if r not in have]
+                extra = [r for r in have if r not in want]
+                self.assertEqual(have, want,
+                                 f"{d.name}/README.md: the grading table is not {d.name}/rubric's tests "
+                                 f"(test, points, exercise) in rubric order; rubric only: {missing}; "
+                                 f"table only: {extra}")
+
+
 if __name__ == "__main__":
     unittest.main()
