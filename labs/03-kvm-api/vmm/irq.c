@@ -144,7 +144,7 @@ int doorbell_init(struct vm *vm)
 	int r = irq_request(vm, ABI_DOORBELL_IRQ, "doorbell");
 	if (r < 0)
 		return r;
-	if (vm_has_cap(vm, KVM_CAP_IOEVENTFD) && host_max_threads() > 1) {
+	if (vm->opt->ioeventfd && vm_has_cap(vm, KVM_CAP_IOEVENTFD) && host_max_threads() > 1) {
 		int event = host_event_create();
 		if (event >= 0) {
 			// @lab 03 doorbell_ioeventfd: Have KVM signal `event` on 4-byte writes to ABI_DOORBELL_PORT.
