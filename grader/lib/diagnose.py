@@ -78,6 +78,34 @@ def _host_rip(test, status, transcript):
     return None
 
 
+# vmm.c vm_init_state(): a subsystem whose init failed ends the run with
+# "setting up the <name> failed"; run.c: an I/O exit whose data lies outside
+# the mapped kvm_run area (its size comes from KVM_GET_VCPU_MMAP_SIZE).
+SETUP_FAILED = re.compile(r"^vmm: setting up the (\S+) failed", re.M)
+IO_DATA_OUTSIDE_RUN = re.compile(r"I/O exit data outside the kvm_run area")
+OPEN_KVM_WORDS = re.compile(r"/dev/kvm|API version|KVM_GET_API_VERSION")
+
+# Lab 01's setup steps: the subsystem that failed, and the exercise behind it.
+SETUP_STEPS = {
+    "vm": ("vm_create", "the VM could not be set up (KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE)"),
+    "memory": ("vm_set_memslot", "guest RAM could not be given to KVM (KVM_SET_USER_MEMORY_REGION)"),
+    "vcpus": ("vcpu_create", "the vCPUs could not be created or their kvm_run areas mapped"),
+}
+
+
+def _setup_step(test, status, transcript):
+    m = SETUP_FAILED.search(transcript)
+    if m and m[1] in SETUP_STEPS:
+        region, what = SETUP_STEPS[m[1]]
+        if m[1] == "vm" and OPEN_KVM_WORDS.search(transcript[:m.start()]):
+            region, what = "vmm_open_kvm", "/dev/kvm could not be opened or its API version is not 12"
+        return Diagnosis(f"setup failed before the guest ran: {what}", region)
+    if IO_DATA_OUTSIDE_RUN.search(transcript):
+        return Diagnosis("an I/O exit's data_offset points outside the mapped kvm_run area: the area must be "
+                         "mapped with the size KVM_GET_VCPU_MMAP_SIZE returns", "vm_create")
+    return None
+
+
 # ---- the guests' own checks ---------------------------------------------------------
 
 
@@ -177,7 +205,8 @@ def _eintr(test, status, transcript):
 
 # In order: the VMM's own notes (causes the guest cannot see) before the guests' checks;
 # a protected-mode image entered in real mode before the real-mode rules.
-RULES = (_cr0_pe, _cs_base, _host_rip, _eintr, _string_pio, _msr_fault_rip, _reinject, _flat_segments)
+RULES = (_cr0_pe, _cs_base, _host_rip, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
+         _flat_segments)
 
 
 def explain(test, status, transcript):

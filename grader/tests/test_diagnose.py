@@ -314,5 +314,40 @@ class KitStillSaysItTest(unittest.TestCase):
         self.assertEqual(named - lab_regions, set())
 
 
+class SetupStepTest(unittest.TestCase):
+    """A lab 01 setup exercise that fails before the guest runs is named by the
+    subsystem the VMM says failed, not by the rubric line's exercise."""
+
+    def explain(self, transcript):
+        return diagnose.explain(test("real-hello.bin"), STATUS["KVM_SETUP"], transcript)
+
+    def test_vm(self):
+        d = self.explain("vmm: KVM_GET_VCPU_MMAP_SIZE: too small\nvmm: setting up the vm failed: Invalid argument (exit status 6)\n")
+        self.assertEqual(d.region, "vm_create")
+
+    def test_open(self):
+        d = self.explain("vmm: KVM API version 11, expected 12\nvmm: setting up the vm failed: Invalid argument (exit status 6)\n")
+        self.assertEqual(d.region, "vmm_open_kvm")
+
+    def test_memory_and_vcpus(self):
+        self.assertEqual(self.explain("vmm: setting up the memory failed: Bad address (exit status 6)\n").region,
+                         "vm_set_memslot")
+        self.assertEqual(self.explain("vmm: setting up the vcpus failed: Bad address (exit status 6)\n").region,
+                         "vcpu_create")
+
+    def test_io_data_outside_run(self):
+        d = diagnose.explain(test("real-hello.bin"), STATUS["INTERNAL_ERROR"],
+                             "vmm: I/O exit data outside the kvm_run area (exit status 12)\n")
+        self.assertEqual(d.region, "vm_create")
+
+    def test_the_words_are_the_vmms(self):
+        vmm_c = (ROOT / "solution" / "vmm" / "vmm.c").read_text()
+        run_c = (ROOT / "solution" / "vmm" / "run.c").read_text()
+        self.assertIn('"setting up the %s failed', vmm_c)
+        self.assertIn("I/O exit data outside the kvm_run area", run_c)
+        for name in diagnose.SETUP_STEPS:
+            self.assertIn(f'"{name}"', vmm_c, f"no subsystem named {name} in vmm.c")
+
+
 if __name__ == "__main__":
     unittest.main()
