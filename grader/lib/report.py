@@ -93,6 +93,27 @@ def ran(r):
     return bool(r.transcript or r.status is not None or r.elapsed)
 
 
+def failure_lines(r, labdir, root, quote=""):
+    """What a failed test shows, for the terminal and for Gradescope alike: why,
+    where to read, minikvm's failed VM-entry checks the tail would not show, and
+    the bounded transcript tail (its lines prefixed by quote)."""
+    out = []
+    if r.diagnosis:
+        out.append(f"why: {printable(r.diagnosis, 400)}")
+    read = where_to_read(r, labdir, root)
+    if read:
+        out.append(f"read: {read}")
+    if ran(r):
+        shown, total = tail(r.transcript)
+        checks = entry_checks(r.transcript, shown)
+        if checks:
+            out.append("failed VM-entry checks (minikvm's, before the tail):")
+            out.extend(quote + l for l in checks)
+        out.append(tail_heading(shown, total))
+        out.extend(quote + l for l in shown)
+    return out
+
+
 def format_result(r, labdir, root, tty, verbose=False):
     """One test's lines as one block of text (so parallel tests never interleave)."""
     pts = f"{r.score}/{r.test.points}" if r.verdict != "SKIP" else f"-/{r.test.points}"
@@ -102,19 +123,7 @@ def format_result(r, labdir, root, tty, verbose=False):
         line += f"  {printable(r.reason, 400)}"
     out = [line]
     if r.verdict in ("FAIL", "TIMEOUT", "CRASH"):
-        if r.diagnosis:
-            out.append(f"{INDENT}why: {printable(r.diagnosis, 400)}")
-        read = where_to_read(r, labdir, root)
-        if read:
-            out.append(f"{INDENT}read: {read}")
-        if ran(r):
-            shown, total = tail(r.transcript)
-            checks = entry_checks(r.transcript, shown)
-            if checks:
-                out.append(f"{INDENT}failed VM-entry checks (minikvm's, before the tail):")
-                out.extend(f"{INDENT}  | {l}" for l in checks)
-            out.append(f"{INDENT}{tail_heading(shown, total)}")
-            out.extend(f"{INDENT}  | {l}" for l in shown)
+        out.extend(INDENT + l for l in failure_lines(r, labdir, root, quote="  | "))
     for note in r.notes:
         if verbose or r.verdict != "PASS":
             lines = note.split("\n")
@@ -156,16 +165,7 @@ def test_output(r, labdir=None, root=None):
     the bounded transcript tail, the notes and the command that reproduces it."""
     out = [f"{r.verdict}: {r.reason}".strip()]
     if r.verdict in ("FAIL", "TIMEOUT", "CRASH"):
-        if r.diagnosis:
-            out.append(f"why: {r.diagnosis}")
-        read = where_to_read(r, labdir, root)
-        if read:
-            out.append(f"read: {read}")
-        if ran(r):
-            shown, total = tail(r.transcript)
-            out.append("")
-            out.append(tail_heading(shown, total))
-            out.extend(shown)
+        out.extend(failure_lines(r, labdir, root))
     if r.notes:
         out.append("")
         out.extend(r.notes)
