@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Entry of a real-mode image (real-*.bin): loaded and entered at 0x7c00 with
- * CS=DS=ES=SS=0 and SP=0x7c00. Records the entry segments and SP for the guest
+ * CS=DS=ES=SS=0 and SP=0x7c00. Records EDI and ESI (the vCPU's index and the
+ * vCPU count), which the code below uses, and the entry segments and SP for the guest
  * to check, and the three words at SS:SP (if the vCPU took an exception before
  * this code ran, they are its frame: IP, CS, FLAGS), sets up the C environment
  * gcc -m16 expects (flat 64 KiB, zero segments, 32-bit ESP with a zero high
@@ -13,6 +14,8 @@
 _start:
 	cli
 	/* CS-relative stores: nothing but CS is known to be valid yet. */
+	movl %edi, %cs:rt_entry_edi
+	movl %esi, %cs:rt_entry_esi
 	movw %sp, %cs:rt_entry_sp
 	movw %ss, %cs:rt_entry_ss
 	movw %ds, %cs:rt_entry_ds
@@ -54,3 +57,7 @@ rt_entry_es:	.word 0xffff
 rt_entry_cs:	.word 0xffff
 rt_entry_ip:	.word 0xffff
 rt_entry_frame:	.word 0xffff, 0xffff, 0xffff
+	.globl rt_entry_edi, rt_entry_esi
+	.balign 4
+rt_entry_edi:	.long 0xffffffff
+rt_entry_esi:	.long 0xffffffff
