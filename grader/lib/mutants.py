@@ -48,13 +48,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import grading, labs, regions
+from . import exercises, grading, labs, regions
 from .stage import LAB_CFLAGS, Stage, StageError
-
-try:   # the handout's exercises, where the grader has them
-    from . import exercises as _exercises
-except ImportError:   # pragma: no cover - depends on the checkout
-    _exercises = None
 
 CATALOGUE = "mutants"
 NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -64,8 +59,6 @@ REQUIRED = ("file", "region", "mistake")
 RESERVED = {"baseline"}          # build/mutants/lab-NN/baseline is the unmutated tree's
 CHECK_SUMMARY = re.compile(r"(\d+)%: Checks: (\d+), Failures: (\d+), Errors: (\d+)")
 CHECK_FAILURE = re.compile(r"^[^:\s]+:\d+:[FE]:[^:]*:(\w+):", re.M)   # file:line:F:tcase:test:iteration: message
-# The exercise headings of a handout, for a grader without lib/exercises.py.
-HEADING = re.compile(r"^###\s+Exercise\s+(\d+)\b.*\(([^()]*)\)\s*$")
 
 
 class CatalogueError(Exception):
@@ -294,35 +287,15 @@ def check(root, mutants):
 
 # ---- which exercise a failure names ----------------------------------------------
 
-def handout_sections(labdir):
-    """{region name: "exercise-N"} from the handout's exercise headings."""
-    if _exercises is not None and hasattr(_exercises, "sections"):
-        return dict(_exercises.sections(labdir))
-    out = {}
-    try:
-        text = Path(labdir, "README.md").read_text(encoding="utf-8")
-    except OSError:
-        return out
-    for line in text.splitlines():
-        m = HEADING.match(line)
-        if m:
-            for name in re.findall(r"`([A-Za-z_]\w*)(?:\(\))?`", m[2]):
-                out.setdefault(name, f"exercise-{m[1]}")
-    return out
-
-
 def section_of(root, mutant):
     """The handout section of the mutated region ("exercise-N"), or None."""
-    labdir = labs.lab_dir(root, mutant.lab)
-    if _exercises is not None and hasattr(_exercises, "section_of"):
-        return _exercises.section_of(labdir, mutant.region)
-    return handout_sections(labdir).get(mutant.region)
+    return exercises.section_of(labs.lab_dir(root, mutant.lab), mutant.region)
 
 
 def result_section(r):
     """The section a failing result sends the student to: the grader's derived
     field where it has one, else the rubric line's section=."""
-    return getattr(r, "section", None) or r.test.section
+    return r.section or r.test.section
 
 
 # ---- sampling --------------------------------------------------------------------
@@ -424,7 +397,7 @@ def run_mutant(root, mutant, guests, out, unit=True, jobs=2):
         o.seconds = time.monotonic() - t0
         return o
     o.failed = [{"test": r.test.name, "verdict": r.verdict, "reason": r.reason, "section": result_section(r),
-                 "region": getattr(r, "exercise", None)}
+                 "region": r.exercise}
                 for r in g.results if r.verdict not in ("PASS", "SKIP")]
     o.caught = g.score < g.max_score
     o.named = o.section is not None and o.section in o.named_sections

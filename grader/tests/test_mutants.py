@@ -7,7 +7,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib import mutants, regions, runner  # noqa: E402
+from lib import exercises, mutants, regions, runner  # noqa: E402
 from lib.rubric import Test  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,7 +214,7 @@ class ApplyTest(unittest.TestCase):
         ms = mutants.load(self.root, 1)
         self.assertEqual(ms[0].where, "labs/01-one/mutants:2")
         self.assertEqual(mutants.section_of(self.root, ms[0]), "exercise-2")
-        self.assertEqual(mutants.handout_sections(self.root / "labs" / "02-two"), {"g": "exercise-1"})
+        self.assertEqual(exercises.sections(self.root / "labs" / "02-two"), {"g": "exercise-1"})
         self.assertEqual(mutants.load(self.root, 2), [])
         self.assertEqual(mutants.labs_with_catalogues(self.root), [1])
 
