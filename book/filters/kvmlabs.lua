@@ -23,21 +23,44 @@ kvmlabs book filter (pandoc >= 2.17).
    "Section 2.4" / "Chapter 2", "Table 4.1". An unknown reference ends the
    build.
 
-3. Indexes. Every inline code KVM_* / EXIT_REASON_* term is recorded with the
-   section it appears in; Divs #index-kvm-api and #index-vmx-exits are filled
-   with generated tables.
+   Every table with a caption is numbered per chapter too ("Table 3.2"),
+   in the same order LaTeX numbers them; a table in a `::: {#tbl:id}` Div
+   gets that id. Figures are shown at one scale: their natural size (one
+   point of the .dot file is one point on the page), shrunk only when wider
+   than the text. Citations of the bibliography (`[@popek1974]`) are left to
+   citeproc, which runs after this filter; an unknown key ends the build.
 
-Environment: KVMLABS_SOLUTION (the solution/ directory), KVMLABS_FIGDIR
-(where figure files are, for LaTeX; HTML uses fig/NAME.svg).
+3. Indexes and generated tables. Every inline code KVM_* / EXIT_REASON_*
+   term is recorded with the section it appears in; Divs #index-kvm-api,
+   #index-vmx-exits and #index-exercises are filled with generated tables,
+   and a Div with class .vmcs-fields (or id vmcs-fields) with the VMCS field
+   encodings of solution/kvm/vmx/vmcs.h.
+
+4. Handout questions. A Div `::: {.handout-questions lab="NN"}` is replaced
+   by the `## Questions` section of labs/NN-*/README.md, read by pandoc:
+   the handout stays the one copy of its questions.
+
+Problems that do not stop the build (a table, figure or listing without a
+caption) are printed as "book: warning: ..."; `make check` fails on them.
+
+Environment: KVMLABS_SOLUTION (the solution/ directory), KVMLABS_LABS (the
+labs/ directory), KVMLABS_FIGDIR (where figure files are, for LaTeX; HTML
+uses fig/NAME.svg), KVMLABS_BIB (the bibliography, when pandoc is not given
+--bibliography).
 ]]
 
 local SOLUTION = os.getenv("KVMLABS_SOLUTION") or "../solution"
+local LABS = os.getenv("KVMLABS_LABS") or "../labs"
 local FIGDIR = os.getenv("KVMLABS_FIGDIR") or "fig"
 local is_latex = FORMAT:match("latex") ~= nil
 
 local function fail(msg)
   io.stderr:write("book: error: " .. msg .. "\n")
   os.exit(1)
+end
+
+local function warn(msg)
+  io.stderr:write("book: warning: " .. msg .. "\n")
 end
 
 ---------------------------------------------------------------------------
@@ -332,12 +355,12 @@ local function make_figure(b)
   local num = chapter .. "." .. fig_n
   register(id, { kind = "fig", num = num })
   local name = img.src:gsub("%.%w+$", "")
-  local width = img.attributes["width"]
+  if #img.caption == 0 then
+    warn("figure " .. id .. " (" .. name .. ".dot) in chapter " .. chapter .. " has no caption")
+  end
+  -- One scale for every figure: its natural size, so that a font of N pt in
+  -- the .dot file prints at N pt. A width= attribute is ignored.
   if is_latex then
-    local frac = "1"
-    if width and width:match("^%d+%%$") then
-      frac = string.format("%.2f", tonumber(width:sub(1, -2)) / 100)
-    end
     local path = FIGDIR .. "/" .. name .. ".pdf"
     local f = io.open(path, "r")
     if not f then fail("missing figure file " .. path .. " (from book/figures/" .. name .. ".dot)") end
@@ -353,15 +376,12 @@ local function make_figure(b)
     cap[#cap + 1] = pandoc.RawInline("latex", "}\\label{" .. id .. "}")
     return {
       pandoc.RawBlock("latex", "\\begin{figure}[htbp]\n\\centering\n" ..
-        "\\includegraphics[width=" .. frac .. "\\linewidth,height=0.62\\textheight,keepaspectratio]{" ..
-        path .. "}"),
+        "\\kvfigure{" .. path .. "}"),
       pandoc.Plain(cap),
       pandoc.RawBlock("latex", "\\end{figure}"),
     }
   end
-  local style = width and ("max-width:" .. width) or nil
   local image = pandoc.Image({ pandoc.Str(pandoc.utils.stringify(img.caption)) }, "fig/" .. name .. ".svg")
-  if style then image.attributes["style"] = style end
   return {
     pandoc.Div({ pandoc.Para({ image }), caption_block("Figure", num, id, img.caption) },
       pandoc.Attr(id, { "figure" })),
@@ -390,6 +410,12 @@ local function make_listing(b)
   end
   local capstr = b.attributes["caption"]
   local cap
+  -- A skeleton's caption says whose skeleton it is; any other listing says
+  -- what its code does.
+  if show ~= "stub" and (not capstr or capstr:match("^%s*$")) then
+    warn("listing " .. (b.identifier ~= "" and b.identifier or (rel .. (region and (" region " .. region) or ""))) ..
+         " in chapter " .. chapter .. " has no caption")
+  end
   if capstr then
     cap = pandoc.read(capstr, "markdown").blocks[1].content
   else
@@ -460,7 +486,125 @@ local function scan_inlines(blk)
   })
 end
 
+---------------------------------------------------------------------------
+-- Handout questions
+---------------------------------------------------------------------------
+
+-- The lab directory labs/NN-*/ for a lab number, by listing LABS.
+local function lab_dir(nn)
+  local pipe = io.popen("ls -1 '" .. LABS .. "' 2>/dev/null")
+  local found
+  for name in pipe:lines() do
+    if name:match("^" .. nn .. "%-") then found = name end
+  end
+  pipe:close()
+  return found
+end
+
+-- A path relative to a handout (labs/NN-x/), as a path from the repository
+-- root: "../../solution/vmm/run.c" -> "solution/vmm/run.c".
+local function repo_path(dir, target)
+  local parts = {}
+  for p in ("labs/" .. dir .. "/" .. target):gmatch("[^/]+") do
+    if p == ".." then
+      if #parts == 0 then return nil end
+      table.remove(parts)
+    elseif p ~= "." then
+      parts[#parts + 1] = p
+    end
+  end
+  return table.concat(parts, "/")
+end
+
+-- The handout's links point at files of the repository, relative to the
+-- handout; in the book they would be broken. They become their text, with
+-- the file's path from the repository root when the text does not say it.
+local function handout_inlines(dir)
+  return {
+    Link = function(l)
+      local t = l.target
+      if t:match("^%a[%w+.-]*:") then return nil end       -- http:, mailto:
+      local out = l.content
+      local file = t:gsub("#.*$", "")
+      if file ~= "" then
+        local path = repo_path(dir, file)
+        if path and pandoc.utils.stringify(l.content) ~= path then
+          out = { table.unpack(l.content) }
+          out[#out + 1] = pandoc.Space()
+          out[#out + 1] = pandoc.Str("(")
+          out[#out + 1] = pandoc.Code(path)
+          out[#out + 1] = pandoc.Str(")")
+        end
+      end
+      return out
+    end,
+    Image = function(img)
+      fail("labs/" .. dir .. "/README.md: an image in the Questions section (" .. img.src ..
+           "): the book cannot show it")
+    end,
+  }
+end
+
+function handout_questions(div)
+  local lab = div.attributes["lab"]
+  if not lab or not lab:match("^%d+$") then
+    fail("handout-questions Div without a lab number (write ::: {.handout-questions lab=\"NN\"})")
+  end
+  local nn = string.format("%02d", tonumber(lab))
+  local dir = lab_dir(nn)
+  if not dir then
+    fail("handout-questions: no lab " .. nn .. " directory (" .. nn .. "-*) in " .. LABS)
+  end
+  local path = LABS .. "/" .. dir .. "/README.md"
+  local f = io.open(path, "r")
+  if not f then
+    fail("handout-questions: no handout labs/" .. dir .. "/README.md")
+  end
+  -- The lines of "## Questions" up to the next level-2 header, outside fences.
+  local lines, inside, fence, seen = {}, false, nil, false
+  for line in f:lines() do
+    local fm = line:match("^%s*(```+)") or line:match("^%s*(~~~+)")
+    if fm and not fence then
+      fence = fm
+    elseif fm and fence and line:match("^%s*" .. fence:sub(1, 1):gsub("%p", "%%%0") .. "+%s*$") then
+      fence = nil
+    end
+    if not fence and not fm and line:match("^##%s") then
+      if inside then break end
+      if line:match("^##%s+Questions%s*#*%s*$") then
+        inside, seen = true, true
+        goto next
+      end
+    end
+    if inside then lines[#lines + 1] = line end
+    ::next::
+  end
+  f:close()
+  if not seen then
+    fail("handout-questions: labs/" .. dir .. "/README.md has no '## Questions' section")
+  end
+  local blocks = pandoc.read(table.concat(lines, "\n"), "markdown").blocks
+  if #blocks == 0 then
+    fail("handout-questions: the '## Questions' section of labs/" .. dir .. "/README.md is empty")
+  end
+  local out = {
+    pandoc.Para({ pandoc.Str("From"), pandoc.Space(), pandoc.Str("the"), pandoc.Space(),
+                  pandoc.Str("lab"), pandoc.Space(), pandoc.Str(nn), pandoc.Space(),
+                  pandoc.Str("handout"), pandoc.Space(), pandoc.Str("("),
+                  pandoc.Code("labs/" .. dir .. "/README.md"), pandoc.Str("):") }),
+  }
+  for _, b in ipairs(blocks) do
+    if b.t == "Header" then
+      -- Under the chapter's "## Questions" a handout's sub-header is a run-in title.
+      b = pandoc.Para({ pandoc.Strong(b.content) })
+    end
+    out[#out + 1] = pandoc.walk_block(b, handout_inlines(dir))
+  end
+  return { pandoc.Div(out, pandoc.Attr("", { "handout-questions" }, { lab = nn })) }
+end
+
 local first_chapter_done = false
+local backmatter_done = false
 
 local function process_blocks(blocks)
   local out = {}
@@ -487,7 +631,16 @@ local function process_blocks(blocks)
           table.insert(b.content, 1, pandoc.Span({ pandoc.Str(num) }, pandoc.Attr("", { "header-section-number" })))
         end
       elseif b.level == 1 then
-        current_section = { id = b.identifier, num = pandoc.utils.stringify(b.content) }
+        -- An unnumbered chapter (the References): back matter, referred to by its title.
+        local title = pandoc.utils.stringify(b.content)
+        current_section = { id = b.identifier, num = title }
+        if b.identifier ~= "" then
+          register(b.identifier, { kind = "sec", num = title, level = 1, unnumbered = true })
+        end
+        if is_latex and first_chapter_done and not backmatter_done then
+          backmatter_done = true
+          out[#out + 1] = pandoc.RawBlock("latex", "\\backmatter")
+        end
       end
       out[#out + 1] = b
     elseif is_figure(b) then
@@ -503,42 +656,17 @@ local function process_blocks(blocks)
         end
         out[#out + 1] = b
       end
-    elseif b.t == "Div" then
-      local id = b.identifier
-      if id:match("^tbl:") then
-        tbl_n = tbl_n + 1
-        local num = chapter .. "." .. tbl_n
-        register(id, { kind = "tbl", num = num })
-        if is_latex then
-          -- pandoc's table caption becomes \caption inside longtable; give it the label.
-          b.content = process_blocks(b.content)
-          local body = {}
-          for _, x in ipairs(b.content) do
-            if x.t == "Table" then
-              local capb = x.caption.long
-              if #capb > 0 then
-                local inl = capb[1].content
-                inl[#inl + 1] = pandoc.RawInline("latex", "\\label{" .. id .. "}")
-              end
-            end
-            body[#body + 1] = x
-          end
-          for _, x in ipairs(body) do out[#out + 1] = x end
-        else
-          b.content = process_blocks(b.content)
-          for _, x in ipairs(b.content) do
-            if x.t == "Table" and #x.caption.long > 0 then
-              local inl = x.caption.long[1].content
-              table.insert(inl, 1, pandoc.Space())
-              table.insert(inl, 1, pandoc.Strong({ pandoc.Str("Table\u{a0}" .. num .. ":") }))
-            end
-          end
-          out[#out + 1] = b
-        end
-      else
-        b.content = process_blocks(b.content)
-        out[#out + 1] = b
+    elseif b.t == "Div" and b.classes:includes("handout-questions") then
+      for _, x in ipairs(handout_questions(b)) do
+        out[#out + 1] = x
+        scan_inlines(x)
       end
+      goto continue
+    elseif b.t == "Div" then
+      -- Tables (in #tbl: Divs or not) are numbered after the generated
+      -- tables are in place: number_tables().
+      b.content = process_blocks(b.content)
+      out[#out + 1] = b
     elseif b.t == "BlockQuote" then
       b.content = process_blocks(b.content)
       out[#out + 1] = b
@@ -553,6 +681,7 @@ local function process_blocks(blocks)
     if b.t ~= "Header" then
       scan_inlines(b)
     end
+    ::continue::
   end
   return out
 end
@@ -654,6 +783,12 @@ local function section_links(list)
   return inl
 end
 
+-- Markdown text -> inlines (a generated table's caption).
+function inlines_of(text)
+  local blocks = pandoc.read(text, "markdown").blocks
+  return blocks[1] and blocks[1].content or {}
+end
+
 local function simple_table(caption, headers, rows, aligns, widths_in)
   local hdr = {}
   for _, h in ipairs(headers) do hdr[#hdr + 1] = { pandoc.Plain({ pandoc.Str(h) }) } end
@@ -673,10 +808,13 @@ local function kvm_api_index()
   local groups = {
     { "ioctls and other KVM_* names", function(t)
       return (not t:match("^KVM_EXIT_") or t:match("^KVM_EXIT_IO_IN$") or t:match("^KVM_EXIT_IO_OUT$"))
-        and not t:match("^KVM_CAP_") end },
+        and not t:match("^KVM_CAP_") end,
+      "The KVM API: ioctls and other `KVM_*` names, and the sections that use them." },
     { "KVM_RUN exit reasons (kvm_run.exit_reason)", function(t)
-      return t:match("^KVM_EXIT_") ~= nil and not t:match("^KVM_EXIT_IO_IN$") and not t:match("^KVM_EXIT_IO_OUT$") end },
-    { "capabilities (KVM_CHECK_EXTENSION)", function(t) return t:match("^KVM_CAP_") ~= nil end },
+      return t:match("^KVM_EXIT_") ~= nil and not t:match("^KVM_EXIT_IO_IN$") and not t:match("^KVM_EXIT_IO_OUT$") end,
+      "`KVM_RUN` exit reasons (`kvm_run.exit_reason`), and the sections that use them." },
+    { "capabilities (KVM_CHECK_EXTENSION)", function(t) return t:match("^KVM_CAP_") ~= nil end,
+      "Capabilities (`KVM_CHECK_EXTENSION`), and the sections that use them." },
   }
   local terms = {}
   for t, _ in pairs(index_terms) do
@@ -692,8 +830,7 @@ local function kvm_api_index()
       end
     end
     if #rows > 0 then
-      blocks[#blocks + 1] = pandoc.Para({ pandoc.Strong({ pandoc.Str(g[1]:sub(1, 1):upper() .. g[1]:sub(2)) }) })
-      blocks[#blocks + 1] = simple_table({}, { "Name", "Sections" }, rows,
+      blocks[#blocks + 1] = simple_table(inlines_of(g[3]), { "Name", "Sections" }, rows,
         { pandoc.AlignLeft, pandoc.AlignLeft }, { 0.45, 0.5 })
     end
   end
@@ -736,7 +873,9 @@ local function vmx_exit_index()
     end
   end
   return {
-    simple_table({}, { "No.", "Reason", "Cause", "minikvm handler", "Sections" }, rows,
+    simple_table(inlines_of("VMX basic exit reasons (SDM Vol. 3C Appendix C): the numbers of " ..
+                            "`solution/kvm/vmx/vmcs.h`, minikvm's handlers, and the sections that use them."),
+      { "No.", "Reason", "Cause", "minikvm handler", "Sections" }, rows,
       { pandoc.AlignRight, pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft },
       { 0.06, 0.27, 0.25, 0.27, 0.12 }),
   }
@@ -821,16 +960,79 @@ local function exercises_index()
     }
   end
   return {
-    simple_table({}, { "Lab", "Exercise", "Task", "File", "Listing" }, rows,
+    simple_table(inlines_of("The exercises of labs 01–04, and the listing that shows each one's skeleton."),
+      { "Lab", "Exercise", "Task", "File", "Listing" }, rows,
       { pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft, pandoc.AlignLeft },
       { 0.05, 0.25, 0.40, 0.20, 0.08 }),
   }
 end
 
+-- The VMCS field encodings, from the enum in solution/kvm/vmx/vmcs.h: a
+-- compact table in place of the enum itself. The width and the kind of a
+-- field are bits 14:13 and 11:10 of its encoding (SDM Vol. 3C Appendix B);
+-- a "high" encoding (bit 0 set) is the upper half of a 64-bit field.
+-- Attributes: area="control,exit,guest,host" (any of them; default all),
+-- caption="..." (Markdown; a default caption otherwise).
+local VMCS_WIDTH = { [0] = "16", [1] = "64", [2] = "32", [3] = "natural" }
+local VMCS_AREA = { [0] = "control", [1] = "exit", [2] = "guest", [3] = "host" }
+local VMCS_AREA_NAME = { control = "control", exit = "VM-exit information", guest = "guest state", host = "host state" }
+
+local function vmcs_fields(div)
+  local rel = "kvm/vmx/vmcs.h"
+  local f = io.open(SOLUTION .. "/" .. rel, "r")
+  if not f then fail("vmcs-fields: missing solution/" .. rel) end
+  local text = f:read("a")
+  f:close()
+  local body = text:match("enum%s+vmcs_field%s*{(.-)}")
+  if not body then fail("vmcs-fields: no enum vmcs_field in solution/" .. rel) end
+  local want = {}
+  local areas = div.attributes["area"]
+  for a in (areas or "control,exit,guest,host"):gmatch("[%a]+") do
+    if not VMCS_AREA_NAME[a] then fail("vmcs-fields: unknown area '" .. a .. "' (control, exit, guest, host)") end
+    want[a] = true
+  end
+  local rows = {}
+  for name, enc in body:gmatch("([A-Z][A-Z0-9_]*)%s*=%s*(0x%x+)") do
+    local e = tonumber(enc)
+    local area = VMCS_AREA[(e >> 10) & 3]
+    if want[area] then
+      local width = VMCS_WIDTH[(e >> 13) & 3]
+      if e & 1 == 1 then width = "high 32 of 64" end
+      rows[#rows + 1] = { e, name, width, VMCS_AREA_NAME[area] }
+    end
+  end
+  if #rows == 0 then fail("vmcs-fields: no field of area " .. (areas or "any") .. " in solution/" .. rel) end
+  table.sort(rows, function(a, b) return a[1] < b[1] end)
+  -- Two fields to a row: the table is half as long.
+  local half = math.ceil(#rows / 2)
+  local out = {}
+  for i = 1, half do
+    local r = {}
+    for _, e in ipairs({ rows[i], rows[i + half] }) do
+      if e then
+        r[#r + 1] = { pandoc.Code(string.format("0x%04x", e[1])) }
+        r[#r + 1] = { pandoc.Code(e[2]) }
+        r[#r + 1] = { pandoc.Str(e[3]) }
+      else
+        r[#r + 1], r[#r + 2], r[#r + 3] = {}, {}, {}
+      end
+    end
+    out[#out + 1] = r
+  end
+  local cap = div.attributes["caption"] or
+    ("VMCS fields that minikvm uses, by encoding (SDM Vol. 3C Appendix B; names as Linux's), " ..
+     "from `solution/kvm/vmx/vmcs.h`. Width in bits.")
+  local L, R = pandoc.AlignLeft, pandoc.AlignRight
+  return { simple_table(inlines_of(cap), { "Enc.", "Field", "Width", "Enc.", "Field", "Width" }, out,
+    { L, L, L, L, L, L }, { 0.08, 0.30, 0.11, 0.08, 0.30, 0.11 }) }
+end
+
 local function fill_indexes(blocks)
   for k, b in ipairs(blocks) do
     if b.t == "Div" then
-      if b.identifier == "index-kvm-api" then
+      if b.identifier == "vmcs-fields" or b.classes:includes("vmcs-fields") then
+        b.content = vmcs_fields(b)
+      elseif b.identifier == "index-kvm-api" then
         b.content = kvm_api_index()
       elseif b.identifier == "index-vmx-exits" then
         b.content = vmx_exit_index()
@@ -845,12 +1047,158 @@ local function fill_indexes(blocks)
 end
 
 ---------------------------------------------------------------------------
+-- Table numbering
+---------------------------------------------------------------------------
+
+-- After the generated tables are in place: every table with a caption gets
+-- the next number of its chapter, in document order, as LaTeX counts its
+-- captioned longtables. A table in a #tbl: Div takes the Div's id.
+local tbl_chapter, tbl_count = nil, 0
+
+local function first_header_cell(t)
+  local ok, st = pcall(pandoc.utils.to_simple_table, t)
+  if ok and st.headers and st.headers[1] then
+    local h = pandoc.utils.stringify(st.headers[1])
+    if h ~= "" then return h end
+  end
+  if ok and st.rows and st.rows[1] and st.rows[1][1] then
+    return pandoc.utils.stringify(st.rows[1][1])
+  end
+  return "?"
+end
+
+local function number_table(t, id)
+  local where = tbl_chapter and ("chapter " .. tbl_chapter) or "the front or back matter"
+  if #t.caption.long == 0 or pandoc.utils.stringify(t.caption.long) == "" then
+    warn("table without a caption in " .. where .. " (first header cell: '" .. first_header_cell(t) ..
+         "'): write 'Table: Caption.' after it")
+    return t
+  end
+  if not tbl_chapter then
+    warn("table in " .. where .. " cannot be numbered (first header cell: '" .. first_header_cell(t) .. "')")
+    return t
+  end
+  tbl_count = tbl_count + 1
+  local num = tbl_chapter .. "." .. tbl_count
+  if id then register(id, { kind = "tbl", num = num }) end
+  local cap = t.caption.long[1]
+  if cap.t ~= "Plain" and cap.t ~= "Para" then return t end
+  if is_latex then
+    if id then cap.content[#cap.content + 1] = pandoc.RawInline("latex", "\\label{" .. id .. "}") end
+  else
+    table.insert(cap.content, 1, pandoc.Space())
+    table.insert(cap.content, 1, pandoc.Strong({ pandoc.Str("Table\u{a0}" .. num .. ":") }))
+  end
+  return t
+end
+
+function number_tables(blocks)
+  local out = {}
+  for _, b in ipairs(blocks) do
+    if b.t == "Header" and b.level == 1 then
+      local e = refs[b.identifier]
+      tbl_chapter = (e and not e.unnumbered) and e.num or nil
+      tbl_count = 0
+      out[#out + 1] = b
+    elseif b.t == "Table" then
+      out[#out + 1] = number_table(b, nil)
+    elseif b.t == "Div" and b.identifier:match("^tbl:") then
+      local tables = 0
+      for _, x in ipairs(b.content) do if x.t == "Table" then tables = tables + 1 end end
+      if tables ~= 1 then
+        fail("Div #" .. b.identifier .. " holds " .. tables .. " tables; it must hold exactly one")
+      end
+      local content = {}
+      for _, x in ipairs(b.content) do
+        if x.t == "Table" then x = number_table(x, b.identifier) end
+        content[#content + 1] = x
+      end
+      if not refs[b.identifier] then
+        fail("table #" .. b.identifier .. " has no caption (write 'Table: Caption.' after it)")
+      end
+      if is_latex then
+        -- longtable cannot sit inside \hypertarget's argument: the label is in the caption.
+        for _, x in ipairs(content) do out[#out + 1] = x end
+      else
+        b.content = content
+        out[#out + 1] = b
+      end
+    elseif b.t == "Div" or b.t == "BlockQuote" then
+      b.content = number_tables(b.content)
+      out[#out + 1] = b
+    elseif b.t == "BulletList" or b.t == "OrderedList" then
+      for k, item in ipairs(b.content) do b.content[k] = number_tables(item) end
+      out[#out + 1] = b
+    else
+      out[#out + 1] = b
+    end
+  end
+  return out
+end
+
+---------------------------------------------------------------------------
 -- Cross-references
 ---------------------------------------------------------------------------
 
 local KIND_NAME = { fig = "Figure", lst = "Listing", tbl = "Table" }
+local XREF = { sec = true, fig = true, lst = true, tbl = true }
 
+local function is_xref(id)
+  local kind = id:match("^(%a+):")
+  return kind ~= nil and XREF[kind] ~= nil
+end
+
+-- The keys of the bibliography (BibTeX: "@type{key,").
+local bib_keys = nil
+local bib_name = nil
+
+local function load_bibliography(meta)
+  local files = {}
+  local b = meta.bibliography
+  if b then
+    if type(b) == "table" and b.t ~= "MetaInlines" and b.t ~= "MetaString" and #b > 0 then
+      for _, x in ipairs(b) do files[#files + 1] = pandoc.utils.stringify(x) end
+    else
+      files[#files + 1] = pandoc.utils.stringify(b)
+    end
+  elseif os.getenv("KVMLABS_BIB") then
+    files[#files + 1] = os.getenv("KVMLABS_BIB")
+  end
+  if #files == 0 then return end
+  bib_keys, bib_name = {}, table.concat(files, ", ")
+  for _, path in ipairs(files) do
+    local f = io.open(path, "r")
+    if not f then fail("missing bibliography " .. path) end
+    local text = f:read("a")
+    f:close()
+    for key in text:gmatch("@%a+%s*{%s*([^%s,]+)%s*,") do bib_keys[key] = true end
+  end
+end
+
+local function check_citation(c)
+  for _, cit in ipairs(c.citations) do
+    if not bib_keys then
+      fail("citation @" .. cit.id .. " but no bibliography (pandoc --bibliography)")
+    end
+    if not bib_keys[cit.id] then
+      fail("unknown citation @" .. cit.id .. " (not in " .. bib_name .. ")")
+    end
+  end
+  return nil   -- citeproc renders it
+end
+
+-- A cross-reference @sec:/@fig:/@lst:/@tbl: becomes "Section 2.4" etc.;
+-- anything else is a citation of the bibliography, left to citeproc.
 local function resolve(c)
+  local n = 0
+  for _, cit in ipairs(c.citations) do
+    if is_xref(cit.id) then n = n + 1 end
+  end
+  if n == 0 then return check_citation(c) end
+  if n < #c.citations then
+    fail("a cross-reference and a citation in one bracket: " .. pandoc.utils.stringify(c.content) ..
+         " (write them apart)")
+  end
   local out = {}
   for k, cit in ipairs(c.citations) do
     local id = cit.id
@@ -864,11 +1212,23 @@ local function resolve(c)
     end
     if cit.mode == "SuppressAuthor" then word = nil end
     if k > 1 then out[#out + 1] = pandoc.Str(", ") end
-    if is_latex then
+    for _, x in ipairs(cit.prefix or {}) do out[#out + 1] = x end
+    if #(cit.prefix or {}) > 0 then out[#out + 1] = pandoc.Space() end
+    if e.unnumbered then
+      -- A chapter without a number is named by its title.
+      if is_latex then
+        out[#out + 1] = pandoc.RawInline("latex", "\\hyperref[" .. id .. "]{")
+        out[#out + 1] = pandoc.Str(e.num)
+        out[#out + 1] = pandoc.RawInline("latex", "}")
+      else
+        out[#out + 1] = pandoc.Link({ pandoc.Str(e.num) }, "#" .. id)
+      end
+    elseif is_latex then
       out[#out + 1] = pandoc.RawInline("latex", (word and (word .. "~") or "") .. "\\ref{" .. id .. "}")
     else
       out[#out + 1] = pandoc.Link({ pandoc.Str((word and (word .. "\u{a0}") or "") .. e.num) }, "#" .. id)
     end
+    for _, x in ipairs(cit.suffix or {}) do out[#out + 1] = x end
   end
   return out
 end
@@ -876,8 +1236,10 @@ end
 return {
   {
     Pandoc = function(doc)
+      load_bibliography(doc.meta)
       doc.blocks = process_blocks(doc.blocks)
       fill_indexes(doc.blocks)
+      doc.blocks = number_tables(doc.blocks)
       return doc
     end,
   },
