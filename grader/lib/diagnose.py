@@ -36,8 +36,11 @@ class Diagnosis:
 REAL_CS_BASE = re.compile(r"^vmm: +note: vCPU (\d+) is in real mode with CS\.base (0x[0-9a-f]+), "
                           r"not CS\.selector (0x[0-9a-f]+) << 4 = (0x[0-9a-f]+)", re.M)
 # run.c vcpu_check_entry_state(): a protected-mode image entered with CR0.PE clear.
-PROT_WITHOUT_PE = re.compile(r"^vmm: note: vCPU (\d+) enters an? (\S+) image with CR0\.PE clear \(CR0 (0x[0-9a-f]+)\)",
+PROT_WITHOUT_PE = re.compile(r"^vmm: note: vCPU (\d+) enters (?:an?|the) (\S+) image with CR0\.PE clear \(CR0 (0x[0-9a-f]+)\)",
                              re.M)
+# run.c vcpu_check_entry_state(): a 64-bit image entered with EFER.LMA set but CS.L clear.
+LONG_WITHOUT_L = re.compile(r"^vmm: note: vCPU (\d+) enters (?:an?|the) (\S+) image with CS\.L clear \(CS (0x[0-9a-f]+)", re.M)
+CODE64_SELECTOR = 0x18      # guest_abi.h ABI_SEL_CODE64: the GDT's 64-bit code descriptor
 # minikvm's VM-entry checker, kit rule kit-host-rip-written.
 HOST_RIP_UNSET = re.compile(r"^vmentry-check: HOST_RIP is 0\b", re.M)
 # The bare-metal host's exception report: the host jumped to address 0.
@@ -66,6 +69,19 @@ def _cr0_pe(test, status, transcript):
                          f"cr0 it is given (PE for protected mode, PE|PG for long mode) into the sregs",
                          "setup_flat")
     return None
+
+
+def _cs_long(test, status, transcript):
+    m = LONG_WITHOUT_L.search(transcript)
+    if not m:
+        return None
+    if int(m[3], 16) == CODE64_SELECTOR:
+        return Diagnosis(f"the {m[2]} image was entered with CS.L clear although CS {m[3]} is the 64-bit code "
+                         f"descriptor: the vCPU decodes 64-bit code in compatibility mode; segment_from_descriptor "
+                         f"must take L from descriptor bit 53", "segment_from_descriptor")
+    return Diagnosis(f"the {m[2]} image was entered with CS {m[3]}, not the 64-bit code selector "
+                     f"{CODE64_SELECTOR:#x}: CS.L is clear and the vCPU runs in compatibility mode; setup_flat "
+                     f"must load CS from the 64-bit code descriptor for long mode", "setup_flat")
 
 
 def _host_rip(test, status, transcript):
@@ -161,6 +177,35 @@ def _flat_segments(test, status, transcript):
     return None
 
 
+# minikvm's VM-entry checker on a guest segment register: "vmentry-check: guest CS.AR 0xc09b: G must
+# be 0: limit 0xfffff000 has a 0 in bits 11:0 (SDM 27.3.1.2)". The VMM built that segment from its
+# descriptor (segment_from_descriptor) and KVM_SET_SREGS carried it into the VMCS unchanged; when
+# the student's VMX code (lab 04) writes it, lib/pointer.py's vmentry rule names that region first.
+SEGMENT_REFUSED = re.compile(r"^vmentry-check: +guest (ES|CS|SS|DS|FS|GS)\.(AR|limit|base|selector) \S+: (.*)$", re.M)
+
+
+def _segment_refused(test, status, transcript):
+    m = SEGMENT_REFUSED.search(transcript)
+    if m:
+        return Diagnosis(f"VT-x refuses the {m[1]} the VMM loaded ({m[3]}): segment_from_descriptor must unpack "
+                         f"every field of the descriptor (present, type, G with the limit scaled to bytes)",
+                         "segment_from_descriptor")
+    return None
+
+
+# long-hello walks the VMM's tables from CR3: "not ok map-rom: VA 0xffff0000 maps to PA 0xc01f0000
+# (page shift 21), want identity". CR3 and the mode are right by then (cr3-pml4 passed first).
+IDENTITY_MAP = re.compile(r"^not ok (map-[\w-]+): (.*)$", re.M)
+
+
+def _identity_map(test, status, transcript):
+    m = IDENTITY_MAP.search(transcript)
+    if m:
+        return Diagnosis(f"the VMM's page tables are not an identity map ({m[1]}: {m[2]}): page_tables_build must "
+                         f"map every 2 MiB page of the first 4 GiB at its own physical address", "page_tables_build")
+    return None
+
+
 # ---- how the run ended ---------------------------------------------------------------
 
 # Guests that run long stretches without a VM exit, so that the VMM's kick timer
@@ -205,8 +250,8 @@ def _eintr(test, status, transcript):
 
 # In order: the VMM's own notes (causes the guest cannot see) before the guests' checks;
 # a protected-mode image entered in real mode before the real-mode rules.
-RULES = (_cr0_pe, _cs_base, _host_rip, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
-         _flat_segments)
+RULES = (_cr0_pe, _cs_long, _cs_base, _host_rip, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
+         _flat_segments, _segment_refused, _identity_map)
 
 
 def explain(test, status, transcript):

@@ -116,25 +116,34 @@ def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None)
     guests = guests or build_guests(root)
 
     linux = hostcaps.linux_caps()
-    primary = runner.Platform(platform_name, stage, guests, root)
-    reference = None
-    if platform_name == "minikvm":
-        ready, why = minikvm_platform_ready(root)
-        if not ready:
-            return g.fail_all(tests, f"cannot run minikvm stages here: {why} (see 'make doctor')",
-                              "no platform for minikvm")
-        if linux is not None:
-            reference = runner.Platform("linux-kvm", stage, guests, root)
-        else:
-            g.notes.append("differential run skipped: Linux KVM is not usable here")
-    elif linux is None:
-        _, why = hostcaps.kvm_usable()
-        return g.fail_all(tests, f"cannot run Linux KVM stages: {why} (see 'make doctor')", "no /dev/kvm")
+    # Every platform the tests need: the lab's, and any test's own on=.
+    platforms, unusable = {}, {}
+    for name in dict.fromkeys([platform_name] + [labs.platform_of(lab, t) for t in tests]):
+        if name == "minikvm":
+            ready, why = minikvm_platform_ready(root)
+            if not ready:
+                unusable[name] = f"cannot run minikvm stages here: {why} (see 'make doctor')"
+                continue
+        elif linux is None:
+            unusable[name] = f"cannot run Linux KVM stages: {hostcaps.kvm_usable()[1]} (see 'make doctor')"
+            continue
+        platforms[name] = runner.Platform(name, stage, guests, root)
+    if platform_name in unusable:
+        return g.fail_all(tests, unusable[platform_name],
+                          "no platform for minikvm" if platform_name == "minikvm" else "no /dev/kvm")
+    # A minikvm run that passes is compared with Linux KVM's, where this host has one.
+    reference = runner.Platform("linux-kvm", stage, guests, root) if linux is not None else None
+    if "minikvm" in platforms and reference is None:
+        g.notes.append("differential run skipped: Linux KVM is not usable here")
 
     printing = threading.Lock()     # one result's lines at a time
 
     def one(test):
-        if platform_name == "linux-kvm":
+        name = labs.platform_of(lab, test)
+        if name in unusable:
+            return runner.Result(test, "FAIL", unusable[name])
+        primary = platforms[name]
+        if name == "linux-kvm":
             lacking = hostcaps.missing(test.needs, linux)
             if lacking:
                 return runner.Result(test, "SKIP", "host KVM cannot run this guest: " +
@@ -142,7 +151,7 @@ def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None)
         status, transcript, elapsed = runner.run(primary, test)
         verdict, reason = runner.judge(test, status, transcript)
         res = runner.Result(test, verdict, reason, transcript, elapsed, status)
-        if reference is not None and verdict == "PASS":  # a failed test needs no second opinion
+        if name == "minikvm" and reference is not None and verdict == "PASS":  # a failed test needs no second opinion
             lacking = hostcaps.missing(test.needs, linux)
             if lacking:
                 res.notes.append("differential: not compared, " + hostcaps.reason_missing(lacking[0]))

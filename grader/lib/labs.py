@@ -15,9 +15,20 @@ def runs_on(lab):
     return "linux-kvm" if PLATFORM[lab] == "both" else PLATFORM[lab]
 
 
-def needs_minikvm(lab):
-    """Whether stage `lab` builds the bare-metal host (minikvm) as well as the VMM."""
-    return PLATFORM[lab] != "linux-kvm"
+def needs_minikvm(lab, root=ROOT):
+    """Whether stage `lab` builds the bare-metal host (minikvm) as well as the VMM:
+    its lab runs there, or one of its rubric's tests does (on=minikvm)."""
+    if PLATFORM[lab] != "linux-kvm":
+        return True
+    from . import rubric            # rubric needs nothing from here; imported late to stay light
+    d = lab_dir(root, lab)
+    path = d / "rubric" if d else None
+    return bool(path and path.exists()) and any(t.on == "minikvm" for t in rubric.parse(path))
+
+
+def platform_of(lab, test):
+    """The platform one rubric test runs on: its own on=, else the lab's."""
+    return test.on or runs_on(lab)
 
 
 def lab_dir(root, lab):

@@ -84,7 +84,7 @@ def run(root, lab, guest, args=(), variant="student", timeout=None, out=sys.stdo
         print(f"note: {note}", file=out)
     if not ok:
         return None, "the stage did not build:\n" + "\n".join(log.strip().splitlines()[-25:])
-    name = labs.runs_on(lab)
+    name = labs.platform_of(lab, test)
     if name == "minikvm":
         ready, why = grading.minikvm_platform_ready(root)
         if not ready:

@@ -2,6 +2,10 @@
 
     # test        points  guest            [key=value ...]   [-- vmm options]
     hello         20      real-hello.bin   section=exercise-3
+
+Keys: expect=pass|status:N, needs=cap,..., section=exercise-N, timeout=SECONDS,
+on=linux-kvm|minikvm (the platform of this one test, when it is not the lab's:
+lab 02's segments under VT-x's entry checks, which this host's KVM does not make).
 """
 import re
 import shlex
@@ -10,7 +14,8 @@ from pathlib import Path
 
 from .status import GUEST_PASSED
 
-KEYS = {"expect", "needs", "section", "timeout"}
+KEYS = {"expect", "needs", "on", "section", "timeout"}
+PLATFORMS = ("linux-kvm", "minikvm")
 
 
 class RubricError(Exception):
@@ -27,6 +32,7 @@ class Test:
     section: str | None = None
     timeout: int | None = None
     args: list = field(default_factory=list)
+    on: str | None = None        # the platform, when not the lab's own (labs.runs_on)
 
     def expected_status(self):
         """The VMM exit status the test wants: the guest's pass, or expect=status:N."""
@@ -65,9 +71,11 @@ def parse(path):
                 raise RubricError(f"{where}: expect must be 'pass' or 'status:N', not '{expect}'")
             needs = [n for n in kv.get("needs", "").split(",") if n and n != "-"]
             timeout = int(kv["timeout"]) if "timeout" in kv else None
+            if kv.get("on", PLATFORMS[0]) not in PLATFORMS:
+                raise RubricError(f"{where}: on must be one of {', '.join(PLATFORMS)}, not '{kv['on']}'")
             seen.add(name)
             tests.append(Test(name, int(points), guest, expect, tuple(needs), kv.get("section"), timeout,
-                              shlex.split(tail)))
+                              shlex.split(tail), kv.get("on")))
     if not tests:
         raise RubricError(f"{path}: no tests")
     return tests

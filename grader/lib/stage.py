@@ -116,7 +116,7 @@ class Stage:
         return self.notes
 
     def targets(self):
-        return ["vmm", "host"] if labs.needs_minikvm(self.lab) else ["vmm"]
+        return ["vmm", "host"] if labs.needs_minikvm(self.lab, self.root) else ["vmm"]
 
     def make_command(self, targets=None):
         return ["make", "-s", f"-j{os.cpu_count() or 2}", "-C", str(self.tree),

@@ -162,6 +162,32 @@ vmm: guest exit through port 0xf4 with value 1 (exit status 3)
 """
 
 
+# segment_from_descriptor took L from bit 52 (AVL): CS 0x18 has L clear with EFER.LMA set.
+CS_L_FROM_AVL = """\
+vmm: note: vCPU 0 enters the elf64 image with CS.L clear (CS 0x18, EFER 0x500): it runs in compatibility mode, not 64-bit mode
+vmm: vCPU 0 registers after 1 exits:
+vmm: vCPU 0 triple fault (KVM_EXIT_SHUTDOWN) (exit status 8)
+"""
+
+# page_tables_build stepped the PDEs by 4 KiB instead of 2 MiB.
+PDE_STRIDE_4K = """\
+ok map-stack-2mib
+not ok map-rom: VA 0xffff0000 maps to PA 0xc01f0000 (page shift 21), want identity
+ok map-rom-2mib
+not ok map-4gib-end: VA 0xfffff000 maps to 0xc01ff000 (shift 21)
+vmm: vCPU 0 triple fault (KVM_EXIT_SHUTDOWN) (exit status 8)
+"""
+
+# segment_from_descriptor never copied P: prot-hello on minikvm (rubric test vt-segments).
+CS_NOT_PRESENT_VTX = """\
+kvmlabs-host: 127 MiB RAM, TSC 50 MHz, 1 guest file(s), VMM on minikvm
+vmentry-check: guest CS.AR 0x10000: CS must be usable (SDM 27.3.1.2)
+minikvm: VM entry would fail: exit reason 33 (INVALID_STATE); not entering
+vmm: vCPU 0 VM entry failed: hardware_entry_failure_reason 0x80000021 on cpu 0 (exit status 10)
+kvmlabs-host: exit status 10
+"""
+
+
 class ExplainTest(unittest.TestCase):
     def explain(self, guest, status_name_or_number, transcript):
         st = STATUS[status_name_or_number] if isinstance(status_name_or_number, str) else status_name_or_number
@@ -185,6 +211,22 @@ class ExplainTest(unittest.TestCase):
         only_guest = "\n".join(l for l in CS_BASE_GUEST_RAN.splitlines() if "note:" not in l)
         d = self.explain("real-hello.bin", 3, only_guest)
         self.assert_names(d, "vcpu_setup_real", "CS.base", "first instruction")
+
+    def test_cs_l_clear_with_the_64_bit_selector(self):
+        d = self.explain("long-hello.elf", "TRIPLE_FAULT", CS_L_FROM_AVL)
+        self.assert_names(d, "segment_from_descriptor", "CS.L clear", "bit 53")
+
+    def test_cs_l_clear_with_another_selector(self):
+        d = self.explain("long-hello.elf", "TRIPLE_FAULT", CS_L_FROM_AVL.replace("CS 0x18", "CS 0x8"))
+        self.assert_names(d, "setup_flat", "CS 0x8", "64-bit code descriptor")
+
+    def test_tables_not_identity(self):
+        d = self.explain("long-hello.elf", "TRIPLE_FAULT", PDE_STRIDE_4K)
+        self.assert_names(d, "page_tables_build", "map-rom", "0xc01f0000")
+
+    def test_segment_refused_by_vm_entry(self):
+        d = self.explain("prot-hello.elf", 10, CS_NOT_PRESENT_VTX)
+        self.assert_names(d, "segment_from_descriptor", "CS", "must be usable")
 
     def test_eintr_taken_for_an_error(self):
         d = self.explain("real-busy.bin", "KVM_SETUP", EINTR_FATAL)
@@ -278,8 +320,8 @@ class KitStillSaysItTest(unittest.TestCase):
 
     def test_vmm_notes_and_endings(self):
         self.assert_in_file("solution/vmm/run.c", "note: vCPU %d is in real mode with CS.base 0x%llx, not "
-                            "CS.selector 0x%04x << 4 = 0x%llx", "note: vCPU %d enters a %s image with CR0.PE clear "
-                            "(CR0 0x%llx)")
+                            "CS.selector 0x%04x << 4 = 0x%llx", "note: vCPU %d enters the %s image with CR0.PE clear "
+                            "(CR0 0x%llx)", "note: vCPU %d enters the %s image with CS.L clear (CS 0x%x")
         self.assert_in_file("solution/vmm/util.c", diagnose.REAL_TIMEOUT)
         self.assert_in_file("solution/vmm/vmm.c", diagnose.NOBODY_STOPPED.removeprefix("vmm: "))
         self.assert_in_file("solution/vmm/vm.c", "vcpu_check_entry_state(vcpu);")
@@ -287,6 +329,7 @@ class KitStillSaysItTest(unittest.TestCase):
     def test_minikvm_and_host(self):
         self.assert_in_file("solution/kvm/vmx/vmx_entry_check.c", '"HOST_RIP is 0: the VMCS field was never written')
         self.assert_in_file("solution/kvm/vmx/vmx.c", 'printf("vmentry-check: %s\\n", f->message);')
+        self.assert_in_file("solution/kvm/vmx/vmx_entry_check.c", "must be usable", "G must be 0: limit 0x%x")
         self.assert_in_file("solution/host/cpu.c", '"  error code %#lx  rip %#lx')
 
     def test_guest_checks(self):
@@ -295,6 +338,7 @@ class KitStillSaysItTest(unittest.TestCase):
         self.assert_in_file(g + "real-string-pio.c", '"rep-outsb"', '"rep-outsw"', '"rep-insb"', '"rep-insw"',
                             '"rep-insl"', "the first was served")
         self.assert_in_file(g + "real-busy.c", '"busy: round %u of %u\\n"')
+        self.assert_in_file(g + "long-hello.c", '"map-rom"', "want identity")
         self.assert_in_file(g + "mb-hello.c", '"cr0-pe-set"', '"flat-segment-bases"', '"flat-segment-limits"')
         self.assert_in_file(g + "prot-vmx-msr.c", '"rdmsr-bogus-gp-at-rdmsr"', '"wrmsr-bogus-gp-at-wrmsr"')
         self.assert_in_file(g + "prot-vmx-reinject.c", '"single-step-trap"', '"single-step-trap-redelivered"')
@@ -307,7 +351,9 @@ class KitStillSaysItTest(unittest.TestCase):
         for fixture, guest in ((CS_BASE_GUEST_RAN, "real-hello.bin"), (EINTR_FATAL, "real-busy.bin"),
                                (REP_INS_FIRST_ONLY, "real-string-pio.bin"), (CR0_PE_MULTIBOOT, "mb-hello.elf"),
                                (FLAT_LIMITS, "mb-hello.elf"), (RDMSR_RIP_ADVANCED, "prot-vmx-msr.elf"),
-                               (EVENT_NOT_REDELIVERED, "prot-vmx-reinject.elf"), (HOST_RIP_CHECKER, "prot-vmx-io.elf")):
+                               (EVENT_NOT_REDELIVERED, "prot-vmx-reinject.elf"), (HOST_RIP_CHECKER, "prot-vmx-io.elf"),
+                               (CS_L_FROM_AVL, "long-hello.elf"), (PDE_STRIDE_4K, "long-hello.elf"),
+                               (CS_NOT_PRESENT_VTX, "prot-hello.elf")):
             named.add(diagnose.explain(test(guest), 3, fixture).region)
         named.add("handle_wrmsr")
         lab_regions = {r.name for src in regions.scan(ROOT / "solution").values() for r in src.lab_regions()}

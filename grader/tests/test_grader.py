@@ -310,10 +310,20 @@ class RubricTest(unittest.TestCase):
                          ("smp", 10, "prot-smp.elf", ["--cpus", "2"], ("smp",), "exercise-6"))
         self.assertEqual((t[1].expected_status(), t[0].expected_status()), (8, 1))
 
+    def test_a_test_on_another_platform(self):
+        t = self.parse("vt 5 prot-hello.elf on=minikvm\nkvm 5 prot-hello.elf\n")
+        self.assertEqual([labs.platform_of(2, x) for x in t], ["minikvm", "linux-kvm"])
+        self.assertEqual([labs.platform_of(4, x) for x in t], ["minikvm", "minikvm"])
+
+    def test_a_linux_kvm_lab_with_a_minikvm_test_builds_the_host(self):
+        self.assertTrue(labs.needs_minikvm(2))      # lab 02's vt-segments
+        self.assertFalse(labs.needs_minikvm(1))
+
     def test_errors(self):
         for text, msg in (("a 10\n", "expected 'test points guest"), ("a x g\n", "points must be"),
                           ("a 1 g bogus=1\n", "unknown field"), ("a 1 g expect=maybe\n", "expect must be"),
-                          ("a 1 g\na 1 g\n", "repeated test name"), ("# nothing\n", "no tests")):
+                          ("a 1 g\na 1 g\n", "repeated test name"), ("# nothing\n", "no tests"),
+                          ("a 1 g on=qemu\n", "on must be one of linux-kvm, minikvm")):
             with self.subTest(text=text):
                 with self.assertRaisesRegex(rubric.RubricError, msg):
                     self.parse(text)

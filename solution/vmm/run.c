@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <x86/msr-index.h>
 #include <x86/processor-flags.h>
 
 #include "vmm.h"
@@ -331,8 +332,16 @@ void vcpu_check_entry_state(struct vcpu *vcpu)
 	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
 		return;
 	if (vcpu->vm->boot.mode != MODE_REAL && !(s.cr0 & X86_CR0_PE)) {
-		fprintf(stderr, "vmm: note: vCPU %d enters a %s image with CR0.PE clear (CR0 0x%llx): it runs in real "
+		fprintf(stderr, "vmm: note: vCPU %d enters the %s image with CR0.PE clear (CR0 0x%llx): it runs in real "
 			"mode, not protected mode\n", vcpu->id, vcpu->vm->boot.kind, (unsigned long long)s.cr0);
+		return;
+	}
+	/* SDM Vol. 3A 5.2.1: with EFER.LMA set, CS.L picks 64-bit mode; clear, the
+	 * 64-bit image's code is decoded as 32-bit (compatibility mode). */
+	if (vcpu->vm->boot.mode == MODE_LONG && (s.efer & EFER_LMA) && !s.cs.l) {
+		fprintf(stderr, "vmm: note: vCPU %d enters the %s image with CS.L clear (CS 0x%x, EFER 0x%llx): it runs "
+			"in compatibility mode, not 64-bit mode\n", vcpu->id, vcpu->vm->boot.kind, s.cs.selector,
+			(unsigned long long)s.efer);
 		return;
 	}
 	note_real_mode(vcpu->id, &r, &s, "vmm: ");

@@ -9,6 +9,8 @@ VMM_LINUX_SRCS := vmm/linux/kvm_linux.c vmm/linux/host_linux.c
 # parameters and helpers unused, which must not stop a student's build.
 VMM_WARN   := -Wall -Wextra -Werror -Wno-unused-function
 VMM_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -O2 -g $(VMM_WARN) -Iinclude -DKVMLABS_STAGE=$(STAGE) $(LAB_CFLAGS)
+# The same VMM sources linked into the bare-metal host (host/host.mk) take them too.
+VMM_BAREMETAL_CFLAGS := $(LAB_CFLAGS)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 vmm: $(O)/vmm
