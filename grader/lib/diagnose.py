@@ -109,6 +109,34 @@ SETUP_STEPS = {
 }
 
 
+# linux/kvm_linux.c: the guard page after a vCPU's kvm_run mapping was read.
+RUN_MAPPING_OVERRUN = re.compile(r"^vmm: read past the kvm_run mapping of vCPU fd \d+: (.*?); map", re.M)
+# A memory slot KVM refused (memory.c): "vmm: KVM_SET_USER_MEMORY_REGION slot 1 (rom at 0xffff0000): Invalid argument".
+MEMSLOT_REFUSED = re.compile(r"^vmm: KVM_SET_USER_MEMORY_REGION slot (\d+) \(([^)]*)\): (.*)$", re.M)
+# KVM could not fetch the first instruction: an emulation failure (suberror 1) without instruction
+# bytes (flags, data[0], 0) at the very first exit. Guest RAM that KVM reaches through the slot's
+# userspace_addr is not the VMM's: the guest's code is not where KVM looks.
+FIRST_FETCH_FAILED = re.compile(r"^vmm: vCPU \d+ registers after 1 exits:.*?^vmm: vCPU \d+ KVM internal error 1 "
+                                r"\(instruction emulation failed\); data 0x0\b", re.M | re.S)
+
+
+def _memory_view(test, status, transcript):
+    m = RUN_MAPPING_OVERRUN.search(transcript)
+    if m:
+        return Diagnosis(f"the VMM read past its mapping of the vCPU's kvm_run area ({m[1]}): vcpu_create must map "
+                         f"the whole area, the size KVM_GET_VCPU_MMAP_SIZE returns, not one page", "vcpu_create")
+    m = MEMSLOT_REFUSED.search(transcript)
+    if m:
+        return Diagnosis(f"KVM refused memory slot {m[1]} ({m[2]}): {m[3]}; KVM_SET_USER_MEMORY_REGION takes "
+                         f"guest_phys_addr, memory_size (in bytes) and userspace_addr, all page-aligned",
+                         "vm_set_memslot")
+    if FIRST_FETCH_FAILED.search(transcript):
+        return Diagnosis("KVM could not fetch the guest's first instruction (an emulation failure with no "
+                         "instruction bytes at the first exit): the memory slot does not give KVM the VMM's RAM; "
+                         "userspace_addr must be the full 64-bit address of the mapping", "vm_set_memslot")
+    return None
+
+
 def _setup_step(test, status, transcript):
     m = SETUP_FAILED.search(transcript)
     if m and m[1] in SETUP_STEPS:
@@ -250,7 +278,7 @@ def _eintr(test, status, transcript):
 
 # In order: the VMM's own notes (causes the guest cannot see) before the guests' checks;
 # a protected-mode image entered in real mode before the real-mode rules.
-RULES = (_cr0_pe, _cs_long, _cs_base, _host_rip, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
+RULES = (_cr0_pe, _cs_long, _cs_base, _host_rip, _memory_view, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
          _flat_segments, _segment_refused, _identity_map)
 
 

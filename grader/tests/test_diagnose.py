@@ -188,6 +188,25 @@ kvmlabs-host: exit status 10
 """
 
 
+# vcpu_create mapped one page of the kvm_run area; the seam's guard page after it caught the read.
+RUN_AREA_ONE_PAGE = """\
+vmm: read past the kvm_run mapping of vCPU fd 6: offset 0x1000 of a 4096-byte mapping; map the size KVM_GET_VCPU_MMAP_SIZE returns (exit status 12)
+"""
+
+# vm_set_memslot gave memory_size in pages: the 64 KiB ROM slot became 16 bytes.
+MEMSLOT_SIZE_IN_PAGES = """\
+vmm: KVM_SET_USER_MEMORY_REGION slot 1 (rom at 0xffff0000): Invalid argument
+vmm: setting up device testdev: Invalid argument (exit status 6)
+"""
+
+# vm_set_memslot passed userspace_addr through a 32-bit integer.
+MEMSLOT_HVA_TRUNCATED = """\
+vmm: vCPU 0 registers after 1 exits:
+vmm:  rip 0000000000007c00 rsp 0000000000007c00 rflags 00000002
+vmm: vCPU 0 KVM internal error 1 (instruction emulation failed); data 0x0 0x1000 0x0 0x0 0x0 0x0 (exit status 12)
+"""
+
+
 class ExplainTest(unittest.TestCase):
     def explain(self, guest, status_name_or_number, transcript):
         st = STATUS[status_name_or_number] if isinstance(status_name_or_number, str) else status_name_or_number
@@ -227,6 +246,21 @@ class ExplainTest(unittest.TestCase):
     def test_segment_refused_by_vm_entry(self):
         d = self.explain("prot-hello.elf", 10, CS_NOT_PRESENT_VTX)
         self.assert_names(d, "segment_from_descriptor", "CS", "must be usable")
+
+    def test_run_area_mapped_short(self):
+        d = self.explain("real-hello.bin", "INTERNAL_ERROR", RUN_AREA_ONE_PAGE)
+        self.assert_names(d, "vcpu_create", "offset 0x1000 of a 4096-byte mapping", "KVM_GET_VCPU_MMAP_SIZE")
+
+    def test_memslot_refused(self):
+        d = self.explain("real-hello.bin", "KVM_SETUP", MEMSLOT_SIZE_IN_PAGES)
+        self.assert_names(d, "vm_set_memslot", "slot 1 (rom at 0xffff0000)", "in bytes")
+
+    def test_first_fetch_failed(self):
+        d = self.explain("real-hello.bin", "INTERNAL_ERROR", MEMSLOT_HVA_TRUNCATED)
+        self.assert_names(d, "vm_set_memslot", "userspace_addr")
+        # With instruction bytes KVM did read guest memory: not this mistake.
+        self.assertNotEqual(getattr(self.explain("real-hello.bin", "INTERNAL_ERROR", MEMSLOT_HVA_TRUNCATED.replace(
+            "data 0x0 ", "data 0x1 ")), "region", None), "vm_set_memslot")
 
     def test_eintr_taken_for_an_error(self):
         d = self.explain("real-busy.bin", "KVM_SETUP", EINTR_FATAL)
@@ -324,7 +358,10 @@ class KitStillSaysItTest(unittest.TestCase):
                             "(CR0 0x%llx)", "note: vCPU %d enters the %s image with CS.L clear (CS 0x%x")
         self.assert_in_file("solution/vmm/util.c", diagnose.REAL_TIMEOUT)
         self.assert_in_file("solution/vmm/vmm.c", diagnose.NOBODY_STOPPED.removeprefix("vmm: "))
-        self.assert_in_file("solution/vmm/vm.c", "vcpu_check_entry_state(vcpu);")
+        self.assert_in_file("solution/vmm/vm.c", "vcpu_check_entry_state(vcpu);",
+                            '"KVM_SET_USER_MEMORY_REGION slot %u (%s at 0x%llx): %s"')
+        self.assert_in_file("solution/vmm/linux/kvm_linux.c", '"vmm: read past the kvm_run mapping of vCPU fd "',
+                            '"-byte mapping; map the size KVM_GET_VCPU_MMAP_SIZE returns (exit status "')
 
     def test_minikvm_and_host(self):
         self.assert_in_file("solution/kvm/vmx/vmx_entry_check.c", '"HOST_RIP is 0: the VMCS field was never written')
@@ -353,7 +390,8 @@ class KitStillSaysItTest(unittest.TestCase):
                                (FLAT_LIMITS, "mb-hello.elf"), (RDMSR_RIP_ADVANCED, "prot-vmx-msr.elf"),
                                (EVENT_NOT_REDELIVERED, "prot-vmx-reinject.elf"), (HOST_RIP_CHECKER, "prot-vmx-io.elf"),
                                (CS_L_FROM_AVL, "long-hello.elf"), (PDE_STRIDE_4K, "long-hello.elf"),
-                               (CS_NOT_PRESENT_VTX, "prot-hello.elf")):
+                               (CS_NOT_PRESENT_VTX, "prot-hello.elf"), (RUN_AREA_ONE_PAGE, "real-hello.bin"),
+                               (MEMSLOT_SIZE_IN_PAGES, "real-hello.bin"), (MEMSLOT_HVA_TRUNCATED, "real-hello.bin")):
             named.add(diagnose.explain(test(guest), 3, fixture).region)
         named.add("handle_wrmsr")
         lab_regions = {r.name for src in regions.scan(ROOT / "solution").values() for r in src.lab_regions()}
