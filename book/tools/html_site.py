@@ -178,7 +178,7 @@ def search_entries(sections, chapters):
     return entries
 
 
-def write_search_index(out, chapters, entries):
+def search_index(chapters, entries):
     if not entries:
         raise SiteError("the search index is empty: no section found")
     for e in entries:
@@ -188,8 +188,7 @@ def write_search_index(out, chapters, entries):
     text = ("/* The search index of the kvmlabs book, written by tools/html_site.py. */\n"
             "window.KVMLABS_SEARCH = " + json.dumps(data, ensure_ascii=False,
                                                      separators=(",", ":")) + ";\n")
-    (out / INDEX_JS).write_text(text, encoding="utf-8")
-    return len(text)
+    return text
 
 
 def toc_list(items, href):
@@ -246,9 +245,10 @@ class Site:
         self.src = Path(src)
         self.out = self.src.parent
         doc = self.src.read_text(encoding="utf-8")
-        if "<body>" not in doc or "</body>" not in doc:
+        body_tag = re.search(r"<body\b[^>]*>", doc)
+        if not body_tag or "</body>" not in doc:
             raise SiteError(f"no <body> in {src}")
-        head, rest = doc.split("<body>", 1)
+        head, rest = doc[:body_tag.start()], doc[body_tag.end():]
         body, self.tail = rest.rsplit("</body>", 1)
         title = re.search(r'<header id="title-block-header">.*?</header>', body, re.S)
         nav = re.search(r'<nav id="TOC"[^>]*>.*?</nav>', body, re.S)
@@ -373,7 +373,7 @@ class Site:
                             if c)
             page = self.frame(self.pager(i, "top") + body + self.pager(i, "bottom"),
                               site_toc(self.sections, ch), ch.label, "chapter-page", links)
-            (self.out / ch.page).write_text(page, encoding="utf-8")
+            self.files[ch.page] = page
 
     def write_index(self):
         items, appendix_started = [], False
@@ -394,16 +394,14 @@ class Site:
                 f'(<a href="book.html">book.html</a>); or as a PDF (<a href="{PDF_NAME}">{PDF_NAME}</a>). '
                 f'<span class="search-hint">Press <kbd>/</kbd> to search.</span></p>\n'
                 f'<h2 id="contents">Contents</h2>\n<ul class="chapter-list">' + "".join(items) + "</ul>")
-        (self.out / "index.html").write_text(
-            self.frame(main, site_toc(self.sections, None), body_class="index-page",
-                       links=f'  <link rel="next" href="{first.page}" />\n'), encoding="utf-8")
+        self.files["index.html"] = self.frame(main, site_toc(self.sections, None), body_class="index-page",
+                                              links=f'  <link rel="next" href="{first.page}" />\n')
 
     def write_one_page(self):
         for ch in self.chapters:
             self.relink(self.html[ch.id], "book.html")   # only to report dangling links
-        main = self.title_block + "\n" + wrap_tables(self.content)
-        (self.out / "book.html").write_text(
-            self.frame(main, one_page_toc(self.sections), body_class="one-page"), encoding="utf-8")
+        main = self.title_block + "\n" + wrap_tables(self.content.strip())
+        self.files["book.html"] = self.frame(main, one_page_toc(self.sections), body_class="one-page")
 
     def copy_assets(self):
         names = [p for p in sorted(ASSETS.iterdir()) if p.is_file()] if ASSETS.is_dir() else []
@@ -425,16 +423,23 @@ class Site:
                 shutil.copyfile(self.out / target, link)
 
     def build(self):
+        """Every file made and checked in memory first, then written, the
+        index last: a refused site leaves no index.html newer than its sources."""
+        self.files = {}
         self.write_chapters()
-        self.write_index()
         self.write_one_page()
+        self.write_index()
         if self.missing:
             raise SiteError("links to identifiers no chapter holds:\n  "
                             + "\n  ".join(sorted(set(self.missing))[:20]))
-        size = write_search_index(self.out, self.chapters, search_entries(self.sections, self.chapters))
+        index = search_index(self.chapters, search_entries(self.sections, self.chapters))
+        (self.out / "index.html").unlink(missing_ok=True)
         self.copy_assets()
         self.link_pdf()
-        return size
+        (self.out / INDEX_JS).write_text(index, encoding="utf-8")
+        for name in sorted(self.files, key=lambda n: n == "index.html"):
+            (self.out / name).write_text(self.files[name], encoding="utf-8")
+        return len(index)
 
 
 def main():
