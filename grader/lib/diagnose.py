@@ -84,6 +84,25 @@ def _cs_long(test, status, transcript):
                      f"must load CS from the 64-bit code descriptor for long mode", "setup_flat")
 
 
+# The host's exception report (host/cpu.c) when its VMXON (F3 0F C7 /6, SDM Vol. 3C 31.3) raised
+# #UD: CR4.VMXE was clear (SDM Vol. 3C 24.7, "Enabling and Entering VMX Operation").
+HOST_UD_CODE = re.compile(r"^kvmlabs-host: EXCEPTION #UD .*?^\s+code at rip: f3 0f c7 ([0-9a-f]{2})", re.M | re.S)
+# vmx.c vmx_hardware_enable(): VMXON returned VMfail.
+VMXON_FAILED = "minikvm: VMXON failed"
+
+
+def _vmxon(test, status, transcript):
+    m = HOST_UD_CODE.search(transcript)
+    if m and (int(m[1], 16) >> 3) & 7 == 6:
+        return Diagnosis("the host's VMXON raised #UD: CR4.VMXE was clear when it ran; vmx_hardware_enable must "
+                         "set CR4.VMXE (and the CR0/CR4 fixed bits) before VMXON", "vmx_hardware_enable")
+    if VMXON_FAILED in transcript:
+        return Diagnosis("VMXON failed (VMfailInvalid): the VMXON region must be a zeroed, 4 KiB-aligned page "
+                         "starting with the VMCS revision identifier of IA32_VMX_BASIC[30:0]; "
+                         "vmx_hardware_enable prepares it", "vmx_hardware_enable")
+    return None
+
+
 def _host_rip(test, status, transcript):
     if HOST_RIP_UNSET.search(transcript):
         return Diagnosis("HOST_RIP was never written: the first VM exit would resume the host at address 0; "
@@ -278,7 +297,7 @@ def _eintr(test, status, transcript):
 
 # In order: the VMM's own notes (causes the guest cannot see) before the guests' checks;
 # a protected-mode image entered in real mode before the real-mode rules.
-RULES = (_cr0_pe, _cs_long, _cs_base, _host_rip, _memory_view, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
+RULES = (_cr0_pe, _cs_long, _cs_base, _host_rip, _vmxon, _memory_view, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
          _flat_segments, _segment_refused, _identity_map)
 
 

@@ -207,6 +207,23 @@ vmm: vCPU 0 KVM internal error 1 (instruction emulation failed); data 0x0 0x1000
 """
 
 
+# vmx_hardware_enable never wrote CR4.VMXE: the host's VMXON raised #UD.
+VMXON_UD = """\
+kvmlabs-host: EXCEPTION #UD invalid opcode (vector 6) in the host kernel
+  error code 0  rip 0x10ed6b  cs 0x8  rflags 0x10006  rsp 0x15dee0  ss 0x10
+  cr0 0xe0010033  cr2 0  cr3 0x1000  cr4 0x620  efer 0x500
+  code at rip: f3 0f c7 75 f8 0f 92 c0 0f 94 c1 31 d2 08 c8 0f
+kvmlabs-host: exit status 26
+"""
+
+# vmx_hardware_enable left the VMXON region without the revision identifier.
+VMXON_VMFAIL = """\
+minikvm: VMXON failed (already in VMX operation, or a bad VMXON region)
+vmm: KVM_CREATE_VM: I/O error
+vmm: setting up the vm failed: I/O error (exit status 6)
+"""
+
+
 class ExplainTest(unittest.TestCase):
     def explain(self, guest, status_name_or_number, transcript):
         st = STATUS[status_name_or_number] if isinstance(status_name_or_number, str) else status_name_or_number
@@ -261,6 +278,17 @@ class ExplainTest(unittest.TestCase):
         # With instruction bytes KVM did read guest memory: not this mistake.
         self.assertNotEqual(getattr(self.explain("real-hello.bin", "INTERNAL_ERROR", MEMSLOT_HVA_TRUNCATED.replace(
             "data 0x0 ", "data 0x1 ")), "region", None), "vm_set_memslot")
+
+    def test_vmxon_ud(self):
+        d = self.explain("prot-hello.elf", 26, VMXON_UD)
+        self.assert_names(d, "vmx_hardware_enable", "#UD", "CR4.VMXE")
+        # #UD at another instruction (F3 0F C7 /7 is RDPID): not VMXON.
+        other = diagnose.explain(test("prot-hello.elf"), 26, VMXON_UD.replace("f3 0f c7 75", "f3 0f c7 f8"))
+        self.assertNotEqual(getattr(other, "region", None), "vmx_hardware_enable")
+
+    def test_vmxon_vmfail(self):
+        d = self.explain("prot-hello.elf", "KVM_SETUP", VMXON_VMFAIL)
+        self.assert_names(d, "vmx_hardware_enable", "revision identifier")
 
     def test_eintr_taken_for_an_error(self):
         d = self.explain("real-busy.bin", "KVM_SETUP", EINTR_FATAL)
@@ -367,7 +395,8 @@ class KitStillSaysItTest(unittest.TestCase):
         self.assert_in_file("solution/kvm/vmx/vmx_entry_check.c", '"HOST_RIP is 0: the VMCS field was never written')
         self.assert_in_file("solution/kvm/vmx/vmx.c", 'printf("vmentry-check: %s\\n", f->message);')
         self.assert_in_file("solution/kvm/vmx/vmx_entry_check.c", "must be usable", "G must be 0: limit 0x%x")
-        self.assert_in_file("solution/host/cpu.c", '"  error code %#lx  rip %#lx')
+        self.assert_in_file("solution/host/cpu.c", '"  error code %#lx  rip %#lx', '"  code at rip:"')
+        self.assert_in_file("solution/kvm/vmx/vmx.c", diagnose.VMXON_FAILED)
 
     def test_guest_checks(self):
         g = "grader/guests/"
@@ -391,7 +420,8 @@ class KitStillSaysItTest(unittest.TestCase):
                                (EVENT_NOT_REDELIVERED, "prot-vmx-reinject.elf"), (HOST_RIP_CHECKER, "prot-vmx-io.elf"),
                                (CS_L_FROM_AVL, "long-hello.elf"), (PDE_STRIDE_4K, "long-hello.elf"),
                                (CS_NOT_PRESENT_VTX, "prot-hello.elf"), (RUN_AREA_ONE_PAGE, "real-hello.bin"),
-                               (MEMSLOT_SIZE_IN_PAGES, "real-hello.bin"), (MEMSLOT_HVA_TRUNCATED, "real-hello.bin")):
+                               (MEMSLOT_SIZE_IN_PAGES, "real-hello.bin"), (MEMSLOT_HVA_TRUNCATED, "real-hello.bin"),
+                               (VMXON_UD, "prot-hello.elf"), (VMXON_VMFAIL, "prot-hello.elf")):
             named.add(diagnose.explain(test(guest), 3, fixture).region)
         named.add("handle_wrmsr")
         lab_regions = {r.name for src in regions.scan(ROOT / "solution").values() for r in src.lab_regions()}
