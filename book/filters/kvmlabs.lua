@@ -1022,9 +1022,9 @@ local function vmcs_fields(div)
   local cap = div.attributes["caption"] or
     ("VMCS fields that minikvm uses, by encoding (SDM Vol. 3C Appendix B; names as Linux's), " ..
      "from `solution/kvm/vmx/vmcs.h`. Width in bits.")
-  local L, R = pandoc.AlignLeft, pandoc.AlignRight
+  local L = pandoc.AlignLeft
   return { simple_table(inlines_of(cap), { "Enc.", "Field", "Width", "Enc.", "Field", "Width" }, out,
-    { L, L, L, L, L, L }, { 0.08, 0.30, 0.11, 0.08, 0.30, 0.11 }) }
+    { L, L, L, L, L, L }, { 0.085, 0.335, 0.08, 0.085, 0.335, 0.08 }) }
 end
 
 local function fill_indexes(blocks)
