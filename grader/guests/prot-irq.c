@@ -5,7 +5,8 @@
  * and IRQ 5 (doorbell), and waits for each with sti; hlt, which blocks in KVM
  * until the interrupt comes:
  *  - enabling the UART's THRE interrupt (IER bit 1) with THR empty makes the
- *    VMM raise IRQ 4 (KVM_IRQ_LINE); the handler sees IIR = 0x02 (THRE), which
+ *    VMM raise IRQ 4 (irq_raise(): the line's irqfd, or KVM_IRQ_LINE where
+ *    KVM has none); the handler sees IIR = 0x02 (THRE), which
  *    the read also clears, turns IER off and EOIs;
  *  - a 4-byte write to the doorbell port (KVM_IOEVENTFD) makes the VMM's I/O
  *    thread raise IRQ 5 (KVM_IRQFD); ABI_CMD_DOORBELLS counts it.
