@@ -89,12 +89,12 @@ if (typeof document !== "undefined") (function () {
     if (!open && location.hash === "#TOC")
       history.replaceState(null, "", location.pathname + location.search);
     if (open) { var a = nav.querySelector("a.active") || nav.querySelector("li.current > a");
-                if (a) a.scrollIntoView({ block: "center" }); }
+                if (a) nav.scrollTop = a.offsetTop - nav.clientHeight / 3; }
   }
   if (toggle && nav) {
     toggle.addEventListener("click", function (e) {
       e.preventDefault();
-      setOpen(!body.classList.contains("toc-open") && location.hash !== "#TOC");
+      setOpen(!body.classList.contains("toc-open"));
     });
     nav.addEventListener("click", function (e) {
       var a = e.target.closest("a");
@@ -102,6 +102,7 @@ if (typeof document !== "undefined") (function () {
       if (a.classList.contains("toc-close")) e.preventDefault();
       setOpen(false);
     });
+    if (location.hash === "#TOC") setOpen(true);
     document.addEventListener("click", function (e) {
       if (body.classList.contains("toc-open") && !nav.contains(e.target) && !toggle.contains(e.target))
         setOpen(false);
@@ -117,6 +118,8 @@ if (typeof document !== "undefined") (function () {
   function mark() {
     var line = window.innerHeight * 0.25, now = null;
     spots.forEach(function (s) { if (s.el.getBoundingClientRect().top <= line) now = s; });
+    var end = document.documentElement;   /* at the very bottom, the last section */
+    if (end.scrollTop > 0 && end.scrollTop + window.innerHeight >= end.scrollHeight - 2) now = spots[spots.length - 1];
     if (!now && spots.length) now = spots[0];
     if (!now || now === active) return;
     if (active) active.link.classList.remove("active");
