@@ -240,6 +240,16 @@ def wrap_tables(fragment):
                   r'<div class="table-wrap">\1</div>', fragment, flags=re.S)
 
 
+def link_figures(fragment):
+    """A figure opens at full size when clicked (small screens shrink it)."""
+    def wrap(m):
+        before = fragment[max(0, m.start() - 80):m.start()]
+        if before.rstrip().endswith(f'<a class="figure-link" href="{m.group(2)}">'):
+            return m.group(0)
+        return f'<a class="figure-link" href="{m.group(2)}">{m.group(1)}</a>'
+    return re.sub(r'(<img\b[^>]*\bsrc="(fig/[^"]+)"[^>]*>)', wrap, fragment)
+
+
 class Site:
     def __init__(self, src):
         self.src = Path(src)
@@ -366,7 +376,7 @@ class Site:
 
     def write_chapters(self):
         for i, ch in enumerate(self.chapters):
-            body = wrap_tables(self.relink(self.html[ch.id], ch.page))
+            body = link_figures(wrap_tables(self.relink(self.html[ch.id], ch.page)))
             links = "".join(f'  <link rel="{rel}" href="{c.page}" />\n'
                             for rel, c in (("prev", self.chapters[i - 1] if i else None),
                                            ("next", self.chapters[i + 1] if i + 1 < len(self.chapters) else None))
@@ -400,7 +410,7 @@ class Site:
     def write_one_page(self):
         for ch in self.chapters:
             self.relink(self.html[ch.id], "book.html")   # only to report dangling links
-        main = self.title_block + "\n" + wrap_tables(self.content.strip())
+        main = self.title_block + "\n" + link_figures(wrap_tables(self.content.strip()))
         self.files["book.html"] = self.frame(main, one_page_toc(self.sections), body_class="one-page")
 
     def copy_assets(self):
