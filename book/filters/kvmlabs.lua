@@ -593,12 +593,17 @@ function handout_questions(div)
                   pandoc.Str("handout"), pandoc.Space(), pandoc.Str("("),
                   pandoc.Code("labs/" .. dir .. "/README.md"), pandoc.Str("):") }),
   }
-  for _, b in ipairs(blocks) do
-    if b.t == "Header" then
-      -- Under the chapter's "## Questions" a handout's sub-header is a run-in title.
-      b = pandoc.Para({ pandoc.Strong(b.content) })
+  for i, b in ipairs(blocks) do
+    -- The handout's opening words on handing in answers.md are for the student
+    -- at the keyboard, not for the reader of the book.
+    local hand_in = i == 1 and b.t == "Para" and pandoc.utils.stringify(b):match("^Hand in")
+    if not hand_in then
+      if b.t == "Header" then
+        -- Under the chapter's "## Questions" a handout's sub-header is a run-in title.
+        b = pandoc.Para({ pandoc.Strong(b.content) })
+      end
+      out[#out + 1] = pandoc.walk_block(b, handout_inlines(dir))
     end
-    out[#out + 1] = pandoc.walk_block(b, handout_inlines(dir))
   end
   return { pandoc.Div(out, pandoc.Attr("", { "handout-questions" }, { lab = nn })) }
 end
@@ -969,7 +974,7 @@ end
 
 -- The VMCS field encodings, from the enum in solution/kvm/vmx/vmcs.h: a
 -- compact table in place of the enum itself. The width and the kind of a
--- field are bits 14:13 and 11:10 of its encoding (SDM Vol. 3C Appendix B);
+-- field are bits 14:13 and 11:10 of its encoding (SDM Vol. 3D Appendix B);
 -- a "high" encoding (bit 0 set) is the upper half of a 64-bit field.
 -- Attributes: area="control,exit,guest,host" (any of them; default all),
 -- caption="..." (Markdown; a default caption otherwise).
@@ -1020,7 +1025,7 @@ local function vmcs_fields(div)
     out[#out + 1] = r
   end
   local cap = div.attributes["caption"] or
-    ("VMCS fields that minikvm uses, by encoding (SDM Vol. 3C Appendix B; names as Linux's), " ..
+    ("VMCS fields that minikvm uses, by encoding (SDM Vol. 3D Appendix B; names as Linux's), " ..
      "from `solution/kvm/vmx/vmcs.h`. Width in bits.")
   local L = pandoc.AlignLeft
   return { simple_table(inlines_of(cap), { "Enc.", "Field", "Width", "Enc.", "Field", "Width" }, out,

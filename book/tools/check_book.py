@@ -100,7 +100,7 @@ def broken_links(site):
                 pages[name] = f.read()
             ids[name] = set(re.findall(r'\bid="([^"]+)"', pages[name]))
     for name, doc in pages.items():
-        for target in re.findall(r'(?:href|src)="([^":]*(?:#[^"]*)?)"', doc):
+        for target in re.findall(r'(?:href|src)="(?![a-z][a-z0-9+.-]*:)([^"]*)"', doc):
             path, _, frag = target.partition("#")
             path = path or name
             if not os.path.exists(os.path.join(site, path)):
@@ -111,6 +111,57 @@ def broken_links(site):
 
 
 FENCE = re.compile(r"^\s*(```+|~~~+)")
+
+
+def site_complete(site):
+    """The HTML site has what a reader needs: every page framed (contents,
+    contents button, search box, PDF link, script), each chapter page marks
+    its chapter and links to its neighbours, the index numbers each chapter
+    once, and the search index covers every section of every chapter page."""
+    errs = []
+    for name in ("index.html", "book.html", "book.css", "book.js", "search-index.js", "kvmlabs.pdf"):
+        if not os.path.exists(os.path.join(site, name)):
+            errs.append(f"HTML: {name} missing from {site}")
+    if errs:
+        return errs
+    pages = {n: open(os.path.join(site, n), encoding="utf-8").read()
+             for n in sorted(os.listdir(site)) if n.endswith(".html")}
+    chapters = [n for n in pages if n not in ("index.html", "book.html")]
+    for name, doc in pages.items():
+        for what, mark in (("table of contents", '<nav id="TOC"'),
+                           ("contents button", 'class="toc-toggle" href="#TOC"'),
+                           ("search box", 'id="search-input"'),
+                           ("PDF link", 'href="kvmlabs.pdf"'),
+                           ("script", '<script src="book.js"')):
+            if mark not in doc:
+                errs.append(f"HTML {name}: no {what}")
+    for name in chapters:
+        doc = pages[name]
+        if doc.count('aria-current="page"') != 1:
+            errs.append(f"HTML {name}: its chapter is not marked once in the contents")
+        if 'class="pager pager-bottom"' not in doc:
+            errs.append(f"HTML {name}: no previous/next links")
+    index = pages["index.html"]
+    if re.search(r"<ol\b", index):
+        errs.append("HTML index.html: a numbered list of chapters numbers them twice")
+    listed = index.count('class="chapter-link"')
+    if listed != len(chapters):
+        errs.append(f"HTML index.html: {listed} chapters listed, {len(chapters)} chapter pages")
+    text = open(os.path.join(site, "search-index.js"), encoding="utf-8").read()
+    m = re.search(r"window\.KVMLABS_SEARCH = (.*);\s*$", text, re.S)
+    try:
+        data = json.loads(m.group(1)) if m else None
+    except ValueError:
+        data = None
+    if not data or not data.get("sections"):
+        return errs + ["HTML search-index.js: no window.KVMLABS_SEARCH with sections"]
+    indexed = {(e["p"], e["a"]) for e in data["sections"]}
+    for name in chapters:
+        ids = re.findall(r'<section id="([^"]+)" class="level\d', pages[name])
+        for i, ident in enumerate(ids):
+            if (name, "" if i == 0 else ident) not in indexed:
+                errs.append(f"HTML search-index.js: section {ident} of {name} not indexed")
+    return errs[:20]
 
 
 def source_lines(path):
@@ -402,6 +453,7 @@ def main():
         errors.append("no numbered listing in the PDF")
 
     errors.extend(broken_links(os.path.dirname(a.html)))
+    errors.extend(site_complete(os.path.dirname(a.html)))
 
     leaked = solution_lines(a.solution) & html_code_lines(a.html)
     for line in sorted(leaked):
