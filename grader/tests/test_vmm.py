@@ -184,6 +184,16 @@ class VmmTest(unittest.TestCase):
         self.assertEqual(code, STATUS["WILD_JUMP"], err)
         self.assertIn("executed outside guest memory", err)
 
+    def test_access_crossing_into_mmio_is_served(self):
+        # KVM splits an access crossing a page boundary into one MMIO exit per
+        # MMIO part, of any length 1..8 (3 and 5 here): each must be served.
+        code, out, err = vmm("run", "--mem=32M", "--timeout", "20", self.guest("bad-mmio-cross.elf"))
+        self.assertNotIn("Sanitizer", err)
+        self.assertEqual(code, 1, out + err)
+        self.assertNotIn("not ok", out)
+        self.assertIn("ok window-read-3-of-8", out)
+        self.assertIn("ok ram-into-unassigned-read", out)
+
     def test_halt_without_irqchip_ends_the_vm(self):
         self.assertEnds(vmm("run", "--no-irqchip", self.image(b"\xf4")), "HALTED", r"all vCPUs halted")
 
