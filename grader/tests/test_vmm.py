@@ -75,12 +75,32 @@ class VmmTest(unittest.TestCase):
     def test_usage_errors(self):
         img = self.image(b"\xf4")
         for args, msg in (((), r"no image given"), (("--bogus", img), r"unknown option '--bogus'"),
-                          (("--mem", "12Q", img), r"--mem: '12Q' is not a size"),
+                          (("--mem", "12Q", img), r"--mem: '12Q': the only suffixes are K, M and G"),
                           (("--cpus", "99", img), r"--cpus: '99' is not a number between 1 and 8"),
                           (("--mode", "unreal", img), r"--mode takes real, prot or long"),
                           (("--mem",), r"needs a value"), (("--trace=1", img), r"takes no value")):
             with self.subTest(args=args):
                 self.assertEnds(vmm("run", *args), "USAGE", msg)
+
+    def test_numbers_are_decimal_or_hex_only(self):
+        # strtoull() took all of these: "-18446744073709551615" wrapped to 1,
+        # "010" was octal 8, and a sign or leading space passed.
+        img = self.image(b"\xb0\x00\xe6\xf4")
+        for args, msg in ((("--cpus", "-18446744073709551615"), r"not a number"),
+                          (("--cpus", "-1"), r"not a number"),
+                          (("--cpus", "010"), r"a leading 0 is not accepted"),
+                          (("--cpus", "+2"), r"not a number"), (("--cpus", " 2"), r"not a number"),
+                          (("--cpus", "2 "), r"not a number"), (("--cpus", "0x"), r"no hex digits"),
+                          (("--timeout", "18446744073709551616"), r"too large"),
+                          (("--mem", "+2M"), r"not a number"), (("--mem", " 2M"), r"not a number"),
+                          (("--mem", "2MB"), r"not a size"), (("--mem", "16E"), r"the only suffixes are K, M and G"),
+                          (("--mem", "0x400000000G"), r"too large")):
+            with self.subTest(args=args):
+                self.assertEnds(vmm("run", *args, img), "USAGE", re.escape(f"{args[0]}: '{args[1]}': ") + msg)
+        for args in (("--cpus", "2"), ("--cpus", "0x2"), ("--mem", "2m"), ("--mem", "0x200000"),
+                     ("--mem=2048K",), ("--timeout", "0x10")):
+            with self.subTest(args=args):
+                self.assertEqual(vmm("run", *args, img)[0], 1)
 
     # ---- bad images
     def test_missing_image(self):

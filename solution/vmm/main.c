@@ -39,31 +39,60 @@ static const char usage_text[] =
 	"  --max-output BYTES  end the VM when the guest prints more (default 1M; status 18)\n"
 	"  --trace             print every VM exit (reason, port/address, size, data) on stderr\n"
 	"\n"
+	"N, ADDR, SIZE, BYTES, MS and SECONDS are decimal digits, or 0x and hex digits;\n"
+	"SIZE and BYTES may end in K, M or G (KiB, MiB, GiB).\n"
+	"\n"
 	"exit status: (value << 1) | 1 when the guest writes value to port 0xf4; otherwise\n"
 	"  0 all vCPUs halted      2 usage            4 bad image        6 KVM unusable\n"
 	"  8 triple fault         10 VM entry failed 12 KVM internal error\n"
 	" 14 unhandled exit       16 timeout         18 output flood    20 lab not implemented\n"
 	" 22 jumped outside memory 24 system event   26 host exception (bare metal)\n";
 
-static bool parse_u64(const char *s, uint64_t *out, bool size_suffix)
+/* A number as the help says: decimal digits, or 0x and hex digits, and for
+ * a size one K, M or G (binary units). Nothing else: no sign (strtoull()
+ * would wrap "-1" to 2^64 - 1), no leading space or '+', no octal (a leading
+ * 0 is refused rather than read two ways), no overflow. Returns NULL, or
+ * what is wrong with s. */
+static const char *parse_u64(const char *s, uint64_t *out, bool size_suffix)
 {
-	if (!s || !*s)
-		return false;
-	char *end;
-	unsigned long long v = strtoull(s, &end, 0);
-	unsigned shift = 0;
-	if (size_suffix && *end) {
-		const char *units = "KMG";
-		const char *u = strchr(units, *end & ~0x20);
-		if (!u || end[1])
-			return false;
-		shift = 10 * (unsigned)(u - units + 1);
-		end++;
+	unsigned base = 10;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1] >= '0' && s[1] <= '9') {
+		return "a leading 0 is not accepted (octal?): write decimal, or hex after 0x";
 	}
-	if (*end || (shift && v > (~0ull >> shift)))
-		return false;
-	*out = (uint64_t)v << shift;
-	return true;
+	uint64_t v = 0;
+	const char *p = s;
+	for (;; p++) {
+		unsigned digit;
+		if (*p >= '0' && *p <= '9')
+			digit = (unsigned)(*p - '0');
+		else if (base == 16 && ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'f'))
+			digit = (unsigned)((*p | 0x20) - 'a' + 10);
+		else
+			break;
+		if (v > (~0ull - digit) / base)
+			return "too large";
+		v = v * base + digit;
+	}
+	if (p == s)
+		return base == 16 ? "no hex digits after 0x" : "not a number: decimal digits, or hex after 0x";
+	unsigned shift = 0;
+	if (size_suffix && *p) {
+		static const char units[] = "KMG";
+		const char *u = strchr(units, *p & ~0x20);
+		if (!u || !*u)
+			return "the only suffixes are K, M and G";
+		shift = 10 * (unsigned)(u - units + 1);
+		p++;
+	}
+	if (*p)
+		return size_suffix ? "not a size: digits, then K, M or G" : "not a number: decimal digits, or hex after 0x";
+	if (shift && v > (~0ull >> shift))
+		return "too large";
+	*out = v << shift;
+	return NULL;
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -157,7 +186,12 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 			continue;
 		}
 		uint64_t v;
-		if (!parse_u64(value, &v, d->kind == OPT_SIZE) || v < d->min || v > d->max) {
+		const char *bad = parse_u64(value, &v, d->kind == OPT_SIZE);
+		if (bad) {
+			fprintf(stderr, "vmm: %.*s: '%s': %s\nTry 'vmm --help'.\n", (int)len, arg, value, bad);
+			return VMM_EXIT_USAGE;
+		}
+		if (v < d->min || v > d->max) {
 			fprintf(stderr, "vmm: %.*s: '%s' is not a %s between %llu and %llu\n", (int)len, arg, value,
 				d->kind == OPT_SIZE ? "size" : "number", (unsigned long long)d->min,
 				(unsigned long long)d->max);
