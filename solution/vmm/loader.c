@@ -47,6 +47,7 @@ struct elf64_phdr { uint32_t type, flags; uint64_t offset, vaddr, paddr, filesz,
 #define MB_FLAG_AOUT     (1u << 16)
 #define MBI_FLAG_MEM     (1u << 0)
 #define MBI_FLAG_CMDLINE (1u << 2)
+#define MBI_FLAG_MODS    (1u << 3)
 
 struct mb_header {
 	uint32_t magic, flags, checksum;
@@ -56,11 +57,14 @@ struct mb_info {
 	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline;
 	uint32_t mods_count, mods_addr, syms[4], mmap_length, mmap_addr;
 };
+/* One module (spec 3.3, "mods_addr"): [start, end) and its string. */
+struct mb_module { uint32_t start, end, string, reserved; };
 
 struct loader {
 	struct vm *vm;
 	const uint8_t *img;
 	size_t size;
+	uint64_t start, end;      /* the lowest gpa and highest gpa + memsz loaded so far */
 	char *err;
 	size_t errlen;
 };
@@ -98,6 +102,10 @@ static int load_segment(struct loader *l, uint64_t offset, uint64_t filesz, uint
 			    (unsigned long long)l->vm->regions[0].size);
 	memcpy(dst, l->img + offset, filesz);
 	memset(dst + filesz, 0, memsz - filesz);
+	if (gpa < l->start)
+		l->start = gpa;
+	if (gpa + memsz > l->end)
+		l->end = gpa + memsz;
 	return 0;
 }
 
@@ -143,6 +151,10 @@ static void elf_segment(const struct loader *l, bool is64, uint64_t at, struct e
 
 static int load_elf(struct loader *l, struct boot_info *boot)
 {
+	/* The class byte is read before the header's size is known: a file
+	 * holding only the magic must not be read past its end. */
+	if (l->size <= EI_CLASS)
+		return fail(l, "truncated ELF header (%zu bytes)", l->size);
 	uint8_t class = l->img[EI_CLASS];
 	if (class != ELFCLASS32 && class != ELFCLASS64)
 		return fail(l, "ELF class %u is neither 32- nor 64-bit", class);
@@ -207,24 +219,84 @@ static int load_multiboot(struct loader *l, size_t at, struct boot_info *boot)
 	} else {
 		return fail(l, "multiboot header without the a.out kludge in a non-ELF image");
 	}
-	/* The multiboot information structure (spec 3.3), with the command line after it. */
+	boot->multiboot = true;
+	boot->kind = "multiboot";
+	return 0;
+}
+
+/* Append a NUL-terminated string to the information page; 0 if it is full. */
+static uint32_t mbi_string(struct loader *l, uint32_t *at, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = b ? strlen(b) : 0, n = la + (b ? 1 + lb : 0) + 1;
+	if (n > ABI_MBI_GPA + ABI_MBI_SIZE - *at)
+		return 0;
+	uint8_t *dst = l->vm->ram + *at;
+	memcpy(dst, a, la);
+	if (b) {
+		dst[la] = ' ';
+		memcpy(dst + la + 1, b, lb);
+	}
+	dst[n - 1] = 0;
+	uint32_t gpa = *at;
+	*at += (uint32_t)n;
+	return gpa;
+}
+
+/* The multiboot information (spec 3.3) in its page at ABI_MBI_GPA: the
+ * structure, the module list, the strings. As QEMU's multiboot loader does
+ * (hw/i386/multiboot.c), the command line is the image's name, a space and
+ * --append, and each module is placed page-aligned after the image; the
+ * kvm-unit-tests read their environment from the first module and their
+ * arguments from the command line after its first word (lib/x86/setup.c,
+ * lib/argv.c). */
+static int multiboot_info(struct loader *l, const struct vmm_options *opt)
+{
+	struct vm *vm = l->vm;
+	uint64_t ram = vm->regions[0].size;
+	if (l->start < ABI_MBI_GPA + ABI_MBI_SIZE && l->end > ABI_MBI_GPA)
+		return fail(l, "the image (0x%llx..0x%llx) overlaps the multiboot information at 0x%x..0x%x",
+			    (unsigned long long)l->start, (unsigned long long)l->end, ABI_MBI_GPA,
+			    ABI_MBI_GPA + ABI_MBI_SIZE);
 	struct mb_info mbi = {
 		.flags = MBI_FLAG_MEM | MBI_FLAG_CMDLINE,
 		.mem_lower = 639,
-		.mem_upper = (uint32_t)((l->vm->regions[0].size - 0x100000) / 1024),
-		.cmdline = ABI_MBI_GPA + sizeof(struct mb_info),
+		.mem_upper = (uint32_t)((ram - 0x100000) / 1024),
 	};
-	memcpy(l->vm->ram + ABI_MBI_GPA, &mbi, sizeof(mbi));
-	memcpy(l->vm->ram + mbi.cmdline, "vmm", 4);
-	boot->multiboot = true;
-	boot->kind = "multiboot";
+	uint32_t at = ABI_MBI_GPA + sizeof(mbi);
+	if (vm->initrd) {
+		struct mb_module mod = { 0 };
+		uint64_t after = l->end > ABI_MBI_GPA + ABI_MBI_SIZE ? l->end : ABI_MBI_GPA + ABI_MBI_SIZE;
+		uint64_t start = (after + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+		if (start > ram || vm->initrd_size > ram - start)
+			return fail(l, "--initrd %s (%zu bytes) does not fit in guest RAM after the image "
+				    "(0x%llx..0x%llx of 0..0x%llx): try a larger --mem", opt->initrd, vm->initrd_size,
+				    (unsigned long long)start, (unsigned long long)(start + vm->initrd_size),
+				    (unsigned long long)ram);
+		memcpy(vm->ram + start, vm->initrd, vm->initrd_size);
+		mod.start = (uint32_t)start;
+		mod.end = (uint32_t)(start + vm->initrd_size);
+		mbi.mods_addr = at;
+		mbi.mods_count = 1;
+		mbi.flags |= MBI_FLAG_MODS;
+		at += sizeof(mod);
+		mod.string = mbi_string(l, &at, opt->initrd, NULL);
+		if (!mod.string)
+			return fail(l, "--initrd: the file name is too long for the multiboot information page");
+		memcpy(vm->ram + mbi.mods_addr, &mod, sizeof(mod));
+	}
+	mbi.cmdline = mbi_string(l, &at, opt->image, opt->append);
+	if (!mbi.cmdline)
+		return fail(l, "--append: the command line (%zu bytes) does not fit in the multiboot information page "
+			    "(%u bytes at 0x%x)", strlen(opt->append ? opt->append : "") + strlen(opt->image) + 2,
+			    ABI_MBI_SIZE, ABI_MBI_GPA);
+	memcpy(vm->ram + ABI_MBI_GPA, &mbi, sizeof(mbi));
 	return 0;
 }
 
 int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_options *opt,
 	       struct boot_info *boot, char *err, size_t errlen)
 {
-	struct loader l = { .vm = vm, .img = img, .size = size, .err = err, .errlen = errlen };
+	struct loader l = { .vm = vm, .img = img, .size = size, .start = ~0ull, .err = err, .errlen = errlen };
 	size_t mb_at;
 	int r;
 	if (size == 0)
@@ -248,7 +320,20 @@ int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_
 		boot->entry = opt->entry;
 	if (boot->mode == MODE_REAL && boot->entry >= 0x100000)
 		return fail(&l, "real-mode entry 0x%llx is above 1 MiB", (unsigned long long)boot->entry);
-	return check_entry(&l, boot->entry);
+	if (check_entry(&l, boot->entry) < 0)
+		return -1;
+	boot->image_end = l.end;
+	/* A multiboot kernel is a standard guest: the spec defines only the
+	 * boot processor's state (3.2), the others wait for INIT-SIPI as on
+	 * any PC. The kit's ELF and flat images start them all at the entry. */
+	boot->ap_start = opt->ap_start != AP_START_AUTO ? opt->ap_start
+			 : boot->multiboot ? AP_START_SIPI : AP_START_ENTRY;
+	if (boot->multiboot)
+		return multiboot_info(&l, opt);
+	if (opt->append || opt->initrd)
+		return fail(&l, "%s: only a multiboot kernel takes a command line and modules; this is a %s image",
+			    opt->append ? "--append" : "--initrd", boot->kind);
+	return 0;
 }
 
 /* The "image" subsystem: read the file before anything else, so that a
@@ -261,6 +346,14 @@ int guest_image_init(struct vm *vm)
 		vm_stop(vm, VMM_EXIT_BAD_IMAGE, "%s: %s", vm->opt->image, err);
 		return -EINVAL;
 	}
+	if (vm->opt->initrd) {
+		vm->initrd = host_load_file(vm->opt->initrd, vm->opt->mem_size, &vm->initrd_size, err, sizeof(err));
+		if (!vm->initrd) {
+			vm_stop(vm, VMM_EXIT_BAD_IMAGE, "--initrd %s: %s", vm->opt->initrd, err);
+			guest_image_exit(vm);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -268,6 +361,8 @@ void guest_image_exit(struct vm *vm)
 {
 	free(vm->image);
 	vm->image = NULL;
+	free(vm->initrd);
+	vm->initrd = NULL;
 }
 
 static const char *const mode_names[] = {

@@ -31,6 +31,11 @@ static const char usage_text[] =
 	"  --mode MODE         real, prot or long: the CPU mode at entry (default: from the image)\n"
 	"  --load ADDR         where a flat binary is loaded (default 0x7c00 real, 0x100000 otherwise)\n"
 	"  --entry ADDR        override the entry point\n"
+	"  --append STRING     multiboot: the kernel command line is \"IMAGE STRING\" (as QEMU -append)\n"
+	"  --initrd FILE       multiboot: load FILE as the first module, page-aligned after the image\n"
+	"  --ap-start HOW      how vCPUs 1.. start: entry (each at the image entry, the kit's guest ABI)\n"
+	"                      or sipi (waiting for INIT-SIPI from vCPU 0's local APIC, as on a PC;\n"
+	"                      needs the irqchip). Default: sipi for a multiboot kernel, entry otherwise\n"
 	"  --no-irqchip        do not create the in-kernel PIC/IOAPIC/LAPIC (HLT then ends a vCPU)\n"
 	"  --no-ioeventfd      serve the doorbell port in the vCPU thread, as an ordinary port device\n"
 	"  --dirty-log         log dirty pages of RAM (for the test device's dirty-sync command)\n"
@@ -106,28 +111,34 @@ static int usage_error(const char *fmt, const char *arg)
 /* Options: a table, so --help, parsing and errors cannot disagree. `lab`
  * is the lab whose subsystem an option needs beyond its default (--cpus 2:
  * vCPU threads, lab 03); a build for an earlier stage refuses it. */
-enum opt_kind { OPT_FLAG, OPT_NUMBER, OPT_SIZE, OPT_MODE };
+enum opt_kind { OPT_FLAG, OPT_NUMBER, OPT_SIZE, OPT_CHOICE, OPT_STRING };
 struct opt_def {
 	const char *name;
 	enum opt_kind kind;
 	size_t offset;      /* into struct vmm_options */
 	uint64_t min, max;
 	int lab;
+	const char *const *choices; /* OPT_CHOICE: names indexed by the enum value; NULL entries not selectable */
 };
 #define OPT_AT(field) offsetof(struct vmm_options, field)
+static const char *const mode_choices[] = { [MODE_REAL] = "real", [MODE_PROT] = "prot", [MODE_LONG] = "long", NULL };
+static const char *const ap_start_choices[] = { [AP_START_ENTRY] = "entry", [AP_START_SIPI] = "sipi", NULL };
 static const struct opt_def opt_defs[] = {
-	{ "--mem",          OPT_SIZE,   OPT_AT(mem_size),        1ull << 20, MAX_MEM,    1 },
-	{ "--cpus",         OPT_NUMBER, OPT_AT(cpus),            1, VMM_MAX_VCPUS,       3 },
-	{ "--mode",         OPT_MODE,   OPT_AT(mode),            0, 0,                   1 },
-	{ "--load",         OPT_NUMBER, OPT_AT(load_addr),       0, MAX_MEM,             1 },
-	{ "--entry",        OPT_NUMBER, OPT_AT(entry),           0, ~0ull - 1,           1 },
-	{ "--no-irqchip",   OPT_FLAG,   OPT_AT(irqchip),         0, 0,                   1 },
-	{ "--no-ioeventfd", OPT_FLAG,   OPT_AT(ioeventfd),       0, 0,                   3 },
-	{ "--dirty-log",    OPT_FLAG,   OPT_AT(dirty_log),       1, 0,                   3 },
-	{ "--dirty-report", OPT_NUMBER, OPT_AT(dirty_report_ms), 1, 3600000,             3 },
-	{ "--timeout",      OPT_NUMBER, OPT_AT(timeout_s),       1, 86400,               1 },
-	{ "--max-output",   OPT_SIZE,   OPT_AT(max_output),      1, ~0ull >> 1,          1 },
-	{ "--trace",        OPT_FLAG,   OPT_AT(trace),           1, 0,                   1 },
+	{ "--mem",          OPT_SIZE,   OPT_AT(mem_size),        1ull << 20, MAX_MEM,    1, NULL },
+	{ "--cpus",         OPT_NUMBER, OPT_AT(cpus),            1, VMM_MAX_VCPUS,       3, NULL },
+	{ "--mode",         OPT_CHOICE, OPT_AT(mode),            0, 0,                   1, mode_choices },
+	{ "--load",         OPT_NUMBER, OPT_AT(load_addr),       0, MAX_MEM,             1, NULL },
+	{ "--entry",        OPT_NUMBER, OPT_AT(entry),           0, ~0ull - 1,           1, NULL },
+	{ "--no-irqchip",   OPT_FLAG,   OPT_AT(irqchip),         0, 0,                   1, NULL },
+	{ "--no-ioeventfd", OPT_FLAG,   OPT_AT(ioeventfd),       0, 0,                   3, NULL },
+	{ "--dirty-log",    OPT_FLAG,   OPT_AT(dirty_log),       1, 0,                   3, NULL },
+	{ "--dirty-report", OPT_NUMBER, OPT_AT(dirty_report_ms), 1, 3600000,             3, NULL },
+	{ "--timeout",      OPT_NUMBER, OPT_AT(timeout_s),       1, 86400,               1, NULL },
+	{ "--max-output",   OPT_SIZE,   OPT_AT(max_output),      1, ~0ull >> 1,          1, NULL },
+	{ "--trace",        OPT_FLAG,   OPT_AT(trace),           1, 0,                   1, NULL },
+	{ "--append",       OPT_STRING, OPT_AT(append),          0, 0,                   1, NULL },
+	{ "--initrd",       OPT_STRING, OPT_AT(initrd),          0, 0,                   1, NULL },
+	{ "--ap-start",     OPT_CHOICE, OPT_AT(ap_start),        0, 0,                   3, ap_start_choices },
 };
 
 /* An option asks for more than its default, and the build has no lab for it. */
@@ -174,15 +185,28 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 		const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
 		if (!value)
 			return usage_error("option '%s' needs a value", arg);
-		if (d->kind == OPT_MODE) {
-			static const char *const modes[] = { [MODE_REAL] = "real", [MODE_PROT] = "prot", [MODE_LONG] = "long" };
-			enum cpu_mode m = MODE_AUTO;
-			for (int k = MODE_REAL; k <= MODE_LONG; k++)
-				if (!strcmp(value, modes[k]))
-					m = (enum cpu_mode)k;
-			if (m == MODE_AUTO)
-				return usage_error("--mode takes real, prot or long, not '%s'", value);
-			opt->mode = m;
+		if (d->kind == OPT_STRING) {
+			if (!LAB_ENABLED(d->lab))
+				return needs_lab(d, arg);
+			*(const char **)field = value;
+			continue;
+		}
+		if (d->kind == OPT_CHOICE) {
+			/* Enums whose value 0 is "not given": choices[0] is NULL. */
+			int pick = 0;
+			for (int k = 1; d->choices[k]; k++)
+				if (!strcmp(value, d->choices[k]))
+					pick = k;
+			if (!pick) {
+				fprintf(stderr, "vmm: %.*s takes", (int)len, arg);
+				for (int k = 1; d->choices[k]; k++)
+					fprintf(stderr, "%s%s", k == 1 ? " " : d->choices[k + 1] ? ", " : " or ", d->choices[k]);
+				fprintf(stderr, ", not '%s'\nTry 'vmm --help'.\n", value);
+				return VMM_EXIT_USAGE;
+			}
+			if (!LAB_ENABLED(d->lab))
+				return needs_lab(d, arg);
+			*(int *)field = pick;
 			continue;
 		}
 		uint64_t v;

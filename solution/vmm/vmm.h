@@ -32,6 +32,13 @@
 
 enum cpu_mode { MODE_AUTO, MODE_REAL, MODE_PROT, MODE_LONG };
 
+/* How the vCPUs after the first start (--ap-start). The kit's guest ABI
+ * starts every vCPU at the image entry (guest_abi.h); a standard multiboot
+ * kernel gets application processors as a PC has them: waiting in the
+ * wait-for-SIPI state until the BSP sends INIT and SIPI through its local
+ * APIC (SDM Vol. 3A 9.4, "Multiple-Processor (MP) Initialization"). */
+enum ap_start { AP_START_AUTO, AP_START_ENTRY, AP_START_SIPI };
+
 struct vmm_options {
 	/* Numbers are uint64_t and flags bool, so the option table can store them. */
 	uint64_t mem_size;        /* --mem */
@@ -46,6 +53,9 @@ struct vmm_options {
 	uint64_t dirty_report_ms; /* --dirty-report MS */
 	uint64_t timeout_s;       /* --timeout */
 	uint64_t max_output;      /* --max-output */
+	enum ap_start ap_start;   /* --ap-start, AUTO = by image kind (loader.c) */
+	const char *append;       /* --append: the multiboot command line after the image name */
+	const char *initrd;       /* --initrd: a file loaded as the first multiboot module */
 	const char *image;
 };
 
@@ -70,6 +80,8 @@ struct boot_info {
 	uint64_t entry;
 	enum cpu_mode mode;
 	bool multiboot;
+	enum ap_start ap_start;   /* ENTRY or SIPI, never AUTO once loaded */
+	uint64_t image_end;       /* the first byte of RAM after everything the image loaded */
 	const char *kind;         /* "flat", "elf32", "elf64", "multiboot" */
 };
 
@@ -87,6 +99,8 @@ struct vm {
 	/* The image file, read before anything else and loaded by the boot step. */
 	uint8_t *image;
 	size_t image_size;
+	uint8_t *initrd;          /* --initrd, read with the image, freed once in guest RAM */
+	size_t initrd_size;
 	struct boot_info boot;
 
 	struct mem_region regions[VMM_MAX_REGIONS];

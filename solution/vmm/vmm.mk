@@ -2,7 +2,8 @@
 # VMM_LINUX_SRCS are the two seams on Linux. Paths are relative to solution/.
 VMM_SRCS := vmm/main.c vmm/vmm.c vmm/util.c vmm/vm.c vmm/run.c vmm/modes.c vmm/bus.c vmm/memory.c \
 	vmm/cpuid.c vmm/smp.c vmm/irq.c vmm/dirty.c vmm/loader.c \
-	vmm/devices/devices.c vmm/devices/debug_ports.c vmm/devices/uart8250.c vmm/devices/testdev.c
+	vmm/devices/devices.c vmm/devices/debug_ports.c vmm/devices/uart8250.c vmm/devices/testdev.c \
+	vmm/devices/fw_cfg.c vmm/devices/pc_testdev.c
 VMM_LINUX_SRCS := vmm/linux/kvm_linux.c vmm/linux/host_linux.c
 
 # LAB_CFLAGS comes from the grader's stage builds: a skeleton's stubs leave

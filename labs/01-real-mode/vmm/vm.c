@@ -96,6 +96,23 @@ void vm_close(struct vm *vm)
 	vm->vm_fd = vm->kvm_fd = -1;
 }
 
+/* An application processor of a standard guest: in the wait-for-SIPI
+ * state, which the in-kernel local APIC leaves on INIT then SIPI, entering
+ * real mode at CS = vector << 8, IP = 0 (SDM Vol. 3A 9.4.4.1 and 10.6.1,
+ * "INIT" and "Start-Up" delivery modes). KVM gives an AP of an in-kernel
+ * irqchip this state when it is created; it is set here all the same, as
+ * QEMU does on reset (kvm_arch_reset_vcpu), so that nothing before —
+ * another VMM default, a kernel that differs — decides it (api.rst 4.38,
+ * KVM_SET_MP_STATE). The registers are INIT's to set, not the VMM's. */
+static int vcpu_wait_for_sipi(struct vcpu *vcpu)
+{
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_UNINITIALIZED };
+	long r = kvm_ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp);
+	if (r < 0)
+		vmm_error("KVM_SET_MP_STATE (wait for SIPI) for vCPU %d: %s", vcpu->id, vmm_strerror(r));
+	return (int)r;
+}
+
 /* One vCPU at the entry the loader found, in its mode (guest_abi.h). */
 static int vcpu_init(struct vm *vm, struct vcpu *vcpu, int id)
 {
@@ -105,6 +122,8 @@ static int vcpu_init(struct vm *vm, struct vcpu *vcpu, int id)
 		r = vcpu_setup_cpu_model(vcpu);
 	if (r < 0)
 		return r;
+	if (id > 0 && boot->ap_start == AP_START_SIPI)
+		return vcpu_wait_for_sipi(vcpu);
 	switch (boot->mode) {
 	case MODE_REAL: r = vcpu_setup_real(vcpu, boot->entry); break;
 	case MODE_LONG: r = vcpu_setup_long(vcpu, boot->entry); break;
@@ -142,6 +161,14 @@ int vcpus_init(struct vm *vm)
 	if ((int)vm->opt->cpus > host_max_threads()) {
 		vm_stop(vm, VMM_EXIT_USAGE, "this host runs %d vCPU(s); --cpus %llu needs a threaded host",
 			host_max_threads(), (unsigned long long)vm->opt->cpus);
+		return -EINVAL;
+	}
+	if (vm->opt->cpus > 1 && vm->boot.ap_start == AP_START_SIPI && !vm->has_irqchip) {
+		/* Nothing but a local APIC can deliver INIT and SIPI. */
+		vm_stop(vm, VMM_EXIT_USAGE, "%s: its vCPUs 1..%llu would wait for INIT-SIPI, which needs the in-kernel "
+			"irqchip (local APICs)%s; or start them at the entry with --ap-start=entry", vm->opt->image,
+			(unsigned long long)vm->opt->cpus - 1,
+			vm->opt->irqchip ? ", which this kernel does not provide" : ": drop --no-irqchip");
 		return -EINVAL;
 	}
 	vm->nr_vcpus = (int)vm->opt->cpus;

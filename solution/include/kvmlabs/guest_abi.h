@@ -36,12 +36,30 @@ enum abi_testdev_cmd {
 	ABI_CMD_MMIO_ACCESSES  = 5, /* DATA = number of MMIO exits the test MMIO window saw */
 };
 
+/* QEMU's board devices the kvm-unit-tests x86 images expect (their
+ * scripts/arch-run.bash and x86/run give QEMU -device pc-testdev and
+ * -device isa-debug-exit,iobase=0xf4,iosize=0x4; fw_cfg is QEMU's own). */
+#define ABI_FW_CFG_PORT      0x510  /* w 2: selector; 0x511 r 1: the item's next byte (docs/specs/fw_cfg.rst) */
+#define ABI_FW_CFG_SIGNATURE_KEY 0x00 /* 4 bytes: ABI_FW_CFG_SIGNATURE */
+#define ABI_FW_CFG_ID        0x01   /* u32 feature bitmap: bit 0 traditional I/O interface */
+#define ABI_FW_CFG_RAM_SIZE  0x03   /* u64 bytes of RAM (--mem) */
+#define ABI_FW_CFG_NB_CPUS   0x05   /* u16 vCPUs (--cpus) */
+#define ABI_FW_CFG_MAX_CPUS  0x0f   /* u16 most vCPUs the machine can have (= --cpus) */
+#define ABI_FW_CFG_SIGNATURE "QEMU"
+#define ABI_PC_TESTDEV_PORT  0xe0   /* r/w 1,2,4 at 0xe0-0xe3: one 32-bit register, byte lanes by port */
+#define ABI_PC_TESTDEV_FLUSH 0xe4   /* w 4: a guest page number to flush (accepted, no effect here) */
+#define ABI_PC_TESTDEV_IRQ   0x2000 /* w 1 at 0x2000 + n (n < 24): set interrupt line n to the value != 0 */
+#define ABI_PC_TESTDEV_IRQS  24
+#define ABI_PC_TESTDEV_MMIO_GPA  0xff000000 /* 64 KiB of MMIO scratch memory (the emulator test's) */
+#define ABI_PC_TESTDEV_MMIO_SIZE 0x10000
+
 /* ---- Guest-physical memory map ------------------------------------------ */
 #define ABI_GDT_GPA          0x500      /* VMM-built GDT (prot and long mode) */
 #define ABI_PML4_GPA         0x2000     /* long mode: PML4, PDPT, 4 PDs identity-map 4 GiB */
 #define ABI_PDPT_GPA         0x3000
 #define ABI_PD_GPA           0x4000     /* ..0x7fff, 2 MiB pages */
-#define ABI_MBI_GPA          0x9000     /* multiboot information */
+#define ABI_MBI_GPA          0x9000     /* multiboot information, its module list and command line */
+#define ABI_MBI_SIZE         0x1000     /* ...all within this page; modules follow the image */
 #define ABI_REAL_LOAD_GPA    0x7c00     /* default load and entry address of a real-mode image */
 #define ABI_IMAGE_GPA        0x100000   /* where prot/long-mode guests are linked */
 #define ABI_TESTMMIO_GPA     0xd0000000 /* 4 KiB test MMIO window: scratch bytes, any size */
@@ -58,7 +76,8 @@ enum abi_testdev_cmd {
 /* ---- Entry state --------------------------------------------------------- */
 /* Every vCPU starts at the image entry in the requested mode, with
  * EDI = vCPU index and ESI = number of vCPUs (multiboot: EAX = magic, EBX = MBI).
- * Interrupts are disabled (RFLAGS = 0x2). */
+ * Interrupts are disabled (RFLAGS = 0x2). A multiboot kernel is the exception
+ * (vmm --ap-start): only vCPU 0 starts, the others wait for INIT-SIPI. */
 #define ABI_MULTIBOOT_MAGIC  0x2badb002
 
 /* ---- CPUID and MSRs the VMM configures ---------------------------------- */

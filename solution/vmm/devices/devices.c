@@ -16,6 +16,9 @@ static const struct {
 	{ "testdev", testdev_init }, /* ports 0x700-0x70f, the test MMIO window and the ROM */
 	{ "uart8250", uart8250_init },
 	{ "debug ports", debug_ports_init },
+	/* What QEMU gives the kvm-unit-tests x86 images (guest_abi.h). */
+	{ "fw_cfg", fw_cfg_init },
+	{ "pc-testdev", pc_testdev_init },
 };
 
 /* The "devices" subsystem. */

@@ -9,5 +9,7 @@ struct vm;
 int uart8250_init(struct vm *vm);
 int debug_ports_init(struct vm *vm);
 int testdev_init(struct vm *vm);
+int fw_cfg_init(struct vm *vm);
+int pc_testdev_init(struct vm *vm);
 
 #endif
