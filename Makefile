@@ -7,7 +7,7 @@ VARIANT_FLAGS = $(if $(SOLUTION),--solution) $(if $(CUMULATIVE),--cumulative) $(
 GRADE_FLAGS = $(VARIANT_FLAGS) $(if $(JSON),--json $(JSON))
 BUILD      := $(CURDIR)/build
 
-.PHONY: help all vmm guests host grade run test test-lab doctor bench book skeletons check-skeletons \
+.PHONY: help all vmm guests host grade run test test-lab doctor bench fuzz book skeletons check-skeletons \
 	run-bochs run-qemu qemu-gdb clean
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make doctor               what is installed, which platforms work, what to do"
 	@echo "make test                 the kit's whole test suite (what CI runs; grader/selftest list: its steps)"
 	@echo "make bench                performance figures, side by side with their peers"
+	@echo "make fuzz                 every fuzz target (fuzz/) for FUZZ_SECONDS each (60): executions, coverage, findings"
 	@echo "make book                 the book, PDF and HTML, into build/book/"
 	@echo "make skeletons            regenerate labs/*/ skeleton files from solution/ (check-skeletons: compare)"
 	@echo "make vmm | guests | host  build the solution's VMM, the guest images, the bare-metal host"
@@ -59,6 +60,10 @@ doctor:
 
 bench:
 	@grader/bench/run
+
+# Every libFuzzer target in fuzz/ for FUZZ_SECONDS each, then the lines its corpus reaches.
+fuzz:
+	@fuzz/run $(if $(FUZZ_SECONDS),--seconds $(FUZZ_SECONDS))
 
 book:
 	$(MAKE) -C book O=$(BUILD)/book
