@@ -45,15 +45,22 @@ void host_free_guest_ram(void *mem, size_t bytes)
 
 void *host_load_file(const char *path, size_t max_size, size_t *size, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer
+	 * (fifo(7)); the file is refused below unless it is regular, and
+	 * O_NONBLOCK changes nothing for a regular file's reads. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
 	struct stat st;
 	void *buf = NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "not a regular file");
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot stat: %s", strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file (a %s)", S_ISDIR(st.st_mode) ? "directory"
+			 : S_ISFIFO(st.st_mode) ? "FIFO" : S_ISCHR(st.st_mode) ? "character device"
+			 : S_ISBLK(st.st_mode) ? "block device" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
 	} else if ((uint64_t)st.st_size > max_size) {
 		snprintf(err, errlen, "image is %lld bytes, larger than guest RAM (%zu bytes)",
 			 (long long)st.st_size, max_size);
