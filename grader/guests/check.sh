@@ -17,7 +17,9 @@ while read -r image flags want needs; do
 	case $image in ''|'#'*) continue ;; esac
 	label=$image
 	[ "$flags" = - ] || label="$image $flags"
-	[ "$flags" = - ] && flags= || flags=$(echo "$flags" | tr ',' ' ' | sed 's/=/ /g')
+	# --opt=value becomes "--opt value" (only the first '=': values may hold more);
+	# {guests} is the images' directory, for files a guest is given (--initrd).
+	[ "$flags" = - ] && flags= || flags=$(echo "$flags" | tr ',' '\n' | sed -e 's/=/ /' -e "s|{guests}|$images|g" | tr '\n' ' ')
 	missing=
 	[ "$needs" = - ] || for n in $(echo "$needs" | tr ',' ' '); do
 		case $can in *" $n "*) ;; *) missing="$missing $n" ;; esac

@@ -47,11 +47,14 @@ class Platform:
     root: Path
 
     def command(self, test, timeout):
+        # "{guests}" in a rubric's VMM options is the directory of the guest images, for files
+        # a guest is given besides its image (--initrd={guests}/kut-env.txt).
+        args = [a.replace("{guests}", str(self.guests)) for a in test.args]
         if self.name == "linux-kvm":
-            return [str(self.stage.vmm), "run", "--timeout", str(timeout), *test.args,
+            return [str(self.stage.vmm), "run", "--timeout", str(timeout), *args,
                     str(Path(self.guests, test.guest))]
         return [str(Path(self.root, "grader", "baremetal", "run")), "--kernel", str(self.stage.host_image),
-                "--guest-dir", str(self.guests), "--timeout", str(timeout), "--", "run", *test.args, test.guest]
+                "--guest-dir", str(self.guests), "--timeout", str(timeout), "--", "run", *args, test.guest]
 
     def default_timeout(self):
         """Seconds a guest may run: a lab 01-04 guest takes under 0.1 s on Linux KVM and about
