@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -216,6 +217,75 @@ class VmmTest(unittest.TestCase):
 
     def test_halt_without_irqchip_ends_the_vm(self):
         self.assertEnds(vmm("run", "--no-irqchip", self.image(b"\xf4")), "HALTED", r"all vCPUs halted")
+
+    def test_halt_with_interrupts_off_ends_the_vm(self):
+        # cli; hlt with the in-kernel irqchip: KVM keeps the HLT, and nothing
+        # can wake the vCPU. Without --timeout the VMM used to wait forever.
+        for cpus in ("1", "2"):
+            with self.subTest(cpus=cpus):
+                t0 = time.monotonic()
+                self.assertEnds(vmm("run", "--cpus", cpus, self.image(b"\xfa\xf4\xeb\xfd"), timeout=20), "HALTED",
+                                r"all vCPUs halted with interrupts disabled")
+                self.assertLess(time.monotonic() - t0, 10)
+
+    def test_halt_with_interrupts_on_waits(self):
+        # sti; hlt: an interrupt may still come (UART input, the doorbell), so it is no deadlock.
+        self.assertEnds(vmm("run", "--timeout", "3", self.image(b"\xfb\xf4\xeb\xfd")), "TIMEOUT", r"timeout")
+
+    def test_timeout_holds_with_stdout_a_pipe_nobody_reads(self):
+        # Two vCPUs print forever into a pipe that is never read: once it is
+        # full every write blocks, and the VMM used to outlive --timeout there.
+        r, w = os.pipe()
+        try:
+            p = subprocess.Popen([VMM, "run", "--cpus", "2", "--timeout", "2", "--max-output", "1G",
+                                  self.guest("bad-flood.bin")], stdin=subprocess.DEVNULL, stdout=w,
+                                 stderr=subprocess.PIPE, text=True)
+            os.close(w)
+            try:
+                _, err = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                self.fail("the VMM outlived --timeout 2 by 8 s with stdout a full pipe")
+        finally:
+            os.close(r)
+        self.assertEqual(p.returncode, STATUS["TIMEOUT"], err)
+        self.assertIn("guest output lost", err)
+
+    def test_closed_stdout_does_not_become_dev_kvm(self):
+        # Started with fd 1 closed, the next open() got 1: /dev/kvm, and guest output went there.
+        p = subprocess.Popen(["sh", "-c", 'exec "$0" "$@" >&-', VMM, "run", "--timeout", "5",
+                              self.guest("bad-loop.bin")], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            fds = {}
+            for _ in range(50):
+                time.sleep(0.1)
+                try:
+                    fds = {fd: os.readlink(f"/proc/{p.pid}/fd/{fd}") for fd in (0, 1, 2)}
+                except OSError:
+                    continue
+                if any("kvm" in os.readlink(f"/proc/{p.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{p.pid}/fd")):
+                    break
+        finally:
+            _, err = p.communicate(timeout=20)
+        self.assertEqual(fds.get(1), "/dev/null", err)
+        self.assertEqual(p.returncode, STATUS["TIMEOUT"], err)
+
+    def test_dirty_sync_loop_is_bounded_by_max_output(self):
+        # mov eax, 1 (DIRTY_SYNC); mov dx, 0x708 (CMD); out dx, eax; jmp back to the out:
+        # each sync prints a report; they count as output.
+        img = self.image(b"\x66\xb8\x01\x00\x00\x00\xba\x08\x07\x66\xef\xeb\xfc")
+        t0 = time.monotonic()
+        self.assertEnds(vmm("run", "--dirty-log", "--max-output", "4096", "--timeout", "20", img), "OUTPUT_FLOOD",
+                        r"printed more than 4096 bytes")
+        self.assertLess(time.monotonic() - t0, 15)
+
+    def test_dirty_report_is_bounded_by_max_output(self):
+        code, out, err = vmm("run", "--dirty-report", "1", "--max-output", "256", "--timeout", "20",
+                             self.guest("bad-loop.bin"))
+        self.assertEqual(code, STATUS["OUTPUT_FLOOD"], err)
+        self.assertLessEqual(len(out), 256)
+        self.assertTrue(out.startswith("dirty: "), out)
 
     def test_guest_exit_status_is_qemu_debug_exit(self):
         # mov al, 5; out 0xf4, al  ->  (5 << 1) | 1 = 11

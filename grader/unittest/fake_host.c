@@ -142,6 +142,12 @@ int host_console_getc(void)
 	return (unsigned char)*fh.console++;
 }
 
+size_t host_console_write(const char *buf, size_t n, uint64_t deadline_ns)
+{
+	(void)deadline_ns;
+	return fwrite(buf, 1, n, stdout);
+}
+
 /* ---- threads ---------------------------------------------------------------- */
 
 static void *thread_main(void *arg)
@@ -177,6 +183,11 @@ void host_thread_join(struct host_thread *thread)
 	pthread_mutex_lock(&fh.lock);
 	fh.threads_joined++;
 	pthread_mutex_unlock(&fh.lock);
+}
+
+void *host_thread_arg(void)
+{
+	return current_thread ? current_thread->arg : NULL;
 }
 
 void host_thread_kick(struct host_thread *thread)

@@ -73,6 +73,20 @@ int host_console_getc(void)
 	return console_getc();
 }
 
+/* The serial console never holds output back. */
+size_t host_console_write(const char *buf, size_t n, uint64_t deadline_ns)
+{
+	(void)deadline_ns;
+	fwrite(buf, 1, n, stdout);
+	return n;
+}
+
+/* One thread: the one that called vmm_main(). */
+void *host_thread_arg(void)
+{
+	return NULL;
+}
+
 int host_thread_start(struct host_thread **thread, void *(*fn)(void *), void *arg)
 {
 	(void)thread;

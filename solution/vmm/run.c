@@ -217,7 +217,7 @@ void vcpu_run_loop(struct vcpu *vcpu)
 		long r = kvm_ioctl(vcpu->fd, KVM_RUN, NULL);
 		if (r == -EINTR || r == -EAGAIN) {
 			/* A kick (vm_stop, timeout) or, for an AP's first run, EAGAIN. */
-			vcpu->run->immediate_exit = 0;
+			vcpu_set_immediate_exit(vcpu, false);
 			continue;
 		}
 		if (r < 0) {

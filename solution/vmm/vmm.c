@@ -74,8 +74,8 @@ int vmm_run(const struct vmm_options *opt)
 				vm->boot.kind, opt->image, (unsigned long long)vm->boot.entry, vm->nr_vcpus,
 				vm->has_irqchip ? "irqchip" : "no irqchip", kvm_seam_name(), KVMLABS_STAGE);
 		vm->start_ns = host_now_ns();
-		if (opt->timeout_s)
-			vm->deadline_ns = vm->start_ns + opt->timeout_s * 1000000000ull;
+		if (opt->timeout_s) /* read by the doorbell thread already running */
+			atomic_store(&vm->deadline_ns, vm->start_ns + opt->timeout_s * 1000000000ull);
 		if (vm_run_vcpus(vm) < 0)
 			vm_stop(vm, VMM_EXIT_KVM_SETUP, "running the vCPUs failed");
 	}

@@ -73,6 +73,10 @@ struct vcpu {
 	struct kvm_run *run;
 	struct host_thread *thread;
 	uint64_t exits;
+	/* The supervisor's sleep probe (smp.c), answered in the vCPU's thread
+	 * (vm_stopping()): the probe number asked, and that number again if the
+	 * vCPU was asleep for good then, else 0. */
+	atomic_uint sleep_asked, sleep_answer;
 };
 
 /* What the loader found in the image: where and how the vCPUs start. */
@@ -127,9 +131,23 @@ struct vm {
 	char stop_message[256];
 	int stop_event;           /* signalled by vm_stop() for the supervisor */
 	atomic_uint_least64_t output_bytes;
+	atomic_bool output_lost;  /* stdout refused guest output: said once */
 	uint64_t start_ns;
-	uint64_t deadline_ns;     /* --timeout, checked by vm_stopping() */
+	/* --timeout, checked by vm_stopping() in every thread; the doorbell's I/O
+	 * thread runs before the vCPUs start and the deadline is set. */
+	atomic_uint_least64_t deadline_ns;
+	atomic_uint sleep_probe;  /* the supervisor's current sleep probe, 0: none */
 };
+
+/* kvm_run->immediate_exit is shared by the vCPU thread, which clears it,
+ * the supervisor, which sets it to stop the vCPU (smp.c), and KVM, which
+ * reads it at KVM_RUN (api.rst 5). The structure is KVM's, so the field
+ * cannot be _Atomic: both sides use the atomic built-ins, sequentially
+ * consistent so that a vCPU that clears it then sees vm->stopping. */
+static inline void vcpu_set_immediate_exit(struct vcpu *vcpu, bool on)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, (uint8_t)on, __ATOMIC_SEQ_CST);
+}
 
 /* What an exit handler tells the run loop. */
 enum exit_action { EXIT_CONTINUE, EXIT_STOP };

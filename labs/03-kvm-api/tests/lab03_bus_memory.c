@@ -255,9 +255,43 @@ START_TEST(ex2_mmio_read_fills_data)
 }
 END_TEST
 
+START_TEST(ex2_mmio_split_lengths_are_served)
+{
+	/* A page-crossing access comes split at the page boundary: 3 bytes at
+	 * 0xffd are 1 at 0xffd then 2 at 0xffe; a 3-byte read at 0x10 is 2 then 1. */
+	struct vcpu *vcpu = mmio_setup();
+	const uint8_t v3[3] = { 0x11, 0x22, 0x33 };
+	window.next_read = 0x8877665544332211ull;
+	fake_kvm_queue_mmio(vcpu->fd, true, ABI_TESTMMIO_GPA + 0xffd, 3, v3);
+	fake_kvm_queue_mmio(vcpu->fd, false, ABI_TESTMMIO_GPA + 0x10, 3, NULL);
+	fake_kvm_queue_exit(vcpu->fd, KVM_EXIT_HLT);
+	vcpu_run_loop(vcpu);
+	ck_assert_msg(vcpu->vm->exit_status == VMM_EXIT_HALTED, "a 3-byte MMIO exit must be served, status %d",
+		      vcpu->vm->exit_status);
+	static const struct { bool write; uint64_t offset; unsigned size; } want[] = {
+		{ true, 0xffd, 1 }, { true, 0xffe, 2 }, { false, 0x10, 2 }, { false, 0x12, 1 },
+	};
+	ck_assert_msg(window.n == 4, "two 3-byte accesses must make 4 aligned device accesses, got %d", window.n);
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(window.log[i].write == want[i].write && window.log[i].offset == want[i].offset &&
+				      window.log[i].size == want[i].size,
+			      "access %d: device saw %s offset 0x%llx size %u, want %s 0x%llx %u", i,
+			      window.log[i].write ? "write" : "read", (unsigned long long)window.log[i].offset,
+			      window.log[i].size, want[i].write ? "write" : "read",
+			      (unsigned long long)want[i].offset, want[i].size);
+	ck_assert_uint_eq(window.log[0].value, 0x11);
+	ck_assert_uint_eq(window.log[1].value, 0x3322);
+	uint8_t got[3];
+	ck_assert_uint_eq(fake_kvm_guest_received(vcpu->fd, got, sizeof(got)), 3);
+	ck_assert_msg(got[0] == 0x11 && got[1] == 0x22 && got[2] == 0x12,
+		      "the guest read 0x%02x 0x%02x 0x%02x, want 0x11 0x22 (first piece) 0x12 (second)", got[0], got[1],
+		      got[2]);
+}
+END_TEST
+
 START_TEST(ex2_mmio_bad_length_stops_vm)
 {
-	static const uint32_t lens[] = { 0, 3, 16 };
+	static const uint32_t lens[] = { 0, 9, 16 };
 	for (int i = 0; i < 3; i++) {
 		fake_kvm_reset();
 		struct vcpu *vcpu = mmio_setup();
@@ -414,6 +448,7 @@ Suite *lab03_bus_memory_suite(void)
 	tc = ut_tcase("mmio", 10);
 	tcase_add_test(tc, ex2_mmio_write_reaches_device);
 	tcase_add_test(tc, ex2_mmio_read_fills_data);
+	tcase_add_test(tc, ex2_mmio_split_lengths_are_served);
 	tcase_add_test(tc, ex2_mmio_bad_length_stops_vm);
 	suite_add_tcase(s, tc);
 	tc = ut_tcase("memslots", 10);

@@ -15,14 +15,38 @@
 /* your helpers */
 // @end
 
+/* "dirty: N gpa gpa ...\n", as guest output: it counts against --max-output
+ * (a guest can ask for a report in a loop, and one report of a large RAM is
+ * megabytes), so it goes out in pieces and stops once the VM is stopping. */
+static void dirty_print(struct vm *vm, const struct mem_region *ram, const uint64_t *bitmap, uint64_t pages,
+			long count)
+{
+	char line[512];
+	size_t used = (size_t)snprintf(line, sizeof(line), "dirty: %ld", count);
+	for (uint64_t page = 0; page < pages && !vm_stopping(vm); page++) {
+		if (!((bitmap[page / 64] >> (page % 64)) & 1))
+			continue;
+		if (used > sizeof(line) - 24) {
+			vmm_output(vm, line, used);
+			used = 0;
+		}
+		used += (size_t)snprintf(line + used, sizeof(line) - used, " 0x%llx",
+					 (unsigned long long)(ram->gpa + page * PAGE_SIZE));
+	}
+	line[used++] = '\n';
+	vmm_output(vm, line, used);
+}
+
 /* Fetch and clear the RAM slot's dirty log; print "dirty: N gpa..." if asked.
  * Returns the number of dirty pages or -errno. */
 long dirty_sync(struct vm *vm, bool print)
 {
 	const struct mem_region *ram = &vm->regions[0];
 	if (!(ram->flags & KVM_MEM_LOG_DIRTY_PAGES)) {
-		if (print)
-			printf("dirty: logging is off (run with --dirty-log)\n");
+		if (print) {
+			static const char off[] = "dirty: logging is off (run with --dirty-log)\n";
+			vmm_output(vm, off, sizeof(off) - 1);
+		}
 		return -EINVAL;
 	}
 	uint64_t pages = ram->size / PAGE_SIZE;
@@ -34,14 +58,8 @@ long dirty_sync(struct vm *vm, bool print)
 	// @lab 03 dirty_sync: KVM_GET_DIRTY_LOG for the RAM slot, then count (and print) the dirty pages.
 	lab_todo(3, "dirty_sync");
 	// @end
-	if (print) {
-		printf("dirty: %ld", count);
-		for (uint64_t page = 0; page < pages; page++)
-			if ((bitmap[page / 64] >> (page % 64)) & 1)
-				printf(" 0x%llx", (unsigned long long)(ram->gpa + page * PAGE_SIZE));
-		printf("\n");
-		fflush(stdout);
-	}
+	if (print)
+		dirty_print(vm, ram, bitmap, pages, count);
 	free(bitmap);
 	return count;
 }

@@ -150,11 +150,14 @@ int doorbell_init(struct vm *vm)
 			// @lab 03 doorbell_ioeventfd: Have KVM signal `event` on 4-byte writes to ABI_DOORBELL_PORT.
 			lab_todo(3, "doorbell_ioeventfd");
 			// @end
+			/* The thread reads doorbell_event: set it before the thread
+			 * starts, which publishes it (pthread_create() synchronizes). */
+			vm->doorbell_event = event;
 			if (r == 0 && host_thread_start(&vm->doorbell_thread, doorbell_thread, vm) == 0) {
-				vm->doorbell_event = event;
 				vm->has_ioeventfd = true;
 				return 0;
 			}
+			vm->doorbell_event = -1;
 			host_event_close(event);
 		}
 	}

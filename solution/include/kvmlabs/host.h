@@ -35,12 +35,21 @@ uint64_t host_now_ns(void);
 /* One byte of console input if one is waiting, else -1. Never blocks. */
 int host_console_getc(void);
 
+/* Guest output on the console (stdout on Linux), unbuffered. Waits for a
+ * slow reader at most until deadline_ns (host_now_ns() time; 0: as long as
+ * it takes). Returns the bytes written: fewer when the deadline passed or
+ * nobody reads any more. */
+size_t host_console_write(const char *buf, size_t n, uint64_t deadline_ns);
+
 /* vCPU threads. host_thread_kick() makes a KVM_RUN in that thread return
  * (-EINTR) soon; the VMM pairs it with kvm_run->immediate_exit. */
 struct host_thread;
 int host_thread_start(struct host_thread **thread, void *(*fn)(void *), void *arg);
 void host_thread_join(struct host_thread *thread);
 void host_thread_kick(struct host_thread *thread);
+/* The arg of host_thread_start() that started the calling thread; NULL in
+ * the thread that called vmm_main(). */
+void *host_thread_arg(void);
 /* How many threads this host can run at once (1 on the bare-metal host). */
 int host_max_threads(void);
 

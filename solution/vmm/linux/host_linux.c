@@ -2,6 +2,7 @@
 /* Host services on Linux: mmap'd RAM, files, pthreads, eventfds, signals, timers. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -100,13 +101,73 @@ int host_console_getc(void)
 	return -1;
 }
 
+/* Guest output: poll(2) for room with the deadline, then write at most
+ * PIPE_BUF bytes, which a pipe with room takes without blocking (pipe(7)).
+ * One writer at a time, so the room poll(2) saw is still there. */
+size_t host_console_write(const char *buf, size_t n, uint64_t deadline_ns)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	size_t done = 0;
+	pthread_mutex_lock(&lock);
+	while (done < n) {
+		int wait_ms = -1;
+		if (deadline_ns) {
+			uint64_t now = host_now_ns();
+			if (now >= deadline_ns)
+				break;
+			uint64_t ms = (deadline_ns - now + 999999) / 1000000;
+			wait_ms = ms > INT_MAX ? INT_MAX : (int)ms;
+		}
+		struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+		int r = poll(&p, 1, wait_ms);
+		if (r < 0 && errno == EINTR)
+			continue; /* a kick: look at the deadline again */
+		if (r <= 0 || (p.revents & (POLLERR | POLLNVAL)))
+			break;
+		ssize_t w = write(STDOUT_FILENO, buf + done, n - done < PIPE_BUF ? n - done : PIPE_BUF);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	pthread_mutex_unlock(&lock);
+	return done;
+}
+
+static __thread void *thread_arg;
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *thread_trampoline(void *p)
+{
+	struct thread_start start = *(struct thread_start *)p;
+	free(p);
+	thread_arg = start.arg;
+	return start.fn(start.arg);
+}
+
+void *host_thread_arg(void)
+{
+	return thread_arg;
+}
+
 int host_thread_start(struct host_thread **thread, void *(*fn)(void *), void *arg)
 {
 	struct host_thread *t = calloc(1, sizeof(*t));
-	if (!t)
+	struct thread_start *start = malloc(sizeof(*start));
+	if (!t || !start) {
+		free(t);
+		free(start);
 		return -ENOMEM;
-	int r = pthread_create(&t->tid, NULL, fn, arg);
+	}
+	*start = (struct thread_start){ fn, arg };
+	int r = pthread_create(&t->tid, NULL, thread_trampoline, start);
 	if (r) {
+		free(start);
 		free(t);
 		return -r;
 	}
@@ -216,8 +277,25 @@ static void kick_handler(int sig)
 	(void)sig; /* its only job is to interrupt KVM_RUN */
 }
 
+/* fds 0-2 open before anything else is: started with one closed
+ * (`vmm run g >&-`), the next open() — the image, then /dev/kvm — would
+ * get its number, and guest output would be written into /dev/kvm. As
+ * POSIX has the C runtime of a set-user-ID program do, /dev/null fills the
+ * gap. */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (null != fd) /* open() takes the lowest free number: fd itself */
+			_exit(VMM_EXIT_KVM_SETUP);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	std_fds_open();
 	/* No SA_RESTART: a kicked KVM_RUN must return -EINTR, not restart. */
 	struct sigaction sa = { .sa_handler = kick_handler };
 	sigemptyset(&sa.sa_mask);
