@@ -24,7 +24,7 @@ RUNNER = {124: ("RUNNER_TIMEOUT", "the emulator ran out of time (grader/baremeta
 
 # Endings the grader calls CRASH rather than FAIL (when a test does not expect them).
 CRASH_NAMES = ("TRIPLE_FAULT", "FAIL_ENTRY", "INTERNAL_ERROR", "UNHANDLED", "WILD_JUMP", "SYSTEM_EVENT",
-               "HOST_FAULT")
+               "HOST_FAULT", "SANITIZER")
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,19 @@ class VmmTest(unittest.TestCase):
             with self.subTest(args=args):
                 self.assertEqual(vmm("run", *args, img)[0], 1)
 
+    def test_sanitizer_report_is_no_pass(self):
+        # A sanitizer's report ended the process with status 1 (ASan, UBSan):
+        # what a guest that passed gives. The sanitizer builds set exitcode.
+        for var in ("ASAN_OPTIONS", "TSAN_OPTIONS"):
+            p = subprocess.run([VMM, "--version"], env=dict(os.environ, **{var: "help=1"}), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, errors="replace", timeout=30)
+            m = re.search(r"\bexitcode\n\s*- .*\(Current Value: (\d+)\)", p.stdout)
+            if not m:
+                continue  # not this sanitizer's build
+            with self.subTest(sanitizer=var):
+                self.assertEqual(int(m.group(1)), STATUS["SANITIZER"])
+                self.assertNotEqual(STATUS["SANITIZER"] & 1, 1, "odd statuses are the guest's")
+
     # ---- bad images
     def test_missing_image(self):
         self.assertEnds(vmm("run", os.path.join(self.tmp.name, "nope.bin")), "BAD_IMAGE",

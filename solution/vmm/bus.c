@@ -194,15 +194,17 @@ enum exit_action handle_mmio(struct vcpu *vcpu)
 	/* An access that crosses a page boundary reaches us split at that
 	 * boundary, one exit per MMIO part (KVM's emulator_read_write()), so any
 	 * length from 1 to 8 comes (api.rst 5, KVM_EXIT_MMIO: data[8]). Devices
-	 * take 1, 2, 4 or 8 bytes: serve a 3, 5, 6 or 7 as naturally aligned
-	 * pieces in address order, as QEMU's access_with_adjusted_size() does. */
+	 * take 1, 2, 4 or 8 bytes, at any alignment: pass those on whole, and
+	 * serve a 3, 5, 6 or 7 as naturally aligned pieces in address order, as
+	 * QEMU's access_with_adjusted_size() splits what a device cannot take. */
 	if (len == 0 || len > sizeof(run->mmio.data)) {
 		vm_stop(vcpu->vm, VMM_EXIT_INTERNAL_ERROR, "MMIO exit at 0x%llx with length %u (KVM gives 1 to 8)",
 			(unsigned long long)addr, len);
 		return EXIT_STOP;
 	}
+	bool whole = !(len & (len - 1));
 	for (unsigned done = 0, size; done < len; done += size) {
-		for (size = 8; size > len - done || ((addr + done) & (size - 1)); size /= 2)
+		for (size = whole ? len : 8; size > len - done || (!whole && ((addr + done) & (size - 1))); size /= 2)
 			;
 		if (run->mmio.is_write) {
 			uint64_t value = 0;

@@ -51,7 +51,8 @@ static const char usage_text[] =
 	"  0 all vCPUs halted      2 usage            4 bad image        6 KVM unusable\n"
 	"  8 triple fault         10 VM entry failed 12 KVM internal error\n"
 	" 14 unhandled exit       16 timeout         18 output flood    20 lab not implemented\n"
-	" 22 jumped outside memory 24 system event   26 host exception (bare metal)\n";
+	" 22 jumped outside memory 24 system event   26 host exception (bare metal)\n"
+	" 28 a sanitizer build (vmm-san, vmm-tsan) found a bug in the VMM\n";
 
 /* A number as the help says: decimal digits, or 0x and hex digits, and for
  * a size one K, M or G (binary units). Nothing else: no sign (strtoull()

@@ -60,11 +60,11 @@ static bool vcpu_asleep(struct vcpu *vcpu)
 }
 
 /* The vCPU whose thread calls, or NULL (the supervisor, the I/O thread, a
- * vCPU run inline). */
+ * vCPU run inline). By address alone: nr_vcpus is the main thread's. */
 static struct vcpu *calling_vcpu(struct vm *vm)
 {
 	struct vcpu *self = host_thread_arg();
-	for (int i = 0; i < vm->nr_vcpus; i++)
+	for (int i = 0; i < VMM_MAX_VCPUS; i++)
 		if (self == &vm->vcpus[i])
 			return self;
 	return NULL;

@@ -13,14 +13,22 @@ VMM_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -O2 -g $(VMM_WARN) -Iinclude -DKVMLABS_
 # The same VMM sources linked into the bare-metal host (host/host.mk) take them too.
 VMM_BAREMETAL_CFLAGS := $(LAB_CFLAGS)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+# Sanitizer builds end a report with VMM_EXIT_SANITIZER, never with 1 (a pass).
+VMM_SAN_SRCS := vmm/linux/sanitizer.c
 
 vmm: $(O)/vmm
 vmm-san: $(O)/vmm-san
+vmm-tsan: $(O)/vmm-tsan
 
 $(O)/vmm: $(VMM_SRCS) $(VMM_LINUX_SRCS) $(wildcard include/kvmlabs/*.h vmm/*.h vmm/devices/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(VMM_CFLAGS) -o $@ $(VMM_SRCS) $(VMM_LINUX_SRCS) -lpthread
 
-$(O)/vmm-san: $(VMM_SRCS) $(VMM_LINUX_SRCS) $(wildcard include/kvmlabs/*.h vmm/*.h vmm/devices/*.h)
+$(O)/vmm-san: $(VMM_SRCS) $(VMM_LINUX_SRCS) $(VMM_SAN_SRCS) $(wildcard include/kvmlabs/*.h vmm/*.h vmm/devices/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(VMM_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $(VMM_SRCS) $(VMM_LINUX_SRCS) -lpthread
+	$(CC) $(VMM_CFLAGS) -O1 $(SAN_FLAGS) -o $@ $(VMM_SRCS) $(VMM_LINUX_SRCS) $(VMM_SAN_SRCS) -lpthread
+
+$(O)/vmm-tsan: $(VMM_SRCS) $(VMM_LINUX_SRCS) $(VMM_SAN_SRCS) $(wildcard include/kvmlabs/*.h vmm/*.h vmm/devices/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_CFLAGS) -O1 $(TSAN_FLAGS) -o $@ $(VMM_SRCS) $(VMM_LINUX_SRCS) $(VMM_SAN_SRCS) -lpthread

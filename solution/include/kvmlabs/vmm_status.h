@@ -22,5 +22,6 @@
 #define VMM_EXIT_WILD_JUMP      22  /* the guest executed outside its memory */
 #define VMM_EXIT_SYSTEM_EVENT   24  /* KVM_EXIT_SYSTEM_EVENT (reset, shutdown, crash) */
 #define VMM_EXIT_HOST_FAULT     26  /* bare-metal host: an exception in the host itself */
+#define VMM_EXIT_SANITIZER      28  /* a sanitizer build (vmm-san, vmm-tsan) found a bug in the VMM */
 
 #endif
