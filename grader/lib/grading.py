@@ -117,10 +117,14 @@ def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None)
 
     linux = hostcaps.linux_caps()
     # Every platform the tests need: the lab's, and any test's own on=.
-    platforms, unusable = {}, {}
+    platforms, unusable, skipped = {}, {}, {}
     for name in dict.fromkeys([platform_name] + [labs.platform_of(lab, t) for t in tests]):
         if name == "minikvm":
             ready, why = minikvm_platform_ready(root)
+            missing = labs.minikvm_missing(stage.lab, stage.variant) if name != platform_name else None
+            if missing:
+                skipped[name] = missing
+                continue
             if not ready:
                 unusable[name] = f"cannot run minikvm stages here: {why} (see 'make doctor')"
                 continue
@@ -140,6 +144,8 @@ def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None)
 
     def one(test):
         name = labs.platform_of(lab, test)
+        if name in skipped:
+            return runner.Result(test, "SKIP", skipped[name])
         if name in unusable:
             return runner.Result(test, "FAIL", unusable[name])
         primary = platforms[name]

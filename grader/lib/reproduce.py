@@ -85,6 +85,9 @@ def run(root, lab, guest, args=(), variant="student", timeout=None, out=sys.stdo
     if not ok:
         return None, "the stage did not build:\n" + "\n".join(log.strip().splitlines()[-25:])
     name = labs.platform_of(lab, test)
+    missing = labs.minikvm_missing(stage.lab, variant) if name == "minikvm" else None
+    if missing:
+        return None, f"test {test.name} runs on minikvm: {missing}"
     if name == "minikvm":
         ready, why = grading.minikvm_platform_ready(root)
         if not ready:

@@ -315,6 +315,11 @@ class RubricTest(unittest.TestCase):
         self.assertEqual([labs.platform_of(2, x) for x in t], ["minikvm", "linux-kvm"])
         self.assertEqual([labs.platform_of(4, x) for x in t], ["minikvm", "minikvm"])
 
+    def test_a_release_before_minikvm_skips_its_minikvm_tests(self):
+        self.assertIn("lab 04", labs.minikvm_missing(2, "release"))
+        self.assertIsNone(labs.minikvm_missing(2, "student"))
+        self.assertIsNone(labs.minikvm_missing(4, "release"))
+
     def test_a_linux_kvm_lab_with_a_minikvm_test_builds_the_host(self):
         self.assertTrue(labs.needs_minikvm(2))      # lab 02's vt-segments
         self.assertFalse(labs.needs_minikvm(1))

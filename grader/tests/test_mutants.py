@@ -275,7 +275,8 @@ class KitCataloguesTest(unittest.TestCase):
         for lab in mutants.labs_with_catalogues(ROOT):
             with self.subTest(lab=lab):
                 ms = mutants.load(ROOT, lab)
-                self.assertTrue(15 <= len(ms) <= 25, f"lab {lab:02d} has {len(ms)} mutants")
+                # Enough mistakes to judge a rubric by; few enough that 'make mutants' stays minutes a lab.
+                self.assertTrue(15 <= len(ms) <= 30, f"lab {lab:02d} has {len(ms)} mutants")
                 self.assertEqual(mutants.check(ROOT, ms), [])
                 self.assertEqual([m.name for m in ms if mutants.section_of(ROOT, m) is None], [])
 
