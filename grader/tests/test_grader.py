@@ -795,6 +795,14 @@ class RerunTest(unittest.TestCase):
         self.assertEqual(shlex.split(words[4].split("=", 1)[1]), t.args)   # the recipe's shell splits ARGS
         self.assertEqual(words[5:], ["TIMEOUT=30", "CUMULATIVE=1"])
 
+    def test_a_test_on_its_own_platform_is_rerun_by_name(self):
+        t = rubric.Test("vt-segments", 5, "prot-hello.elf", on="minikvm")
+        self.assertEqual(reproduce.rerun_command(2, t), "make run LAB=02 GUEST=vt-segments")
+        with tempfile.TemporaryDirectory() as d:
+            guests = Path(d)
+            chosen = reproduce.choose(ROOT, 2, "vt-segments", [], guests)
+            self.assertEqual((chosen.test.guest, chosen.test.on), ("prot-hello.elf", "minikvm"))
+
     def test_a_rubric_test_name_runs_its_guest_and_options(self):
         with tempfile.TemporaryDirectory() as d:
             root = kit(d, {"04-x": HANDOUT})
