@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import status as vmm_status, vmx
+from . import mac, status as vmm_status, vmx
 from .rubric import Test
 from .stage import Stage
 
-END = re.compile(r"^kvmlabs: end passed=(\d+) failed=(\d+) skipped=(\d+)\s*$")
+END = re.compile(r"^kvmlabs: end passed=(\d+) failed=(\d+) skipped=(\d+)(?: mac=[0-9a-f]{64})?\s*$")
 TODO = re.compile(r"lab (\d+): (\w+)\(\) not implemented")
 REPORT = re.compile(r"^(ok |not ok |skip |kvmlabs: )")
 RUNNER_TIMEOUT, RUNNER_BROKEN = 124, 125   # grader/baremetal/run's own statuses (STATUS_TIMEOUT, STATUS_EMULATOR)
@@ -46,15 +46,16 @@ class Platform:
     guests: Path
     root: Path
 
-    def command(self, test, timeout):
+    def command(self, test, timeout, image=None):
         # "{guests}" in a rubric's VMM options is the directory of the guest images, for files
         # a guest is given besides its image (--initrd={guests}/kut-env.txt).
+        # image: the run's own copy of the guest image (mac.prepare), else the shared one.
         args = [a.replace("{guests}", str(self.guests)) for a in test.args]
+        image = Path(image or Path(self.guests, test.guest))
         if self.name == "linux-kvm":
-            return [str(self.stage.vmm), "run", "--timeout", str(timeout), *args,
-                    str(Path(self.guests, test.guest))]
+            return [str(self.stage.vmm), "run", "--timeout", str(timeout), *args, str(image)]
         return [str(Path(self.root, "grader", "baremetal", "run")), "--kernel", str(self.stage.host_image),
-                "--guest-dir", str(self.guests), "--timeout", str(timeout), "--", "run", *args, test.guest]
+                "--guest-dir", str(image.parent), "--timeout", str(timeout), "--", "run", *args, image.name]
 
     def default_timeout(self):
         """Seconds a guest may run: a lab 01-04 guest takes under 0.1 s on Linux KVM and about
@@ -64,9 +65,13 @@ class Platform:
 
 
 def run(platform, test):
-    """Run the test's guest; returns (status or None if killed, transcript, elapsed)."""
+    """Run the test's guest; returns (status or None if killed, transcript, elapsed).
+    The transcript is a mac.Transcript: it carries the key of the run's image."""
     timeout = test.timeout or platform.default_timeout()
-    cmd = platform.command(test, timeout)
+    # The run's own copy of the image, with a fresh key (lib/mac.py), under the stage's
+    # out dir: runs/run-XXXX/<image name>, read-only, removed after the run.
+    image, key = mac.prepare(Path(platform.guests, test.guest), platform.stage.out / "runs")
+    cmd = platform.command(test, timeout, image)
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -76,7 +81,9 @@ def run(platform, test):
         status, out = None, e.stdout or b""
     except OSError as e:
         status, out = RUNNER_BROKEN, f"cannot run {cmd[0]}: {e.strerror}".encode()
-    return status, out.decode("utf-8", "replace"), time.monotonic() - t0
+    finally:
+        mac.release(image)
+    return status, mac.Transcript(out.decode("utf-8", "replace"), key), time.monotonic() - t0
 
 
 def last_vmm_line(transcript):
@@ -117,9 +124,15 @@ def check_dirty(transcript):
     return ""
 
 
-def judge(test, status, transcript, statuses=None):
-    """(verdict, reason) for one run: status is the VMM's exit status (None: killed)."""
+def judge(test, status, transcript, statuses=None, key=None):
+    """(verdict, reason) for one run: status is the VMM's exit status (None: killed).
+    key: the secret the run's image was given (default: the transcript's, as run()
+    returns it); a passing report must carry the guest's MAC under it (lib/mac.py).
+    Without a key (an image without a slot, a transcript from elsewhere) there is
+    nothing to verify."""
     statuses = statuses or vmm_status.load()
+    if key is None:
+        key = getattr(transcript, "key", None)
     lines = transcript.splitlines()
     if status is None:
         return "TIMEOUT", "no result within the grader's time limit: the run was killed"
@@ -151,6 +164,9 @@ def judge(test, status, transcript, statuses=None):
         oks = sum(1 for l in lines if l.startswith("ok "))
         if not ends:
             return "FAIL", "the guest never printed its 'kvmlabs: end' line"
+        forged = mac.verify(transcript, key)
+        if forged:
+            return "FAIL", forged
         passed, nfailed = int(ends[-1][1]), int(ends[-1][2])
         if nfailed or passed != oks or passed == 0:
             return "FAIL", f"guest summary says passed={passed} failed={nfailed} but {oks} 'ok' lines were seen"
@@ -162,7 +178,8 @@ def judge(test, status, transcript, statuses=None):
 
 def report_lines(status, transcript):
     """What a guest observably did: its report lines and the exit status (for differential runs)."""
-    return [l for l in transcript.splitlines() if REPORT.match(l)] + [f"exit status {status}"]
+    # Without the MAC: each run's image has its own key, so the MACs always differ.
+    return [mac.strip(l) for l in transcript.splitlines() if REPORT.match(l)] + [f"exit status {status}"]
 
 
 def differential(primary, reference):

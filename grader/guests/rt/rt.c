@@ -5,6 +5,7 @@
  * images, -m64 for long-mode images. Every character costs two port exits
  * (LSR poll, THR write), so output is kept short.
  */
+#include "mac.h"
 #include "rt.h"
 
 unsigned rt_passed, rt_failed, rt_skipped;
@@ -27,6 +28,22 @@ static void uart_putc(char c)
 	outb(ABI_COM1_PORT + UART_THR, (uint8_t)c);
 }
 
+/* Report lines go to the UART and into the MAC (mac.h); everything else only
+ * to the UART. A flag passed down, not a global mode: another vCPU printing
+ * at the same time must not feed its characters into the reporter's MAC. */
+static void emit(char c, int mac)
+{
+	uart_putc(c);
+	if (mac)
+		mac_byte((uint8_t)c);
+}
+
+static void emits(const char *s, int mac)
+{
+	while (*s)
+		emit(*s++, mac);
+}
+
 void putchar(int c)
 {
 	uart_putc((char)c);
@@ -34,8 +51,7 @@ void putchar(int c)
 
 void puts(const char *s)
 {
-	while (*s)
-		uart_putc(*s++);
+	emits(s, 0);
 }
 
 /* Decimal digits of a 64-bit value without 64-bit division, which -m16/-m32
@@ -57,7 +73,7 @@ static unsigned udiv64_10(unsigned long long *v)
 #endif
 }
 
-static void print_num(unsigned long long v, unsigned base, int neg, int width, char pad)
+static void print_num(unsigned long long v, unsigned base, int neg, int width, char pad, int mac)
 {
 	char buf[24];
 	int n = 0;
@@ -77,14 +93,14 @@ static void print_num(unsigned long long v, unsigned base, int neg, int width, c
 	while (n < width && n < (int)sizeof(buf))
 		buf[n++] = pad;
 	while (n)
-		uart_putc(buf[--n]);
+		emit(buf[--n], mac);
 }
 
-void vprintf(const char *fmt, va_list ap)
+static void format(int mac, const char *fmt, va_list ap)
 {
 	for (; *fmt; fmt++) {
 		if (*fmt != '%') {
-			uart_putc(*fmt);
+			emit(*fmt, mac);
 			continue;
 		}
 		fmt++;
@@ -102,34 +118,39 @@ void vprintf(const char *fmt, va_list ap)
 		switch (*fmt) {
 		case 'd': {
 			long long s = longs >= 2 ? va_arg(ap, long long) : longs ? va_arg(ap, long) : va_arg(ap, int);
-			print_num(s < 0 ? 0ull - (unsigned long long)s : (unsigned long long)s, 10, s < 0, width, pad);
+			print_num(s < 0 ? 0ull - (unsigned long long)s : (unsigned long long)s, 10, s < 0, width, pad, mac);
 			break;
 		}
 		case 'u':
 		case 'x':
 			u = longs >= 2 ? va_arg(ap, unsigned long long)
 			    : longs ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
-			print_num(u, *fmt == 'x' ? 16 : 10, 0, width, pad);
+			print_num(u, *fmt == 'x' ? 16 : 10, 0, width, pad, mac);
 			break;
 		case 's': {
 			const char *s = va_arg(ap, const char *);
-			puts(s ? s : "(null)");
+			emits(s ? s : "(null)", mac);
 			break;
 		}
 		case 'c':
-			uart_putc((char)va_arg(ap, int));
+			emit((char)va_arg(ap, int), mac);
 			break;
 		case '%':
-			uart_putc('%');
+			emit('%', mac);
 			break;
 		case '\0':
 			return;
 		default:
-			uart_putc('%');
-			uart_putc(*fmt);
+			emit('%', mac);
+			emit(*fmt, mac);
 			break;
 		}
 	}
+}
+
+void vprintf(const char *fmt, va_list ap)
+{
+	format(0, fmt, ap);
 }
 
 void printf(const char *fmt, ...)
@@ -140,26 +161,37 @@ void printf(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A report line: printed and fed to the MAC, newline included (the MAC covers
+ * the report lines joined by newlines, the end line up to its " mac="). */
+static void report_line(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	format(1, fmt, ap);
+	va_end(ap);
+}
+
 void begin(const char *guest)
 {
 	uart_init();
-	printf("kvmlabs: begin %s\n", guest);
+	mac_begin();
+	report_line("kvmlabs: begin %s\n", guest);
 }
 
 void report(int cond, const char *check, const char *fmt, ...)
 {
 	if (cond) {
 		rt_passed++;
-		printf("ok %s\n", check);
+		report_line("ok %s\n", check);
 		return;
 	}
 	rt_failed++;
-	printf("not ok %s: ", check);
+	report_line("not ok %s: ", check);
 	va_list ap;
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	format(1, fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	emit('\n', 1);
 }
 
 void pass(const char *check)
@@ -175,7 +207,7 @@ void report_eq(const char *check, unsigned long long got, unsigned long long wan
 void skip(const char *check, const char *reason)
 {
 	rt_skipped++;
-	printf("skip %s: %s\n", check, reason);
+	report_line("skip %s: %s\n", check, reason);
 }
 
 _Noreturn void halt_forever(void)
@@ -192,7 +224,13 @@ _Noreturn void guest_exit(uint32_t value)
 
 unsigned end_report(void)
 {
-	printf("kvmlabs: end passed=%u failed=%u skipped=%u\n", rt_passed, rt_failed, rt_skipped);
+	uint8_t mac[MAC_BYTES];
+	report_line("kvmlabs: end passed=%u failed=%u skipped=%u", rt_passed, rt_failed, rt_skipped);
+	mac_finish(mac);
+	puts(" mac=");
+	for (unsigned i = 0; i < MAC_BYTES; i++)
+		printf("%02x", mac[i]);
+	putchar('\n');
 	return rt_failed;
 }
 
