@@ -46,7 +46,7 @@
  * samples of a boot ran undisturbed, so the host takes each boot's fastest. */
 #define REPS        15
 #define ITERATIONS  400
-#define PIO_PORT    0xe0
+#define PIO_PORT    ABI_PC_TESTDEV_PORT
 #define MMIO_GPA    ABI_TESTMMIO_GPA
 #define HLT_IRQ     15                       /* the last PIC gate of the runtime's IDT */
 #define HLT_VECTOR  (TRAP_IRQ_BASE + HLT_IRQ)
