@@ -228,9 +228,11 @@ unsigned end_report(void)
 	report_line("kvmlabs: end passed=%u failed=%u skipped=%u", rt_passed, rt_failed, rt_skipped);
 	mac_finish(mac);
 	puts(" mac=");
-	for (unsigned i = 0; i < MAC_BYTES; i++)
-		printf("%02x", mac[i]);
-	putchar('\n');
+	for (unsigned i = 0; i < MAC_BYTES; i++) {
+		uart_putc("0123456789abcdef"[mac[i] >> 4]);
+		uart_putc("0123456789abcdef"[mac[i] & 15]);
+	}
+	uart_putc('\n');
 	return rt_failed;
 }
 
