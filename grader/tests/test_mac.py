@@ -140,6 +140,59 @@ class JudgeTest(unittest.TestCase):
         self.assertEqual(runner.differential((PASSED, a), (PASSED, b)), "")
 
 
+# Reads the key (32 bytes) and the message from stdin, prints the runtime's HMAC in hex.
+DRIVER = r"""
+#include <stdio.h>
+#include <string.h>
+#include "mac.h"
+int main(void)
+{
+	static unsigned char msg[4096];
+	uint8_t out[MAC_BYTES];
+	if (fread(rt_mac_key_slot.key, 1, MAC_KEY_BYTES, stdin) != MAC_KEY_BYTES)
+		return 2;
+	size_t n = fread(msg, 1, sizeof(msg), stdin);
+	mac_begin();
+	for (size_t i = 0; i < n; i++)
+		mac_byte(msg[i]);
+	mac_finish(out);
+	for (int i = 0; i < MAC_BYTES; i++)
+		printf("%02x", out[i]);
+	return 0;
+}
+"""
+
+
+@unittest.skipUnless(shutil.which("gcc"), "no gcc")
+class RuntimeHmacTest(unittest.TestCase):
+    """The runtime's C HMAC-SHA256 built for the host, at every length around the
+    SHA-256 padding boundaries (55/56/64 bytes and their multiples), where a
+    guest's report of the wrong length would otherwise fail only now and then."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="kvmlabs-mac-")
+        rt = ROOT / "grader" / "guests" / "rt"
+        Path(cls.dir, "driver.c").write_text(DRIVER)
+        cls.exe = Path(cls.dir, "hmac")
+        flags = ["-O2", "-Wall", "-Wextra", "-Werror", f"-I{rt}", f"-I{ROOT / 'solution' / 'include'}"]
+        subprocess.run(["gcc", *flags, "-ffreestanding", "-mgeneral-regs-only", "-c", str(rt / "mac.c"),
+                        "-o", str(Path(cls.dir, "mac.o"))], check=True)
+        subprocess.run(["gcc", *flags, str(Path(cls.dir, "driver.c")), str(Path(cls.dir, "mac.o")),
+                        "-o", str(cls.exe)], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_every_length_matches_python(self):
+        for n in list(range(0, 140)) + [183, 184, 191, 192, 200, 1000, 4000]:
+            msg = bytes((i * 7 + n) % 256 for i in range(n))
+            key = os.urandom(32)
+            got = subprocess.run([str(self.exe)], input=key + msg, stdout=subprocess.PIPE, check=True).stdout
+            self.assertEqual(got.decode(), hmac.new(key, msg, hashlib.sha256).hexdigest(), f"{n} bytes")
+
+
 def kit_missing():
     if not VMM.exists() or not (GUESTS / "real-hello.bin").exists():
         return "the kit is not built (make vmm guests)"

@@ -7,10 +7,13 @@
  *   ok <check>
  *   not ok <check>: <observed vs expected>
  *   skip <check>: <reason>
- *   kvmlabs: end passed=<n> failed=<n> skipped=<n>
+ *   kvmlabs: end passed=<n> failed=<n> skipped=<n> mac=<hex>
  *
  * then the guest leaves through the debug-exit port with 0 (all passed) or 1.
- * Only vCPU 0 reports; other vCPUs may print under a lock (spin_lock()).
+ * mac is HMAC-SHA256 over the report lines under the key the grader put into
+ * this run's image (mac.h); only begin(), report() and friends print report
+ * lines, so a printf of one would break it. Only vCPU 0 reports; other vCPUs
+ * may print under a lock (spin_lock()).
  */
 #ifndef RT_RT_H
 #define RT_RT_H
