@@ -6,9 +6,12 @@ RELEASE    ?=
 VARIANT_FLAGS = $(if $(SOLUTION),--solution) $(if $(CUMULATIVE),--cumulative) $(if $(RELEASE),--release)
 GRADE_FLAGS = $(VARIANT_FLAGS) $(if $(JSON),--json $(JSON))
 BUILD      := $(CURDIR)/build
+# A term release (make dist) sets this: its solution/ has the exercises of the
+# labs not released yet as stubs, which build as the grader's stages build them.
+SOLUTION_BUILD ?=
 
 .PHONY: help all vmm guests host grade run test test-lab doctor bench fuzz book skeletons check-skeletons \
-	run-bochs run-qemu qemu-gdb clean
+	run-bochs run-qemu qemu-gdb clean dist gradescope
 
 help:
 	@echo "make grade LAB=NN [SOLUTION=1|CUMULATIVE=1|RELEASE=1] [JSON=file]   grade a lab (no LAB: every lab)"
@@ -23,14 +26,20 @@ help:
 	@echo "make skeletons            regenerate labs/*/ skeleton files from solution/ (check-skeletons: compare)"
 	@echo "make vmm | guests | host  build the solution's VMM, the guest images, the bare-metal host"
 	@echo "make run-bochs | run-qemu | qemu-gdb   boot the bare-metal host (GUEST=, ARGS=)"
+	@echo "instructors:"
+	@echo "make dist [UPTO=N] [OUT=dir]   the kit for students (default build/dist-upto-NN): every lab's handout and"
+	@echo "                          skeleton, the reference code of labs < N only (UPTO=0 or none: the term's start,"
+	@echo "                          none), the book built from it, a GitHub Classroom workflow; no mutant catalogues,"
+	@echo "                          no kit tests, no history; checked for withheld lines (PDF and HTML included)"
+	@echo "make gradescope LAB=NN    build/gradescope-labNN.zip: Gradescope's autograder for lab NN (Bochs labs, 04 on)"
 
 all: vmm guests
 
 vmm:
-	$(MAKE) -C solution O=$(BUILD)/solution vmm
+	$(MAKE) -C solution O=$(BUILD)/solution $(SOLUTION_BUILD) vmm
 
 host:
-	$(MAKE) -C solution O=$(BUILD)/solution host
+	$(MAKE) -C solution O=$(BUILD)/solution $(SOLUTION_BUILD) host
 
 guests:
 	$(MAKE) -C grader/guests O=$(BUILD)/guests
@@ -75,7 +84,15 @@ check-skeletons:
 	@grader/skeleton check
 
 run-bochs run-qemu qemu-gdb:
-	$(MAKE) -C solution O=$(BUILD)/solution $@
+	$(MAKE) -C solution O=$(BUILD)/solution $(SOLUTION_BUILD) $@
+
+# The kit as students get it for a term, and the autograder zips (grader/dist).
+dist:
+	@grader/dist release --upto $(if $(UPTO),$(UPTO),0) $(if $(OUT),--out $(OUT))
+
+gradescope:
+	@test -n "$(LAB)" || { echo "usage: make gradescope LAB=NN"; exit 2; }
+	@grader/dist gradescope --lab $(LAB)
 
 clean:
 	rm -rf $(BUILD)

@@ -38,6 +38,7 @@ import zipfile
 from pathlib import Path
 
 from . import labs, regions
+from .stage import LAB_CFLAGS
 
 # What a release never carries, besides build output and version control.
 WITHHELD_ALWAYS = ("grader/tests", ".ci", "grader/mutants", "grader/lib/mutants.py")
@@ -168,6 +169,13 @@ def release(root, out, upto=0, book=True, git=True, version=None, log=print):
         text = workflow.read_text(encoding="utf-8").replace("@LAB@", f"{max(upto, 1):02d}")
         (out / WORKFLOW).write_text(text, encoding="utf-8")
     note_readme(out, upto)
+    makefile = out / "Makefile"
+    if makefile.exists():
+        text = makefile.read_text(encoding="utf-8")
+        if "\nSOLUTION_BUILD ?=\n" not in text:
+            raise DistError("the Makefile has no 'SOLUTION_BUILD ?=' line: the release's solution/ could not be built")
+        makefile.write_text(text.replace("\nSOLUTION_BUILD ?=\n", f'\nSOLUTION_BUILD := LAB_CFLAGS="{LAB_CFLAGS}"\n'),
+                            encoding="utf-8")
     version = version or describe(root, upto)
     if book and (out / "book" / "Makefile").exists():
         p = subprocess.run(["make", "-s", "-C", str(out / "book"), f"O={out / BOOK_OUT}", f"VERSION={version}"],
@@ -192,8 +200,8 @@ def what_released(upto):
 
 
 def withheld_group(rel):
-    parts = rel.parts
-    return "labs/*/mutants" if parts[0] == "labs" else "/".join(parts[:2])
+    return next((w for w in WITHHELD_ALWAYS if rel.as_posix() == w or rel.as_posix().startswith(w + "/")),
+                "labs/*/mutants")
 
 
 def describe(root, upto):
