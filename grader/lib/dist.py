@@ -267,7 +267,11 @@ def leaks(tree, telling):
         key = max(words, key=len) if words else None
         by_word.setdefault(key, []).append(line)
     found = []
-    for path in sorted(p for p in tree.rglob("*") if p.is_file() and ".git" not in p.relative_to(tree).parts):
+    # Version control and build output (made by whoever builds in the tree) are no part of what is handed out.
+    def handed_out(p):
+        parts = p.relative_to(tree).parts
+        return ".git" not in parts and parts[0] != "build" and p.is_file() and not p.is_symlink()
+    for path in sorted(p for p in tree.rglob("*") if handed_out(p)):
         text = norm_text(document_text(path))
         present = set(word.findall(text))
         for key, lines in by_word.items():

@@ -128,6 +128,20 @@ class Release(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout[-3000:])
         self.assertRegex(p.stdout, r"score: (\d+)/\1 ")
 
+    @unittest.skipUnless(hostcaps.kvm_usable()[0], "no usable /dev/kvm")
+    def test_current_lab_solved_grades_full_marks(self):
+        """Lab UPTO's student, with their lab done, reaches full marks on the
+        reference of the labs before it that the release carries."""
+        labdir = labs.lab_dir(self.out, UPTO)
+        try:
+            for rel in regions.lab_files(ROOT / "solution")[UPTO]:
+                shutil.copy(ROOT / "solution" / rel, labdir / rel)
+            p = run([sys.executable, self.out / "grader" / "grade", f"{UPTO:02d}"], self.out, timeout=300)
+        finally:
+            run(["git", "checkout", "-q", "--", "labs"], self.out)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+        self.assertRegex(p.stdout, r"score: (\d+)/\1 ")
+
     @unittest.skipUnless(BUILD_BOOK, "the book is not built (KVMLABS_DIST_BOOK=0 or its tools missing)")
     def test_book_built_and_read(self):
         pdf = self.out / dist.BOOK_OUT / "kvmlabs.pdf"
