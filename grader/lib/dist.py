@@ -168,7 +168,7 @@ def release(root, out, upto=0, book=True, git=True, version=None, log=print):
         (out / WORKFLOW).parent.mkdir(parents=True, exist_ok=True)
         text = workflow.read_text(encoding="utf-8").replace("@LAB@", f"{max(upto, 1):02d}")
         (out / WORKFLOW).write_text(text, encoding="utf-8")
-    note_readme(out, upto)
+    note_readme(out, upto, book)
     makefile = out / "Makefile"
     if makefile.exists():
         text = makefile.read_text(encoding="utf-8")
@@ -211,7 +211,7 @@ def describe(root, upto):
     return f"{base}-upto-{upto:02d}" if upto else f"{base}-term-start"
 
 
-def note_readme(out, upto):
+def note_readme(out, upto, book=True):
     """Say at the top of the release's README what it holds."""
     readme = out / "README.md"
     if not readme.exists():
@@ -227,7 +227,8 @@ def note_readme(out, upto):
     text = readme.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     at = 1 if lines and lines[0].startswith("# ") else 0
-    block = (f"\n> **Term release.** {ref} The book is in `book/built/` (`kvmlabs.pdf`, `html/index.html`).\n")
+    built = " The book is in `book/built/` (`kvmlabs.pdf`, `html/index.html`)." if book else ""
+    block = f"\n> **Term release.** {ref}{built}\n"
     readme.write_text("".join(lines[:at]) + block + "".join(lines[at:]), encoding="utf-8")
 
 
