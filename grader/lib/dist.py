@@ -29,11 +29,13 @@ leaks() is the check that nothing withheld got out: every telling line of a
 withheld region body is looked for in every file of the release, the PDF
 (through pdftotext) and the HTML (tags stripped) included.
 """
+import contextlib
 import html
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -126,8 +128,34 @@ def telling_lines(root, upto):
     return out
 
 
+@contextlib.contextmanager
+def committed(root, log=print):
+    """The kit's last commit, unpacked in a temporary directory (root itself when
+    it is no git checkout): a release or an autograder holds what was committed,
+    never a half-done edit or a stray file of the checkout."""
+    root = Path(root)
+    if not (root / ".git").exists():
+        yield root
+        return
+    with tempfile.TemporaryDirectory(prefix="kvmlabs-head-") as tmp:
+        archive = subprocess.Popen(["git", "-C", str(root), "archive", "--format=tar", "HEAD"],
+                                   stdout=subprocess.PIPE)
+        untar = subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout)
+        archive.stdout.close()
+        if archive.wait() or untar.returncode:
+            raise DistError(f"could not unpack the last commit of {root} (git archive HEAD)")
+        changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                 stdout=subprocess.PIPE, text=True).stdout.splitlines()
+        if changed:
+            log(f"dist: note: {len(changed)} changed file(s) of the checkout are left out: "
+                f"only the last commit is released (git status)")
+        yield Path(tmp)
+
+
 def release(root, out, upto=0, book=True, git=True, version=None, log=print):
-    """Write the release up to lab `upto` into the directory out (made afresh)."""
+    """Write the release up to lab `upto` of the kit's last commit into the
+    directory out (made afresh), then look for withheld lines in it: DistError
+    naming each one found."""
     root, out = Path(root).resolve(), Path(out).resolve()
     if out == root or root in out.parents and out.relative_to(root).parts[0] != "build":
         raise DistError(f"{out}: a release goes outside the kit (or under build/), not into it")
@@ -135,6 +163,17 @@ def release(root, out, upto=0, book=True, git=True, version=None, log=print):
         if not (out / "solution").is_dir() and any(out.iterdir()):
             raise DistError(f"{out} exists and is not a release: remove it or pick another OUT")
         shutil.rmtree(out)
+    version = version or describe(root, upto)
+    with committed(root, log) as src:
+        release_from(src, out, upto, book, git, version, log)
+        found = leaks(out, telling_lines(src, upto))
+    if found:
+        raise DistError("\n".join([f"{path}: has '{line}' from {origin}" for path, line, origin in found[:50]] +
+                                  [f"{len(found)} withheld line(s) in the release {out}"]))
+    return out
+
+
+def release_from(root, out, upto, book, git, version, log):
     files = tracked_files(root)
     sources = regions.scan(root / "solution")
     skipped = []
@@ -176,7 +215,6 @@ def release(root, out, upto=0, book=True, git=True, version=None, log=print):
             raise DistError("the Makefile has no 'SOLUTION_BUILD ?=' line: the release's solution/ could not be built")
         makefile.write_text(text.replace("\nSOLUTION_BUILD ?=\n", f'\nSOLUTION_BUILD := LAB_CFLAGS="{LAB_CFLAGS}"\n'),
                             encoding="utf-8")
-    version = version or describe(root, upto)
     if book and (out / "book" / "Makefile").exists():
         p = subprocess.run(["make", "-s", "-C", str(out / "book"), f"O={out / BOOK_OUT}", f"VERSION={version}"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
@@ -319,10 +357,11 @@ def gradescope_zip(root, lab, out):
         readme = (AUTOGRADER_FILES / "README.md").read_text().replace("@LAB@", f"{lab:02d}")
         readme = readme.replace("@WHERE@", where_line(lab))
         z.writestr("README.md", readme)
-        for rel in tracked_files(root):
-            info = zipfile.ZipInfo.from_file(root / rel, f"kit/{rel.as_posix()}")
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, (root / rel).read_bytes())
+        with committed(root) as src:
+            for rel in tracked_files(src):
+                info = zipfile.ZipInfo.from_file(src / rel, f"kit/{rel.as_posix()}")
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, (src / rel).read_bytes())
     tmp.replace(out)        # never a half-written zip under the final name
     return out
 
