@@ -1,11 +1,15 @@
 """Grading: build a stage, run every test of a rubric on it, score it."""
 import concurrent.futures
+import fcntl
+import os
 import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import answers, hostcaps, labs, pointer, reproduce, rubric, runner
+from . import answers, hostcaps, labs, pointer, reproduce, rubric, runner, sandbox
 from .answers import Answers
 from .stage import Stage, StageError
 
@@ -99,11 +103,71 @@ def point(res, root, stage, lab):
     return res
 
 
+# The build error a grade keeps: the log's last lines, each cut to a width.
+BUILD_ERROR_LINES, BUILD_ERROR_WIDTH = 25, 400
+# How long a grade waits for another grader that builds into the same directory.
+LOCK_WAIT_SECONDS = 1800
+
+
+class StageLock:
+    """The out dir of a stage is one grader's at a time: two graders on one checkout
+    (two 'make grade' in two terminals) would rebuild each other's stage mid-run.
+    An flock on OUT.lock, which names its holder; a second grader says who holds
+    it and waits. The kernel drops the lock when its holder dies."""
+
+    def __init__(self, out, timeout=LOCK_WAIT_SECONDS):
+        self.path = Path(str(out) + ".lock")
+        self.timeout = timeout
+        self.fd = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 300, 0).decode("utf-8", "replace").strip() or "another grader"
+            print(f"grade: {self.path.parent.name}/{self.path.name} is held by {holder}; waiting for it",
+                  file=sys.stderr, flush=True)
+            deadline = time.monotonic() + self.timeout
+            while True:
+                try:
+                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        os.close(self.fd)
+                        raise RuntimeError(f"{self.path} is still held by {holder} after {self.timeout} s")
+                    time.sleep(0.5)
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"pid {os.getpid()} ({' '.join(sys.argv)[:200]})\n".encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        os.ftruncate(self.fd, 0)
+        os.close(self.fd)      # releases the flock
+
+
+def build_error(log):
+    """The part of a build log a grade keeps: its last lines, each of bounded width."""
+    lines = log.strip().splitlines()[-BUILD_ERROR_LINES:]
+    return "\n".join(l if len(l) <= BUILD_ERROR_WIDTH else l[:BUILD_ERROR_WIDTH] + " [... cut]" for l in lines)
+
+
 def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None):
-    """Build `stage` and run lab `lab`'s rubric on it, on that lab's platform."""
+    """Build `stage` and run lab `lab`'s rubric on it, on that lab's platform. The
+    stage's out dir is locked while it is built and run (StageLock)."""
+    with StageLock(stage.out):
+        return _grade_stage(root, stage, lab, only, jobs, guests, progress)
+
+
+def _grade_stage(root, stage, lab, only, jobs, guests, progress):
     tests = rubric_tests(root, lab, only)
     platform_name = labs.runs_on(lab)
     g = LabGrade(lab, stage.variant, platform_name, stage.lab)
+    unsandboxed = sandbox.note()
+    if unsandboxed and stage.variant in ("student", "cumulative"):
+        g.notes.append(unsandboxed)
     try:
         ok, log = stage.build()
     except StageError as e:
@@ -112,7 +176,9 @@ def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None)
         ok, log = False, str(e)
     g.notes.extend(stage.notes)
     if not ok:
-        return g.fail_all(tests, "\n".join(log.strip().splitlines()[-25:]), "the stage did not build")
+        return g.fail_all(tests, build_error(log), "the stage did not build")
+    # The build could write the out dir: the runs' directory is made anew, the grader's.
+    sandbox.fresh_dir(stage.out / "runs")
     guests = guests or build_guests(root)
 
     linux = hostcaps.linux_caps()
@@ -156,6 +222,9 @@ def grade_stage(root, stage, lab, only=None, jobs=2, guests=None, progress=None)
                                      "; ".join(hostcaps.reason_missing(n) for n in lacking))
         status, transcript, elapsed = runner.run(primary, test)
         verdict, reason = runner.judge(test, status, transcript)
+        flood = runner.flooded(transcript)
+        if flood and verdict != "PASS":
+            reason = flood
         res = runner.Result(test, verdict, reason, transcript, elapsed, status)
         if name == "minikvm" and reference is not None and verdict == "PASS":  # a failed test needs no second opinion
             lacking = hostcaps.missing(test.needs, linux)

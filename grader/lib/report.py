@@ -1,7 +1,9 @@
 """Printing a grade for people and writing it for machines (Gradescope results.json)."""
 import json
+import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 from . import exercises, labs
@@ -218,7 +220,44 @@ def gradescope(g, root=None):
     return doc
 
 
-def write_json(g, path, root=None):
+# A results.json stays small whatever a submission printed: each "output" text is
+# cut to this many characters (its start and end kept), the notes likewise.
+OUTPUT_CHARS = 16 << 10
+
+
+def cut_text(text, limit=OUTPUT_CHARS):
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
+
+
+def bounded(doc):
+    """The results document with every output and note cut to OUTPUT_CHARS."""
+    doc["output"] = cut_text(doc["output"])
+    for t in doc["tests"]:
+        t["output"] = cut_text(t["output"])
+        t["name"] = cut_text(t["name"], 200)
+    extra = doc.get("extra_data") or {}
+    if isinstance(extra.get("notes"), list):
+        extra["notes"] = [cut_text(n, 2048) for n in extra["notes"][:50]]
+    return doc
+
+
+def write_atomic(path, text):
+    """Write text to path through a temporary file in its directory and os.replace,
+    so a reader (or a grader killed mid-write) never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(gradescope(g, root), indent=2) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", errors="replace", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json(g, path, root=None):
+    write_atomic(path, json.dumps(bounded(gradescope(g, root)), indent=2) + "\n")

@@ -2,11 +2,12 @@
 import difflib
 import re
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import mac, status as vmm_status, vmx
+from . import mac, sandbox, status as vmm_status, vmx
 from .rubric import Test
 from .stage import Stage
 
@@ -14,6 +15,13 @@ END = re.compile(r"^kvmlabs: end passed=(\d+) failed=(\d+) skipped=(\d+)(?: mac=
 TODO = re.compile(r"lab (\d+): (\w+)\(\) not implemented")
 REPORT = re.compile(r"^(ok |not ok |skip |kvmlabs: )")
 RUNNER_TIMEOUT, RUNNER_BROKEN = 124, 125   # grader/baremetal/run's own statuses (STATUS_TIMEOUT, STATUS_EMULATOR)
+# A run's output kept in memory (its first and last halves): a guest's report is a
+# few KiB; a VMM may print without end. What a run may write at all is the
+# sandbox's file-size limit (sandbox.RUN): past it the writer is ended.
+OUTPUT_KEPT = 1 << 20
+# Seconds past a run's own timeout (the VMM's --timeout, the runner's) before the
+# grader ends it: its own limit should have fired first.
+KILL_GRACE = 15
 
 
 @dataclass
@@ -63,27 +71,69 @@ class Platform:
         machine by a wide margin; a guest that needs longer says so with timeout=."""
         return 10 if self.name == "linux-kvm" else 20
 
+    def readable(self):
+        """What a run reads, bound read-only into its sandbox: the stage's out dir (the
+        VMM or host image, the run's image copy under runs/), the guest images and,
+        for minikvm, the bare-metal runner."""
+        paths = [self.stage.out, self.guests]
+        if self.name != "linux-kvm":
+            paths.append(Path(self.root, "grader", "baremetal"))
+        return paths
+
 
 def run(platform, test):
     """Run the test's guest; returns (status or None if killed, transcript, elapsed).
-    The transcript is a mac.Transcript: it carries the key of the run's image."""
+    The transcript is a mac.Transcript: it carries the key of the run's image, and
+    `output_bytes` (what the run printed) and `cut` (True when more than
+    OUTPUT_KEPT was printed and only its ends are kept).
+
+    The run is sandboxed (lib/sandbox.py): everything it reads is bound read-only,
+    it writes only its private /tmp, and its output goes to a file the grader holds
+    (the file-size limit bounds it), not a pipe, so a child the VMM left behind
+    cannot hold the grader waiting for end of file. When the run ends, or its
+    time is up, its whole process tree is ended (the PID namespace, and its
+    process group when unsandboxed)."""
     timeout = test.timeout or platform.default_timeout()
     # The run's own copy of the image, with a fresh key (lib/mac.py), under the stage's
     # out dir: runs/run-XXXX/<image name>, read-only, removed after the run.
     image, key = mac.prepare(Path(platform.guests, test.guest), platform.stage.out / "runs")
-    cmd = platform.command(test, timeout, image)
+    sandboxed = sandbox.active()
+    cmd = sandbox.wrap(platform.command(test, timeout, image), readonly=platform.readable(), kvm=True,
+                       limits=sandbox.RUN)
     t0 = time.monotonic()
+    size, cut = 0, False
     try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=timeout + 15)
-        status, out = p.returncode, p.stdout
-    except subprocess.TimeoutExpired as e:
-        status, out = None, e.stdout or b""
-    except OSError as e:
-        status, out = RUNNER_BROKEN, f"cannot run {cmd[0]}: {e.strerror}".encode()
+        with tempfile.TemporaryFile() as out:
+            try:
+                p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True, **(sandbox.identity(kvm=True) if sandboxed else {}))
+            except OSError as e:
+                status, text = RUNNER_BROKEN, f"cannot run {cmd[0]}: {e.strerror}"
+            else:
+                try:
+                    status = p.wait(timeout + KILL_GRACE)
+                except subprocess.TimeoutExpired:
+                    status = None
+                finally:
+                    sandbox.kill_group(p)
+                    p.wait()
+                size = out.seek(0, 2)
+                text, cut = sandbox.read_capped(out, OUTPUT_KEPT, keep_tail=OUTPUT_KEPT // 2)
     finally:
         mac.release(image)
-    return status, mac.Transcript(out.decode("utf-8", "replace"), key), time.monotonic() - t0
+    transcript = mac.Transcript(text, key)
+    transcript.output_bytes, transcript.cut = size, cut
+    return status, transcript, time.monotonic() - t0
+
+
+def flooded(transcript):
+    """Why a run's output was too much, or '' (the run printed up to the sandbox's
+    file-size limit, where its writer is ended)."""
+    size = getattr(transcript, "output_bytes", 0)
+    if size >= sandbox.RUN.file_bytes:
+        return (f"the run printed {size >> 20} MiB or more and was ended there "
+                f"(a run may print at most {sandbox.RUN.file_bytes >> 20} MiB)")
+    return ""
 
 
 def last_vmm_line(transcript):

@@ -10,11 +10,13 @@ the regions are only noted (they are not used).
 """
 import os
 import shutil
+import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import labs, regions
+from . import labs, regions, sandbox
 
 VARIANTS = {
     "student": "lab N's regions from labs/, the rest from solution/",
@@ -28,6 +30,15 @@ VARIANTS = {
 # built alike) tolerates that, nothing else.
 LAB_CFLAGS = ("-Wno-unused-parameter -Wno-unused-variable -Wno-unused-but-set-variable "
               "-Wno-unused-label -Wno-unused-function -Wno-unused-const-variable")
+
+
+# A lab file is C source of a few hundred lines; anything far larger is not one.
+LAB_FILE_BYTES = 1 << 20
+# A stage builds in well under a minute on a slow machine; a build still running
+# after this is stuck (a compiler reading a device, a Makefile loop) and is ended.
+BUILD_SECONDS = 300
+# The build output kept (the log and the error shown): its first and last parts.
+BUILD_LOG_BYTES = 256 << 10
 
 
 class StageError(Exception):
@@ -108,7 +119,10 @@ class Stage:
     def prepare(self):
         """Copy solution/ into the stage tree and lay the region bodies in. Returns the notes."""
         sources, bodies = self.plan()      # every problem is found before the tree is touched
-        if self.tree.exists():
+        # A build of an earlier grade could leave anything here (a link in the tree's place).
+        if self.tree.is_symlink() or self.tree.exists() and not self.tree.is_dir():
+            self.tree.unlink()
+        elif self.tree.exists():
             shutil.rmtree(self.tree)
         shutil.copytree(self.root / "solution", self.tree)
         for rel, laid in bodies.items():
@@ -122,12 +136,37 @@ class Stage:
         return ["make", "-s", f"-j{os.cpu_count() or 2}", "-C", str(self.tree),
                 f"O={self.out}", f"STAGE={self.lab}", f"LAB_CFLAGS={LAB_CFLAGS}"] + (targets or self.targets())
 
-    def build(self, targets=None):
-        """Prepare and build; returns (ok, log text). StageError when the lab files are unusable."""
+    def build(self, targets=None, timeout=BUILD_SECONDS):
+        """Prepare and build; returns (ok, log text). StageError when the lab files are unusable.
+        The build compiles a student's code: it runs in the sandbox (lib/sandbox.py), where
+        only the stage's out dir is writable, for at most `timeout` seconds; its output
+        is kept up to BUILD_LOG_BYTES and decoded with replacement."""
         self.prepare()
-        p = subprocess.run(self.make_command(targets), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.log.write_text(p.stdout)
-        return p.returncode == 0, p.stdout
+        sandboxed = sandbox.active()
+        if sandboxed:
+            sandbox.give(self.out)
+        cmd = sandbox.wrap(self.make_command(targets), writable=[self.out], limits=sandbox.BUILD)
+        ok, timed_out = False, False
+        with tempfile.TemporaryFile() as out:
+            try:
+                p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True, **(sandbox.identity() if sandboxed else {}))
+                try:
+                    ok = p.wait(timeout) == 0
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                finally:
+                    sandbox.kill_group(p)
+                    p.wait()
+            finally:
+                if sandboxed:
+                    sandbox.take_back(self.out)
+            text, cut = sandbox.read_capped(out, BUILD_LOG_BYTES, keep_tail=BUILD_LOG_BYTES // 2)
+        if timed_out:
+            ok = False
+            text += f"\nthe build did not finish within {timeout} s and was ended\n"
+        sandbox.write_private(self.log, text)
+        return ok, text
 
 
 def shown(path, base):
@@ -135,6 +174,29 @@ def shown(path, base):
         return str(Path(path).relative_to(base))
     except ValueError:
         return str(path)
+
+
+def read_lab_file(path, prefix):
+    """A lab file's bytes, refused unless it is a regular file of at most
+    LAB_FILE_BYTES: opened without following a link (O_NOFOLLOW) and without
+    blocking on a FIFO or device (O_NONBLOCK), then checked on the open file, so
+    it cannot be swapped between the check and the read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError as e:
+        if e.errno == 40:      # ELOOP: the file itself is a link
+            raise StageError(f"{prefix} is a symbolic link: lab files must be regular files, in directories") from None
+        raise StageError(f"{prefix} cannot be read: {e.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise StageError(f"{prefix} is not a regular file (a device, FIFO, socket or directory)")
+        if st.st_size > LAB_FILE_BYTES:
+            raise StageError(f"{prefix} is {st.st_size} bytes: a lab file has at most {LAB_FILE_BYTES >> 20} MiB")
+        data = f.read(LAB_FILE_BYTES + 1)
+    if len(data) > LAB_FILE_BYTES:
+        raise StageError(f"{prefix} grew past {LAB_FILE_BYTES >> 20} MiB while it was read")
+    return data
 
 
 def take_regions(solution, rel, lab, path, labs_root):
@@ -150,10 +212,8 @@ def take_regions(solution, rel, lab, path, labs_root):
         names = [r.name for r in solution.lab_regions(lab)]
         wanted = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         raise StageError(f"{prefix} is missing: it holds the lab's regions {wanted} (solution/{rel})")
-    if not path.is_file():
-        raise StageError(f"{prefix} is not a regular file")
     try:
-        theirs = regions.parse(name, path.read_text(encoding="utf-8"), submission=True)
+        theirs = regions.parse(name, read_lab_file(path, prefix).decode("utf-8"), submission=True)
     except UnicodeDecodeError:
         raise StageError(f"{prefix} is not UTF-8 text") from None
     except regions.RegionError as e:
