@@ -257,7 +257,7 @@ def note_readme(out, upto, book=True):
     if upto > 1:
         ref = (f"`solution/` holds the reference code of {what_released(upto)}; the exercises of lab "
                f"{upto:02d} and later are stubs there, as in your skeletons. `make grade LAB=NN` grades your "
-               f"`labs/NN-*` files on top of it; `SOLUTION=1` grades only for labs before {upto:02d}.")
+               f"`labs/NN-*` files on top of it; `SOLUTION=1` reaches full marks only for the labs before {upto:02d}.")
     else:
         ref = ("`solution/` holds the provided code; every exercise is a stub there, as in your skeletons. "
                "`make grade LAB=NN` grades your `labs/NN-*` files on top of it; from lab 02 on, "
