@@ -1,7 +1,7 @@
 """Releasing the kit: the tree students get for a term, and the autograder zips.
 
 A term release up to lab N (make dist UPTO=N) is a fresh tree made from the
-kit's tracked files in which
+kit's last commit in which
 
   - solution/ holds the reference bodies of the labs before N only: every
     '@lab' region of lab N and later holds its stub, as a skeleton does (the
@@ -23,7 +23,7 @@ kit's tracked files in which
   - .github/workflows/grade.yml is the GitHub Classroom workflow
     (grader/classroom/grade.yml).
 
-UPTO=0 (or none) is the term's start: no reference code at all.
+UPTO=0 (or none) is the term's start: no reference code at all (UPTO=1 too).
 
 leaks() is the check that nothing withheld got out: every telling line of a
 withheld region body is looked for in every file of the release, the PDF
