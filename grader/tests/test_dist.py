@@ -27,6 +27,14 @@ HAVE_BOOK_TOOLS = all(shutil.which(t) for t in ("pandoc", "pdflatex", "dot", "pd
 BUILD_BOOK = HAVE_BOOK_TOOLS and os.environ.get("KVMLABS_DIST_BOOK", "1") != "0"
 
 
+def scratch(prefix):
+    """A temporary directory the sandbox's unprivileged user can enter: grading
+    builds and runs a stage in it as that user."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
 def run(cmd, cwd, timeout=300, env=None):
     return subprocess.run([str(c) for c in cmd], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, errors="replace", timeout=timeout, env=env)
@@ -35,7 +43,7 @@ def run(cmd, cwd, timeout=300, env=None):
 class Release(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kvmlabs-dist-"))
+        cls.tmp = scratch("kvmlabs-dist-")
         cls.out = cls.tmp / "release"
         p = run([sys.executable, ROOT / "grader" / "dist", "release", "--upto", UPTO, "--out", cls.out]
                 + ([] if BUILD_BOOK else ["--no-book"]), ROOT)
@@ -201,7 +209,7 @@ class Gradescope(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kvmlabs-gs-"))
+        cls.tmp = scratch("kvmlabs-gs-")
         cls.zip = dist.gradescope_zip(ROOT, cls.LAB, cls.tmp / f"gradescope-lab{cls.LAB:02d}.zip")
         cls.source = cls.tmp / "source"
         extract(cls.zip, cls.source)
@@ -249,6 +257,7 @@ class Gradescope(unittest.TestCase):
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(ROOT / "solution" / rel, dst)
         doc, out = self.autograde("solved", fill)
+        self.assertIn("extra_data", doc, f"the grader wrote no results: {doc.get('output')}")
         most = doc["extra_data"]["max_score"]
         self.assertGreater(most, 0)
         self.assertEqual(doc["score"], most, out[-3000:])
@@ -262,6 +271,7 @@ class Gradescope(unittest.TestCase):
                 shutil.copy(self.labdir / rel, sub / rel.name)
             os.symlink("/etc/passwd", sub / self.files[0].name)
         doc, out = self.autograde("skeleton", fill)
+        self.assertIn("tests", doc, f"the grader wrote no results: {doc.get('output')}")
         self.assertEqual(doc["score"], 0, out[-3000:])
         self.assertIn(f"{len(self.files) - 1} of {len(self.files)} lab files taken", doc["output"])
         self.assertIn(f"{self.files[0].name} is a symbolic link", doc["output"])
