@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The GitHub Classroom workflow's helper (grade.yml).
+"""What the GitHub Classroom workflow (grade.yml) runs besides make grade.
 
     report.py runner NN          the runs-on value (JSON) for lab NN: a self-hosted
                                  runner labelled kvm for Linux-KVM labs, else ubuntu-latest
