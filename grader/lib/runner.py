@@ -103,10 +103,10 @@ def run(platform, test):
     t0 = time.monotonic()
     size, cut = 0, False
     try:
-        with tempfile.TemporaryFile() as out:
+        with tempfile.TemporaryFile() as out, sandbox.own_uid() as uid:
             try:
                 p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True, **(sandbox.identity(kvm=True) if sandboxed else {}))
+                                     start_new_session=True, **sandbox.identity(uid if sandboxed else None, kvm=True))
             except OSError as e:
                 status, text = RUNNER_BROKEN, f"cannot run {cmd[0]}: {e.strerror}"
             else:

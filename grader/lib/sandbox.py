@@ -13,8 +13,10 @@ puts the command under
     ones writable, the rest read-only), and --die-with-parent with a PID
     namespace: when the sandbox's first process ends, or the grader does, the
     kernel ends every process in it, so no child outlives its test;
-  - an unprivileged uid and gid (65534, nobody) when the grader runs as root,
-    with the kvm group kept for /dev/kvm; as any other user the user's own
+  - an unprivileged uid and gid of its own when the grader runs as root (one of
+    UIDS from UID_BASE, none in use by two sandboxes of one grader at once, so
+    one sandbox's processes never count against another's process limit), with
+    the kvm group kept for /dev/kvm; as any other user the user's own
     (bubblewrap drops every capability either way);
   - prlimit (util-linux): CPU seconds and address space per process, processes
     per uid (when the sandbox has a uid of its own), file size (which also
@@ -33,16 +35,24 @@ debugging the kit). `grader/grade batch` -- other people's code -- is "on"
 unless --no-sandbox says otherwise; lab/all/run are "auto". KVMLABS_SANDBOX=
 on|auto|off sets the mode for any command.
 """
+import contextlib
 import grp
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 MODES = ("on", "auto", "off")
-NOBODY = 65534
+# Sandbox uids: Debian leaves 60000-64999 to be created on demand and none of
+# them is a login; no file outside a stage belongs to them. KVMLABS_SANDBOX_UID
+# moves the range where it is taken.
+UID_BASE = int(os.environ.get("KVMLABS_SANDBOX_UID", "64000"))
+UIDS = 64
+_free_uids = list(range(UID_BASE, UID_BASE + UIDS))
+_uids_changed = threading.Condition()
 
 MiB = 1 << 20
 
@@ -105,12 +115,32 @@ def kvm_gid():
         return None
 
 
-def identity(kvm=False):
-    """subprocess keyword arguments that drop root for the sandbox (empty when not root)."""
+@contextlib.contextmanager
+def own_uid():
+    """A uid no other sandbox of this grader uses meanwhile (None when not root:
+    the sandbox then runs as the user)."""
     if not as_root():
+        yield None
+        return
+    with _uids_changed:
+        while not _free_uids:
+            _uids_changed.wait()
+        uid = _free_uids.pop(0)
+    try:
+        yield uid
+    finally:
+        with _uids_changed:
+            _free_uids.append(uid)
+            _uids_changed.notify()
+
+
+def identity(uid, kvm=False):
+    """subprocess keyword arguments that run the sandbox as uid (and gid uid), with
+    the kvm group when kvm; empty for uid None."""
+    if uid is None:
         return {}
     extra = [kvm_gid()] if kvm and kvm_gid() is not None else []
-    return {"user": NOBODY, "group": NOBODY, "extra_groups": extra}
+    return {"user": uid, "group": uid, "extra_groups": extra}
 
 
 @lru_cache(maxsize=1)
@@ -123,8 +153,9 @@ def problem():
     if not prlimit:
         return "prlimit is not installed (apt-get install util-linux)"
     try:
-        p = subprocess.run(wrap(["/usr/bin/true"], force=True), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=20, **identity())
+        with own_uid() as uid:
+            p = subprocess.run(wrap(["/usr/bin/true"], force=True), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=20, **identity(uid))
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"bubblewrap does not start: {e}"
     if p.returncode:
@@ -203,12 +234,12 @@ def wrap(cmd, writable=(), readonly=(), kvm=False, limits=RUN, cwd=None, force=F
     return prlimit_args(limits, as_root()) + bw + ["--", *[str(c) for c in cmd]]
 
 
-def give(path):
+def give(path, uid):
     """Hand a directory tree to the sandbox's uid so a build can write in it
-    (nothing when not root: the files are already the user's)."""
-    if not as_root():
+    (nothing for uid None: the files are already the user's)."""
+    if uid is None:
         return
-    _chown_tree(Path(path), NOBODY, NOBODY)
+    _chown_tree(Path(path), uid, uid)
 
 
 def take_back(path):
@@ -217,7 +248,7 @@ def take_back(path):
     in it (logs, run directories) cannot be swapped under it."""
     if not as_root():
         return
-    _chown_tree(Path(path), 0, 0)
+    _chown_tree(Path(path), os.geteuid(), os.getegid())
 
 
 def _chown_tree(top, uid, gid):

@@ -143,14 +143,14 @@ class Stage:
         is kept up to BUILD_LOG_BYTES and decoded with replacement."""
         self.prepare()
         sandboxed = sandbox.active()
-        if sandboxed:
-            sandbox.give(self.out)
         cmd = sandbox.wrap(self.make_command(targets), writable=[self.out], limits=sandbox.BUILD)
         ok, timed_out = False, False
-        with tempfile.TemporaryFile() as out:
+        with tempfile.TemporaryFile() as out, sandbox.own_uid() as uid:
+            uid = uid if sandboxed else None
+            sandbox.give(self.out, uid)
             try:
                 p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True, **(sandbox.identity() if sandboxed else {}))
+                                     start_new_session=True, **sandbox.identity(uid))
                 try:
                     ok = p.wait(timeout) == 0
                 except subprocess.TimeoutExpired:
@@ -159,7 +159,7 @@ class Stage:
                     sandbox.kill_group(p)
                     p.wait()
             finally:
-                if sandboxed:
+                if uid is not None:
                     sandbox.take_back(self.out)
             text, cut = sandbox.read_capped(out, BUILD_LOG_BYTES, keep_tail=BUILD_LOG_BYTES // 2)
         if timed_out:
