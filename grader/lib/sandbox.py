@@ -188,6 +188,24 @@ def note():
     return None
 
 
+def unreachable(paths):
+    """When root hands code to the sandbox's uids: the first directory on the way to
+    one of paths they cannot search (a checkout under /root, a 0700 temporary
+    directory), with what to do; else None. bubblewrap binds paths as that uid."""
+    if not as_root():
+        return None
+    for path in paths:
+        for d in [*reversed(Path(path).resolve().parents), Path(path).resolve()]:
+            try:
+                st = d.stat()
+            except FileNotFoundError:
+                break
+            if not st.st_mode & 0o001:
+                return (f"the sandbox's uids cannot reach {path}: {d} is not searchable by others "
+                        f"(chmod o+x {d}, or grade from a checkout elsewhere)")
+    return None
+
+
 def prlimit_args(limits, own_uid):
     args = ["prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_bytes}",
             f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}", "--core=0"]
