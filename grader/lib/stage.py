@@ -143,6 +143,9 @@ class Stage:
         is kept up to BUILD_LOG_BYTES and decoded with replacement."""
         self.prepare()
         sandboxed = sandbox.active()
+        unreached = sandbox.unreachable([self.out, self.root]) if sandboxed else None
+        if unreached:
+            return False, unreached
         cmd = sandbox.wrap(self.make_command(targets), writable=[self.out], limits=sandbox.BUILD)
         ok, timed_out = False, False
         with tempfile.TemporaryFile() as out, sandbox.own_uid() as uid:
