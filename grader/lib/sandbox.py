@@ -6,7 +6,7 @@ QEMU runs their VMM and minikvm (minikvm labs). Both are wrapped by wrap(), whic
 puts the command under
 
   - bubblewrap (Debian's bubblewrap): new user, PID, network, IPC, UTS and
-    cgroup namespaces (--unshare-all: no network), the system read-only (/usr
+    cgroup namespaces (--unshare-all: no network; no further user namespace), the system read-only (/usr
     and the /lib, /bin links; of /etc only what the compilers need), a private
     /tmp of bounded size, a minimal /dev (stdin is /dev/null), /dev/kvm only
     when the run needs it, only the paths the caller names bound in (writable
@@ -223,7 +223,9 @@ def wrap(cmd, writable=(), readonly=(), kvm=False, limits=RUN, cwd=None, force=F
     not active (see mode()). Start it with identity(kvm)'s keyword arguments."""
     if not force and not active():
         return [str(c) for c in cmd]
-    bw = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+    # --disable-userns: no user namespace of its own inside, where a kernel bug
+    # would most likely be reached from.
+    bw = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
           "--ro-bind", "/usr", "/usr"]
     for link in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         target = Path("/", link)
