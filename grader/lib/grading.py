@@ -180,6 +180,10 @@ def _grade_stage(root, stage, lab, only, jobs, guests, progress):
     # The build could write the out dir: the runs' directory is made anew, the grader's.
     sandbox.fresh_dir(stage.out / "runs")
     guests = guests or build_guests(root)
+    unreached = sandbox.unreachable([stage.out, guests]) if sandbox.active() else None
+    if unreached:
+        return g.fail_all(tests, unreached, "the sandbox cannot reach the stage")
+    guests = guests or build_guests(root)
 
     linux = hostcaps.linux_caps()
     # Every platform the tests need: the lab's, and any test's own on=.
