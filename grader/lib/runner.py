@@ -1,4 +1,5 @@
 """Running one rubric test on a platform and judging what the guest reported."""
+import dataclasses
 import difflib
 import re
 import subprocess
@@ -98,8 +99,10 @@ def run(platform, test):
     # out dir: runs/run-XXXX/<image name>, read-only, removed after the run.
     image, key = mac.prepare(Path(platform.guests, test.guest), platform.stage.out / "runs")
     sandboxed = sandbox.active()
+    # CPU time: a guest that needs longer than the default (timeout=) gets it too.
+    limits = dataclasses.replace(sandbox.RUN, cpu_seconds=max(sandbox.RUN.cpu_seconds, 2 * timeout))
     cmd = sandbox.wrap(platform.command(test, timeout, image), readonly=platform.readable(), kvm=True,
-                       limits=sandbox.RUN)
+                       limits=limits)
     t0 = time.monotonic()
     size, cut = 0, False
     try:
