@@ -67,7 +67,7 @@ def sleepers():
 
 
 def c_string(text):
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def unusable():
@@ -167,17 +167,18 @@ class HostileBatch(unittest.TestCase):
         # Writes outside: the grader's code, the kit's solution, another student's
         # file and results, and (from a child left behind) its own score, later.
         own = cls.out / "escape" / "results.json"
-        cls.shell(cls.submission("escape", solved=False) / VM_C, "; ".join([
+        cls.shell(cls.submission("escape", solved=False) / VM_C, "\n".join([
+            "exec 2>/dev/null",
             f"echo 'print(\"owned\")' >> {kit}/grader/grade",
             f"echo '/* owned */' >> {kit}/solution/{VM_C}",
             f"echo '/* owned */' >> {subs}/other/{lab_rel}/{VM_C}",
             f"echo '{{\"score\": 0}}' > {other_results}",
-            f"(sleep 2; echo '{{\"score\": 100}}' > {own}) &",
-            "true"]) + " 2>/dev/null")
+            f"(sleep 2; echo '{{\"score\": 100}}' > {own}) &"]))
 
-        # Reads: a host file and another student's code, printed into its transcript.
+        # Reads: a host file and another student's code, printed into its transcript,
+        # last, so the transcript tail a results.json shows would hold them.
         cls.shell(cls.submission("reads", solved=False) / VM_C,
-                  f"cat {cls.secret} {subs}/other/{lab_rel}/{VM_C} /etc/shadow 2>&1")
+                  f"head -1 /etc/shadow; grep {OTHER} {subs}/other/{lab_rel}/{VM_C}; cat {cls.secret}")
 
         # Children that outlive the test, holding its output open.
         cls.shell(cls.submission("forks") / VM_C, f"i=0; while [ $i -lt 350 ]; do sleep {SLEEP} & i=$((i+1)); done")
