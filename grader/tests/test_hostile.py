@@ -306,6 +306,58 @@ class HostileBatch(unittest.TestCase):
 
 
 @unittest.skipIf(unusable(), f"hostile submissions: {unusable()}")
+class SandboxTest(unittest.TestCase):
+    """What lib/sandbox.py promises, seen from inside."""
+
+    def inside(self, script, **kw):
+        with sandbox.own_uid() as uid:
+            p = subprocess.run(sandbox.wrap(["sh", "-c", script], force=True, **kw), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30,
+                               **sandbox.identity(uid, kvm=kw.get("kvm", False)))
+        return p.returncode, p.stdout.decode("utf-8", "replace")
+
+    def test_what_the_code_inside_sees(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chmod(tmp, 0o755)
+            rw, ro = Path(tmp, "rw"), Path(tmp, "ro")
+            rw.mkdir()
+            ro.mkdir()
+            os.chmod(rw, 0o777)
+            (ro / "f").write_text("kept")
+            rc, out = self.inside(
+                f"id -u; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; "
+                f"echo x > {rw}/new && echo rw-ok; echo x > {ro}/f || echo ro-refused; "
+                f"ls /etc/shadow /root {ROOT} 2>&1 | head -3; cat /dev/stdin | wc -c; ls /dev/kvm 2>&1",
+                writable=[rw], readonly=[ro])
+        lines = out.splitlines()
+        self.assertNotEqual(lines[0], "0", out)                  # not root
+        self.assertEqual(lines[1], "lo", out)                    # no network but loopback
+        self.assertIn("rw-ok", out)
+        self.assertIn("ro-refused", out)
+        self.assertEqual(out.count("No such file or directory"), 4, out)   # shadow, /root, the kit, /dev/kvm
+        self.assertIn("\n0\n", out)                              # stdin is empty
+
+    def test_limits(self):
+        rc, out = self.inside("ulimit -t; ulimit -f; ulimit -n; ulimit -p; ulimit -v; "
+                              "head -c 80000000 /dev/zero > /tmp/big; echo status $?", limits=sandbox.RUN)
+        cpu, fsize, nofile, nproc, memory = out.splitlines()[:5]
+        self.assertEqual(int(cpu), sandbox.RUN.cpu_seconds)
+        self.assertEqual(int(fsize) * 512, sandbox.RUN.file_bytes)      # dash counts 512-byte blocks
+        self.assertEqual(int(nofile), sandbox.RUN.open_files)
+        self.assertEqual(int(nproc), sandbox.RUN.processes)
+        self.assertEqual(int(memory) * 1024, sandbox.RUN.memory_bytes)
+        self.assertNotIn("status 0", out)                         # 80 MB is past the file-size limit
+
+    def test_no_process_outlives_the_sandbox(self):
+        t0 = time.monotonic()
+        rc, out = self.inside(f"sleep {SLEEP} & sleep {SLEEP} & echo started")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertIn("started", out)
+        time.sleep(0.5)
+        self.assertEqual(sleepers(), [])
+
+
+@unittest.skipIf(unusable(), f"hostile submissions: {unusable()}")
 class BatchSurvives(unittest.TestCase):
     def test_grader_exception_is_the_submissions_verdict(self):
         loader = importlib.machinery.SourceFileLoader("grade_cli", str(ROOT / "grader" / "grade"))
