@@ -22,7 +22,7 @@ VARIANTS = {
     "student": "lab N's regions from labs/, the rest from solution/",
     "solution": "solution/ as it is (SOLUTION=1)",
     "cumulative": "the regions of every lab <= N from labs/ (CUMULATIVE=1)",
-    "release": "solution/ with the regions of every lab > N stubbed: the kit as a term release up to lab N has it",
+    "release": "solution/ with the regions of every lab > N stubbed: what a term release made by 'make dist UPTO=N+1' holds (the reference of labs <= N)",
 }
 
 # Stubs leave parameters, labels and helpers unused (and a student's helpers

@@ -266,9 +266,11 @@ class SpoofingTest(unittest.TestCase):
 
     def grade(self, vmm_text):
         d = Path(tempfile.mkdtemp(prefix="kvmlabs-mac-"))
+        d.chmod(0o755)          # the runs' sandbox uid must reach the stage
         self.addCleanup(shutil.rmtree, d, True)
         stage = FakeStage(ROOT, 1, "solution", out=d / "stage")
         stage.out.mkdir()
+        shutil.copy2(VMM, stage.out / "real-vmm")   # what EDITING_VMM runs: inside the run's sandbox
         stage.vmm.write_text(vmm_text)
         stage.vmm.chmod(0o755)
         g = grading.grade_stage(ROOT, stage, 1, jobs=2, guests=GUESTS)
@@ -303,11 +305,11 @@ class SpoofingTest(unittest.TestCase):
         self.assert_zero_with_mac_verdict(g, "bad MAC")
 
     def test_edited_real_run_fails_and_honest_run_passes(self):
-        honest = self.grade(EDITING_VMM.format(vmm=VMM, script="p;d"))
+        honest = self.grade(EDITING_VMM.format(vmm='"$(dirname "$0")/real-vmm"', script="p;d"))
         self.assertEqual([(r.test.name, r.verdict, r.reason) for r in self.pass_tests(honest)
                           if r.verdict != "PASS"], [])
         # The real guest's run with one of its report lines changed.
-        edited = self.grade(EDITING_VMM.format(vmm=VMM, script="s/^ok \\(.*\\)$/ok \\1-renamed/"))
+        edited = self.grade(EDITING_VMM.format(vmm='"$(dirname "$0")/real-vmm"', script="s/^ok \\(.*\\)$/ok \\1-renamed/"))
         for r in self.pass_tests(edited):
             self.assertEqual((r.verdict, r.reason), ("FAIL", REASON.format("bad MAC")), r.test.name)
 
