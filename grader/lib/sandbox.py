@@ -163,15 +163,28 @@ def problem():
     return None
 
 
+# The kit this grader belongs to: the sandbox's uids must reach it.
+KIT = Path(__file__).resolve().parents[2]
+
+
+@lru_cache(maxsize=1)
+def kit_unreachable():
+    """Why the sandbox's uids cannot reach this kit (a checkout under /root graded
+    as root), or None."""
+    return unreachable([KIT])
+
+
 def active():
     """Whether student code runs sandboxed now. Raises SandboxError in mode "on"
-    when it cannot be."""
+    when it cannot be. In mode "auto" (a student grading their own code) a kit the
+    sandbox cannot reach runs unsandboxed, with a note, rather than not at all; in
+    mode "on" (batch) the stage says it cannot be reached, submission by submission."""
     m = mode()
     if m == "off":
         return False
     why = problem()
     if why is None:
-        return True
+        return not (m == "auto" and kit_unreachable())
     if m == "on":
         raise SandboxError(f"the sandbox is required for untrusted code and {why}; "
                            "grade without it only with --no-sandbox (KVMLABS_SANDBOX=off)")
@@ -183,8 +196,8 @@ def note():
     m = mode()
     if m == "off":
         return "the student's code ran without the sandbox (KVMLABS_SANDBOX=off or --no-sandbox)"
-    if m == "auto" and problem():
-        return f"the student's code ran without the sandbox: {problem()}"
+    if m == "auto" and (problem() or kit_unreachable()):
+        return f"the student's code ran without the sandbox: {problem() or kit_unreachable()}"
     return None
 
 

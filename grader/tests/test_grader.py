@@ -782,6 +782,36 @@ class PointerTest(unittest.TestCase):
         self.assertEqual(found is None, not (ROOT / "grader" / "lib" / "diagnose.py").exists())
 
 
+class SandboxReachTest(unittest.TestCase):
+    """A kit the sandbox's uids cannot reach (a checkout under /root graded as root):
+    a student's own grade runs unsandboxed and says why; a batch (mode "on") keeps
+    the sandbox and lets each stage say it cannot be reached."""
+
+    def setUp(self):
+        from lib import sandbox
+        self.sandbox, self.kit = sandbox, sandbox.KIT
+        if not sandbox.as_root() or sandbox.problem():
+            self.skipTest("needs root and a working bubblewrap")
+        d = tempfile.mkdtemp()                       # 0700: not searchable by others
+        self.addCleanup(os.rmdir, d)
+        sandbox.KIT = Path(d, "kvmlabs")
+        sandbox.kit_unreachable.cache_clear()
+
+    def tearDown(self):
+        self.sandbox.KIT = self.kit
+        self.sandbox.kit_unreachable.cache_clear()
+        self.sandbox.set_mode(None)
+
+    def test_auto_runs_unsandboxed_with_a_note(self):
+        self.sandbox.set_mode("auto")
+        self.assertFalse(self.sandbox.active())
+        self.assertIn("not searchable by others", self.sandbox.note())
+
+    def test_batch_keeps_the_sandbox(self):
+        self.sandbox.set_mode("on")
+        self.assertTrue(self.sandbox.active())
+
+
 class RerunTest(unittest.TestCase):
     def test_the_command_reproduces_the_test(self):
         t = rubric.Test("msr", 10, "prot-vmx-msr.elf", args=["--no-irqchip"])
