@@ -29,9 +29,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 
 	/* 8 bytes at 0xffd: 3 in the window, 5 beyond it. */
 	mmio_write64(WIN + 0xffd, 0x8877665544332211ull);

@@ -12,9 +12,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 	printf("jumping to 0x%x\n", NOWHERE);
 	__asm__ volatile("jmp *%0" : : "r"(NOWHERE));
 	__builtin_unreachable();

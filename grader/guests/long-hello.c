@@ -49,9 +49,7 @@ static void check_identity(const char *name, const char *ps_name, uint64_t cr3, 
 void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 	report(ncpus >= 1, "entry-esi-cpu-count", "ESI %u", ncpus);
 
 	uint64_t efer = rdmsr(MSR_EFER);

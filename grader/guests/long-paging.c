@@ -20,9 +20,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 
 	volatile uint64_t *a = page_a, *b = page_b;
 	volatile uint64_t *alias = (volatile uint64_t *)ALIAS_VA;

@@ -18,9 +18,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 
 	outb(COM1_SCR, 0x5a);
 	report_eq("uart-scr-round-trip", inb(COM1_SCR), 0x5a);

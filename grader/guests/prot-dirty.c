@@ -25,9 +25,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 
 	uint32_t first = testdev_cmd(ABI_CMD_DIRTY_SYNC, 0);
 	report(first != ~0u, "dirty-sync-clear", "DIRTY_SYNC failed (DATA 0x%x): is --dirty-log on?", first);

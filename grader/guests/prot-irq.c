@@ -62,9 +62,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 	idt_init();
 	trap_irq_handler[ABI_COM1_IRQ] = uart_irq;
 	trap_irq_handler[ABI_DOORBELL_IRQ] = doorbell_irq;

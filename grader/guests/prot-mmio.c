@@ -46,9 +46,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 	uint32_t before = testdev_cmd(ABI_CMD_MMIO_ACCESSES, 0);
 
 	round_trip("mmio-byte", 1, 0x000, 0xa5);

@@ -26,9 +26,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 
 	unsigned long cr0 = read_cr0();
 	report((cr0 & X86_CR0_PE) && !(cr0 & X86_CR0_PG), "cr0-shadow", "CR0 0x%lx, want PE=1 PG=0", cr0);

@@ -13,9 +13,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 	outb(SCRATCH, 0xc3);
 	report_eq("pio-out-in-byte", inb(SCRATCH), 0xc3);
 	outw(SCRATCH, 0x8001);

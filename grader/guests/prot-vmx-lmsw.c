@@ -21,9 +21,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 
 	unsigned long cr0 = read_cr0();
 	lmsw((uint16_t)((cr0 | X86_CR0_MP) & 0xf));

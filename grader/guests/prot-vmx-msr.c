@@ -20,9 +20,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 	idt_init();
 
 	report_eq("msr-sysenter-cs", rdmsr(MSR_IA32_SYSENTER_CS), ABI_SYSENTER_CS_VALUE);

@@ -12,9 +12,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 	pass("about-to-triple-fault");
 	struct dt_reg empty = { .limit = 0, .base = 0 };
 	lidt(&empty);

@@ -20,9 +20,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 
 	uint32_t arg = 0x12345678;
 	uint32_t echo = (uint32_t)hypercall(ABI_HC_ECHO, arg);

@@ -16,9 +16,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
-	if (cpu != 0)
-		halt_forever();
-	begin(GUEST_NAME);
+	begin_alone(cpu, GUEST_NAME);
 	idt_init();
 	report(!(read_cr4() & X86_CR4_VMXE), "cr4-vmxe-clear", "CR4 0x%lx", read_cr4());
 

@@ -178,6 +178,13 @@ void begin(const char *guest)
 	report_line("kvmlabs: begin %s\n", guest);
 }
 
+void begin_alone(uint32_t cpu, const char *guest)
+{
+	if (cpu != 0)
+		halt_forever();
+	begin(guest);
+}
+
 void report(int cond, const char *check, const char *fmt, ...)
 {
 	if (cond) {

@@ -48,6 +48,9 @@ void printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vprintf(const char *fmt, va_list ap);
 
 void begin(const char *guest);
+/* A guest that runs on vCPU 0 alone: every other vCPU (the kit's ABI starts them all at
+ * the entry) halts for good, vCPU 0 begins the report. */
+void begin_alone(uint32_t cpu, const char *guest);
 void report(int cond, const char *check, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void skip(const char *check, const char *reason);
 /* An "ok" that needs no comparison: reaching this point is the check. */
