@@ -9,11 +9,10 @@ what it got (grader/guests/kut-*.c) and says so.
 import os
 import struct
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_vmm import GUESTS, STATUS, elf32, vmm  # noqa: E402
+from test_vmm import STATUS, VmmCase, elf32, vmm  # noqa: E402
 
 MB_MAGIC = 0x1BADB002
 # The debug-exit port's statuses: (value << 1) | 1 for the guest's 0 (passed) and 1 (failed).
@@ -30,51 +29,26 @@ def multiboot_elf(code=PASS_CODE):
     return elf32(entry=0x100000 + len(header), code=header + code)
 
 
-class LoaderTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def file(self, data, name="img"):
-        path = os.path.join(self.tmp.name, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        return path
-
-    def assertEnds(self, result, status, message):
-        code, out, err = result
-        self.assertNotIn("AddressSanitizer", err)
-        self.assertNotIn("runtime error", err)
-        self.assertEqual(code, STATUS[status] if isinstance(status, str) else status, f"stderr: {err}")
-        self.assertRegex(err, message)
-
-    def guest(self, name):
-        path = os.path.join(GUESTS, name)
-        if not os.path.exists(path):
-            self.fail(f"{path} is missing: build the guests (make guests)")
-        return path
-
+class LoaderTest(VmmCase):
     # ---- image files
     def test_elf_magic_alone_is_a_truncated_header(self):
         # The ELF class byte is img[4]: a 4-byte file must not be read past its end.
         for data in (b"\x7fELF", b"\x7fELF\x01", b"\x7fELF\x02\x01"):
             with self.subTest(size=len(data)):
-                self.assertEnds(vmm("run", self.file(data)), "BAD_IMAGE", r"truncated ELF header")
+                self.assertEnds(vmm("run", self.image(data)), "BAD_IMAGE", r"truncated ELF header")
 
     def test_fifo_is_refused_without_waiting_for_a_writer(self):
         for opt in ((), ("--initrd",)):
             with self.subTest(opt=opt):
                 fifo = os.path.join(self.tmp.name, f"fifo{len(opt)}")
                 os.mkfifo(fifo)
-                args = ("--initrd", fifo, self.file(multiboot_elf())) if opt else (fifo,)
+                args = ("--initrd", fifo, self.image(multiboot_elf())) if opt else (fifo,)
                 self.assertEnds(vmm("run", *args, timeout=10), "BAD_IMAGE", r"not a regular file \(a FIFO\)")
 
     # ---- --append and --initrd
     def test_initrd_errors(self):
-        image = self.file(multiboot_elf())
-        big = self.file(b"x" * (1 << 20), "big")
+        image = self.image(multiboot_elf())
+        big = self.image(b"x" * (1 << 20), "big")
         for args, msg in (
                 (("--initrd", os.path.join(self.tmp.name, "none"), image), r"--initrd \S+/none: cannot open"),
                 (("--initrd", self.tmp.name, image), r"not a regular file \(a directory\)"),
@@ -86,43 +60,43 @@ class LoaderTest(unittest.TestCase):
 
     def test_initrd_just_fits(self):
         # The module ends exactly at the end of RAM: allowed.
-        image = self.file(multiboot_elf())
-        fits = self.file(b"x" * (0x200000 - 0x101000), "fits")
+        image = self.image(multiboot_elf())
+        fits = self.image(b"x" * (0x200000 - 0x101000), "fits")
         self.assertEnds(vmm("run", "--timeout", "5", "--mem", "2M", "--initrd", fits, image), GUEST_PASSED,
                         r"guest exit through port 0xf4 with value 0")
 
     def test_append_too_long(self):
-        self.assertEnds(vmm("run", "--append", "x" * 5000, self.file(multiboot_elf())), "BAD_IMAGE",
+        self.assertEnds(vmm("run", "--append", "x" * 5000, self.image(multiboot_elf())), "BAD_IMAGE",
                         r"--append: the command line \(\d+ bytes\) does not fit in the multiboot information page")
 
     def test_append_and_initrd_need_a_multiboot_kernel(self):
         for kind, image in (("elf32", elf32(code=PASS_CODE)), ("flat", PASS_CODE)):
-            for opt, value in (("--append", "x=1"), ("--initrd", self.file(b"NR_CPUS=1\n", "env"))):
+            for opt, value in (("--append", "x=1"), ("--initrd", self.image(b"NR_CPUS=1\n", "env"))):
                 with self.subTest(kind=kind, opt=opt):
-                    self.assertEnds(vmm("run", opt, value, self.file(image)), "BAD_IMAGE",
+                    self.assertEnds(vmm("run", opt, value, self.image(image)), "BAD_IMAGE",
                                     rf"{opt}: only a multiboot kernel takes a command line and modules; "
                                     rf"this is a {kind} image")
 
     # ---- --ap-start
     def test_ap_start_values(self):
-        self.assertEnds(vmm("run", "--ap-start", "bios", self.file(PASS_CODE)), "USAGE",
+        self.assertEnds(vmm("run", "--ap-start", "bios", self.image(PASS_CODE)), "USAGE",
                         r"--ap-start takes entry or sipi, not 'bios'")
         self.assertIn("--ap-start", vmm("--help")[1])
 
     def test_sipi_needs_the_irqchip(self):
-        self.assertEnds(vmm("run", "--cpus", "2", "--no-irqchip", self.file(multiboot_elf())), "USAGE",
+        self.assertEnds(vmm("run", "--cpus", "2", "--no-irqchip", self.image(multiboot_elf())), "USAGE",
                         r"would wait for INIT-SIPI, which needs the in-kernel irqchip .*: drop --no-irqchip; "
                         r"or start them at the entry with --ap-start=entry")
 
     def test_kit_abi_multiboot_guest_with_entry_start(self):
         # Explicitly asked for, a multiboot kernel's vCPUs all start at the entry, without an irqchip too.
-        self.assertEnds(vmm("run", "--cpus", "2", "--no-irqchip", "--ap-start=entry", self.file(multiboot_elf())),
+        self.assertEnds(vmm("run", "--cpus", "2", "--no-irqchip", "--ap-start=entry", self.image(multiboot_elf())),
                         GUEST_PASSED, r"guest exit through port 0xf4")
 
     # ---- the protocol guests (the kvm-unit-tests' boot protocol, grader/guests/kut-*.c)
     def kut_run(self, guest, *args):
         data = b"NR_CPUS=2\nMEMSIZE=64\nTEST_DEVICE=0\n"
-        code, out, err = vmm("run", "--timeout", "20", *args, "--initrd", self.file(data, "env"),
+        code, out, err = vmm("run", "--timeout", "20", *args, "--initrd", self.image(data, "env"),
                              "--append", f"env-size={len(data)}", self.guest(guest), timeout=60)
         self.assertNotIn("not ok", out)
         return code, out, err
@@ -136,7 +110,7 @@ class LoaderTest(unittest.TestCase):
     def test_protocol_guest_catches_a_wrong_cpu_count(self):
         # fw_cfg says 1 CPU, the environment 2: the guest must notice.
         code, out, err = vmm("run", "--timeout", "20", "--mem", "64M", "--initrd",
-                             self.file(b"NR_CPUS=2\nMEMSIZE=64\n", "env"), self.guest("kut-boot.elf"), timeout=60)
+                             self.image(b"NR_CPUS=2\nMEMSIZE=64\n", "env"), self.guest("kut-boot.elf"), timeout=60)
         self.assertEqual(code, GUEST_FAILED, err)
         self.assertRegex(out, r"not ok fw-cfg-nb-cpus")
 
