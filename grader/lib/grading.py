@@ -190,11 +190,11 @@ def _grade_stage(root, stage, lab, only, jobs, guests, progress):
     platforms, unusable, skipped = {}, {}, {}
     for name in dict.fromkeys([platform_name] + [labs.platform_of(lab, t) for t in tests]):
         if name == "minikvm":
-            ready, why = minikvm_platform_ready(root)
             missing = labs.minikvm_missing(stage.lab, stage.variant) if name != platform_name else None
             if missing:
                 skipped[name] = missing
                 continue
+            ready, why = minikvm_platform_ready(root)
             if not ready:
                 unusable[name] = f"cannot run minikvm stages here: {why} (see 'make doctor')"
                 continue
