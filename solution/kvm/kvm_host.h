@@ -20,6 +20,7 @@
 
 #include "kvm_emulate.h"
 #include "kvm_vcpu_regs.h"
+#include "mmu/paging.h"
 
 #define KVM_API_VERSION          12
 #define KVM_MAX_VCPUS            1
@@ -44,13 +45,27 @@ typedef uint64_t hpa_t;
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
+/* A reverse-map head (Linux: struct kvm_rmap_head): the sptes that point
+ * at one thing, as a pte_list (mmu/pte_list.h). */
+struct kvm_rmap_head {
+	uintptr_t val;
+};
+
+/* What the MMU keeps per page of a slot (Linux: struct kvm_arch_memory_slot). */
+struct kvm_arch_memory_slot {
+	struct kvm_rmap_head *rmap;  /* gfn -> the leaf sptes that map it */
+	uint16_t *gfn_write_track;   /* gfn -> shadow pages of it (write-protected while > 0) */
+};
+
 // @region memslot
 struct kvm_memory_slot {
 	gfn_t base_gfn;
 	uint64_t npages;          /* 0: the slot is free */
 	hva_t userspace_addr;
-	uint32_t flags;           /* KVM_MEM_READONLY */
+	uint32_t flags;           /* KVM_MEM_READONLY, KVM_MEM_LOG_DIRTY_PAGES */
 	uint16_t id;
+	uint64_t *dirty_bitmap;   /* with KVM_MEM_LOG_DIRTY_PAGES: a bit per page written since the last KVM_GET_DIRTY_LOG */
+	struct kvm_arch_memory_slot arch;
 };
 // @end
 
@@ -62,10 +77,38 @@ enum kvm_irqchip_mode {
 	KVM_IRQCHIP_KERNEL,       /* lab 08: PIC + IOAPIC + LAPIC in minikvm (KVM_CREATE_IRQCHIP) */
 };
 
+struct kvm_mmu_page;
+
+/* A small-object allocator for the MMU's structures (mmu/pte_list.h; Linux:
+ * the kmem caches behind struct kvm_mmu_memory_cache). */
+struct mmu_pool {
+	size_t obj_size;
+	void *free;               /* a free list through the objects' first word */
+	void *pages;              /* every page taken, chained through their first word */
+};
+
+/* Counters of the MMU's work (Linux: struct kvm_vm_stat, same names). */
+struct kvm_vm_stat {
+	uint64_t mmu_shadow_zapped, mmu_pte_write, mmu_cache_miss, mmu_recycled, mmu_flooded;
+	uint64_t pf_fixed, pf_guest, invlpg, max_mmu_pages;
+};
+
+#define KVM_MMU_HASH_SHIFT 10
+#define KVM_NUM_MMU_PAGES  (1 << KVM_MMU_HASH_SHIFT)
+
 struct kvm_arch {
 	/* The hypervisor-owned identity tables of the nonpaging MMU (mmu/mmu.c). */
 	void *mmu_root;           /* PAE page-directory-pointer table */
 	void *mmu_pd[4];          /* its four page directories */
+	/* The shadow MMU (lab 05): every shadow page, found by (gfn, role) in
+	 * mmu_page_hash and by its table's address in mmu_page_by_spt, and on
+	 * active_mmu_pages oldest first, at most n_max_mmu_pages of them. */
+	struct kvm_mmu_page *mmu_page_hash[KVM_NUM_MMU_PAGES];
+	struct kvm_mmu_page *mmu_page_by_spt[KVM_NUM_MMU_PAGES];
+	struct kvm_mmu_page *active_oldest, *active_newest;
+	unsigned n_used_mmu_pages, n_max_mmu_pages;
+	struct mmu_pool mmu_page_pool, pte_list_pool;
+	struct kvm_vm_stat stat;
 	enum kvm_irqchip_mode irqchip_mode;
 };
 
@@ -103,6 +146,7 @@ enum kvm_sreg {
  * does each pending one before the next VM entry, in this order. */
 enum kvm_request {
 	KVM_REQ_TRIPLE_FAULT,     /* minikvm found a triple fault: KVM_EXIT_SHUTDOWN */
+	KVM_REQ_MMU_RELOAD,       /* a root was zapped: drop the roots, take new ones (kvm_mmu_unload) */
 	KVM_REQ_TLB_FLUSH,        /* drop the guest's cached translations (flush_tlb_all) */
 	KVM_REQ_LOAD_MMU_PGD,     /* give the processor the MMU's root again (load_mmu_pgd) */
 	KVM_REQ_EVENT,            /* an event may be deliverable now: re-evaluate (lab 08) */
@@ -136,6 +180,9 @@ struct kvm_mmu {
 	int root_level;           /* its levels: 3 = PAE, 4 = 4-level (EPT too) */
 	bool direct_map;          /* no guest page tables behind it (nonpaging, TDP) */
 	const char *unsupported;  /* the mode cannot run at this stage: why, naming the lab */
+	/* Shadow paging (lab 05): the guest's paging mode as the walker needs it
+	 * (mmu/paging.h), taken when the context is chosen and at each CR3 load. */
+	struct paging_mode cpu_mode;
 };
 // @end
 
@@ -181,6 +228,11 @@ struct kvm_vcpu_arch {
 	/* The MMU context in use (always &root_mmu: no nested paging). */
 	struct kvm_mmu *mmu;
 	struct kvm_mmu root_mmu;
+	/* PAE paging's PDPTE registers, loaded by the CR3, CR0 and CR4 writes
+	 * that load them (kvm_load_pdptrs), and the shadow root of a 32-bit or PAE
+	 * guest: four PDPTEs of our own, each pointing to a shadow page directory. */
+	uint64_t pdptrs[4];
+	uint64_t *pae_root;
 	/* Lab 07's emulator state. */
 	struct x86_emulate_ctxt emulate_ctxt;
 };
@@ -314,6 +366,8 @@ hva_t gfn_to_hva(struct kvm *kvm, gfn_t gfn);
 hva_t gfn_to_hva_prot(struct kvm *kvm, gfn_t gfn, bool *writable);
 /* Copy guest-physical memory (Linux: kvm_read_guest); 0 or -EFAULT. */
 int kvm_read_guest(struct kvm *kvm, gpa_t gpa, void *data, size_t len);
+/* Note gfn written, for the dirty log of its slot (Linux: mark_page_dirty). */
+void mark_page_dirty(struct kvm *kvm, gfn_t gfn);
 /* Wait in the kernel until the vCPU can run or deadline_ns passes
  * (Linux: kvm_vcpu_block); true when it can run. */
 bool kvm_vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline_ns);
@@ -331,6 +385,11 @@ bool kvm_arch_vcpu_runnable(struct kvm_vcpu *vcpu);
 /* When a blocked vCPU must look again even without an event (a timer), or UINT64_MAX. */
 uint64_t kvm_arch_vcpu_wake_time_ns(struct kvm_vcpu *vcpu);
 void kvm_arch_memslots_updated(struct kvm *kvm);
+/* A slot is created or deleted: the MMU's per-page arrays (Linux: kvm_arch_create_memslot, kvm_arch_free_memslot). */
+int kvm_arch_create_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);
+void kvm_arch_free_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);
+/* KVM_GET_DIRTY_LOG has taken a slot's log: write-protect it again (Linux: kvm_arch_flush_remote_tlbs_memslot's callers). */
+void kvm_arch_sync_dirty_log(struct kvm *kvm, struct kvm_memory_slot *slot);
 long kvm_arch_dev_ioctl(unsigned long request, void *arg);
 long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned long request, void *arg);
 long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg);

@@ -74,6 +74,22 @@ size_t kvm_arch_vcpu_size(void)
 void kvm_arch_memslots_updated(struct kvm *kvm)
 {
 	kvm_mmu_zap_all(kvm);
+	kvm_mmu_memslots_updated(kvm);
+}
+
+int kvm_arch_create_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	return LAB_ENABLED(5) ? kvm_mmu_create_memslot(kvm, slot) : 0;
+}
+
+void kvm_arch_free_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	kvm_mmu_free_memslot(kvm, slot);
+}
+
+void kvm_arch_sync_dirty_log(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	kvm_mmu_slot_remove_write_access(kvm, slot);
 }
 
 /* ---- registers and events ------------------------------------------------- */
@@ -83,16 +99,55 @@ int kvm_skip_emulated_instruction(struct kvm_vcpu *vcpu)
 	return kvm_x86_ops.skip_emulated_instruction(vcpu);
 }
 
+/* How two exceptions combine (SDM Vol. 3 Table 6-5; Linux: exception_class). */
+enum exception_class { EXCPT_BENIGN, EXCPT_CONTRIBUTORY, EXCPT_PF };
+
+static enum exception_class exception_class(uint8_t vector)
+{
+	switch (vector) {
+	case PF_VECTOR:
+		return EXCPT_PF;
+	case DE_VECTOR: case TS_VECTOR: case NP_VECTOR: case SS_VECTOR: case GP_VECTOR:
+		return EXCPT_CONTRIBUTORY;
+	default:
+		return EXCPT_BENIGN;
+	}
+}
+
+/* Queue an exception; one raised while another is being delivered (an exit
+ * interrupted its delivery, or it is still pending) becomes #DF, or a triple
+ * fault after #DF, as the processor would make it (Linux: kvm_multiple_exception). */
+static void kvm_multiple_exception(struct kvm_vcpu *vcpu, uint8_t vector, bool has_error_code, uint32_t error_code)
+{
+	struct kvm_queued_exception *ex = &vcpu->arch.exception;
+	if (ex->pending || ex->injected) {
+		enum exception_class first = exception_class(ex->vector), second = exception_class(vector);
+		if (ex->vector == DF_VECTOR) {
+			kvm_make_request(KVM_REQ_TRIPLE_FAULT, vcpu);
+			return;
+		}
+		if ((first == EXCPT_CONTRIBUTORY && second == EXCPT_CONTRIBUTORY) ||
+		    (first == EXCPT_PF && second != EXCPT_BENIGN)) {
+			vector = DF_VECTOR;
+			has_error_code = true;
+			error_code = 0;
+		}
+		/* Otherwise the two are handled one after the other: the new one now,
+		 * the first again when its instruction runs again. */
+	}
+	*ex = (struct kvm_queued_exception){
+		.pending = true, .vector = vector, .has_error_code = has_error_code, .error_code = error_code,
+	};
+}
+
 void kvm_queue_exception(struct kvm_vcpu *vcpu, uint8_t vector)
 {
-	vcpu->arch.exception = (struct kvm_queued_exception){ .pending = true, .vector = vector };
+	kvm_multiple_exception(vcpu, vector, false, 0);
 }
 
 void kvm_queue_exception_e(struct kvm_vcpu *vcpu, uint8_t vector, uint32_t error_code)
 {
-	vcpu->arch.exception = (struct kvm_queued_exception){
-		.pending = true, .vector = vector, .has_error_code = true, .error_code = error_code,
-	};
+	kvm_multiple_exception(vcpu, vector, true, error_code);
 }
 
 void kvm_inject_page_fault(struct kvm_vcpu *vcpu, const struct x86_exception *fault)
@@ -712,6 +767,10 @@ int kvm_set_cr0(struct kvm_vcpu *vcpu, uint64_t cr0)
 		if (l)
 			return 1;
 	}
+	/* Turning on PAE paging loads the PDPTEs (SDM Vol. 3 4.4.1). */
+	if (LAB_ENABLED(5) && !(old & X86_CR0_PG) && (cr0 & X86_CR0_PG) && is_pae(vcpu) &&
+	    !(vcpu->arch.efer & EFER_LME) && !kvm_load_pdptrs(vcpu, kvm_read_cr3(vcpu)))
+		return 1;
 	kvm_x86_ops.set_cr0(vcpu, cr0);
 	if ((cr0 ^ old) & KVM_MMU_CR0_ROLE_BITS)
 		kvm_mmu_reset_context(vcpu);
@@ -722,7 +781,9 @@ int kvm_set_cr3(struct kvm_vcpu *vcpu, uint64_t cr3)
 {
 	if (!is_64_bit_mode(vcpu))
 		cr3 = (uint32_t)cr3;
-	/* Lab 05: a PAE guest's PDPTEs are loaded (and checked) here. */
+	/* PAE paging loads (and checks) its PDPTEs at every MOV to CR3. */
+	if (LAB_ENABLED(5) && is_pae_paging(vcpu) && !kvm_load_pdptrs(vcpu, cr3))
+		return 1;
 	vcpu->arch.cr3 = cr3;
 	kvm_mmu_new_pgd(vcpu, cr3);
 	return 0;
@@ -740,6 +801,11 @@ int kvm_set_cr4(struct kvm_vcpu *vcpu, uint64_t cr4)
 		return 1; /* VMXE among them: no nested VMX */
 	/* IA-32e mode needs PAE (SDM Vol. 3 10.8.5). */
 	if (is_long_mode(vcpu) && !(cr4 & X86_CR4_PAE))
+		return 1;
+	/* With paging on outside IA-32e mode, a change of the bits that decide
+	 * how PDPTEs are read loads them again (Linux: X86_CR4_PDPTR_BITS). */
+	if (LAB_ENABLED(5) && is_paging(vcpu) && !is_long_mode(vcpu) && (cr4 & X86_CR4_PAE) &&
+	    ((cr4 ^ old) & (X86_CR4_PGE | X86_CR4_PSE | X86_CR4_PAE)) && !kvm_load_pdptrs(vcpu, kvm_read_cr3(vcpu)))
 		return 1;
 	kvm_x86_ops.set_cr4(vcpu, cr4);
 	if ((cr4 ^ old) & KVM_MMU_CR4_ROLE_BITS)
@@ -856,6 +922,9 @@ static int kvm_set_sregs(struct kvm_vcpu *vcpu, const struct kvm_sregs *s)
 		return -EINVAL;
 	kvm_x86_ops.set_cr0(vcpu, s->cr0);
 	kvm_x86_ops.set_cr4(vcpu, s->cr4);
+	/* Linux loads a PAE guest's PDPTEs from memory here too (__set_sregs_common). */
+	if (LAB_ENABLED(5) && is_pae_paging(vcpu))
+		kvm_load_pdptrs(vcpu, vcpu->arch.cr3);
 	kvm_mmu_reset_context(vcpu);
 	return 0;
 }
@@ -868,6 +937,9 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 		return r;
 	a->mmu = &a->root_mmu;
 	a->mp_state = KVM_MP_STATE_RUNNABLE;
+	r = kvm_mmu_create(vcpu);
+	if (r < 0)
+		return r;
 	/* The reset state (SDM Vol. 3 10.1.1, Table 10-1), as kvm_vcpu_reset(). */
 	a->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
 		       (vcpu->vcpu_id == 0 ? MSR_IA32_APICBASE_BSP : 0);
@@ -894,6 +966,7 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 
 void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
+	kvm_mmu_destroy(vcpu);
 	kvm_x86_ops.vcpu_free(vcpu);
 }
 
@@ -908,6 +981,8 @@ static int vcpu_enter_guest(struct kvm_vcpu *vcpu)
 			vcpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
 			return 0;
 		}
+		if (kvm_check_request(KVM_REQ_MMU_RELOAD, vcpu))
+			kvm_mmu_unload(vcpu);
 		if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu))
 			kvm_x86_ops.flush_tlb_all(vcpu);
 		if (kvm_check_request(KVM_REQ_LOAD_MMU_PGD, vcpu))

@@ -41,6 +41,8 @@ static inline bool is_protmode(struct kvm_vcpu *vcpu) { return kvm_read_cr0(vcpu
 static inline bool is_paging(struct kvm_vcpu *vcpu) { return kvm_read_cr0(vcpu) & X86_CR0_PG; }
 static inline bool is_pae(struct kvm_vcpu *vcpu) { return kvm_read_cr4(vcpu) & X86_CR4_PAE; }
 static inline bool is_long_mode(struct kvm_vcpu *vcpu) { return vcpu->arch.efer & EFER_LMA; }
+/* PAE paging proper: paging on, CR4.PAE, outside IA-32e mode (Linux: is_pae_paging). */
+static inline bool is_pae_paging(struct kvm_vcpu *vcpu) { return !is_long_mode(vcpu) && is_pae(vcpu) && is_paging(vcpu); }
 
 static inline bool is_64_bit_mode(struct kvm_vcpu *vcpu)
 {

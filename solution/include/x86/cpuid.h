@@ -58,6 +58,7 @@
 #define CPUID_80000001_ECX_PREFETCHW (X86_AC(1, u) << 8)
 #define CPUID_80000001_EDX_SYSCALL (X86_AC(1, u) << 11)
 #define CPUID_80000001_EDX_NX   (X86_AC(1, u) << 20)
+#define CPUID_80000001_EDX_GBPAGES (X86_AC(1, u) << 26)  /* 1 GiB pages */
 #define CPUID_80000001_EDX_LM   (X86_AC(1, u) << 29)
 
 /* Leaf ranges: basic, hypervisor (0x40000000-0x4fffffff, by convention), extended. */

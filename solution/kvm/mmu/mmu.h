@@ -18,6 +18,11 @@ enum {
 	RET_PF_FIXED,             /* a mapping was installed: retry */
 };
 
+/* The bound on shadow pages (Linux: KVM_MIN_ALLOC_MMU_PAGES, and
+ * KVM_PERMILLE_MMU_PAGES of the guest's pages). */
+#define KVM_MIN_ALLOC_MMU_PAGES 64
+#define KVM_PERMILLE_MMU_PAGES  20
+
 /* Called once by the vendor's hardware_setup (Linux: kvm_configure_mmu):
  * with TDP the processor walks the guest's tables and EPT does the rest. */
 void kvm_configure_mmu(bool enable_tdp);
@@ -27,6 +32,20 @@ int kvm_mmu_init_vm(struct kvm *kvm);
 void kvm_mmu_uninit_vm(struct kvm *kvm);
 void kvm_mmu_zap_all(struct kvm *kvm);
 
+/* Per vCPU (Linux: kvm_mmu_create, kvm_mmu_destroy): the PAE root. */
+int kvm_mmu_create(struct kvm_vcpu *vcpu);
+void kvm_mmu_destroy(struct kvm_vcpu *vcpu);
+
+/* Memslots (Linux: kvm_arch_create_memslot and friends): the per-page rmap
+ * and write-tracking arrays; the bound on shadow pages follows the slots. */
+int kvm_mmu_create_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);
+void kvm_mmu_free_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);
+void kvm_mmu_memslots_updated(struct kvm *kvm);
+/* After KVM_GET_DIRTY_LOG: write-protect the slot again. */
+void kvm_mmu_slot_remove_write_access(struct kvm *kvm, struct kvm_memory_slot *slot);
+/* Zap the shadows of the guest table at gfn so the guest may write it. */
+bool kvm_mmu_unprotect_page(struct kvm *kvm, gfn_t gfn);
+
 /* Choose the vCPU's context for the mode it is in now (Linux: kvm_init_mmu),
  * and again after a change of paging mode (kvm_mmu_reset_context). */
 void kvm_init_mmu(struct kvm_vcpu *vcpu);
@@ -35,6 +54,8 @@ void kvm_mmu_reset_context(struct kvm_vcpu *vcpu);
 /* Before each entry: make the root valid and hand it to the processor.
  * 1 to enter, 0 when the mode cannot run (run filled), < 0 error. */
 int kvm_mmu_load(struct kvm_vcpu *vcpu);
+/* Let the roots go (Linux: kvm_mmu_unload); the next entry loads new ones. */
+void kvm_mmu_unload(struct kvm_vcpu *vcpu);
 static inline int kvm_mmu_reload(struct kvm_vcpu *vcpu)
 {
 	if (VALID_PAGE(vcpu->arch.mmu->root_hpa))
@@ -47,6 +68,9 @@ void kvm_mmu_load_pgd(struct kvm_vcpu *vcpu);
 int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, uint64_t error_code);
 void kvm_mmu_invlpg(struct kvm_vcpu *vcpu, gva_t gva);
 void kvm_mmu_new_pgd(struct kvm_vcpu *vcpu, uint64_t new_pgd);
+/* PAE paging: read and check the four PDPTEs at cr3 into vcpu->arch.pdptrs;
+ * false when the MOV must raise #GP (Linux: load_pdptrs). */
+bool kvm_load_pdptrs(struct kvm_vcpu *vcpu, uint64_t cr3);
 
 /* Translate gva as the guest would for an access of PFERR_* bits
  * (Linux: kvm_mmu_gva_to_gpa_read/write/system). */
