@@ -225,10 +225,9 @@ static gfn_t sp_leaf_gfn(struct kvm_mmu_page *sp, uint64_t *sptep)
 }
 
 // @lab 05 mmu_helpers: Your own types and static helpers for mmu.c.
-/* your helpers */
+// @stub /* your helpers */
 // @end
 
-// @region rmap_add
 /* Record that sptep, an entry of sp, maps gfn (Linux: rmap_add). */
 static int rmap_add(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *sptep, gfn_t gfn)
 {
@@ -244,7 +243,6 @@ static int rmap_add(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *sptep, g
 	// @stub lab_todo(5, "rmap_add");
 	// @end
 }
-// @end
 
 static void rmap_remove(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *sptep)
 {
@@ -274,7 +272,6 @@ static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t 
 	*sptep = 0;
 }
 
-// @region rmap_write_protect
 /* Make every leaf spte that maps gfn read-only; true if one was writable
  * (Linux: rmap_write_protect). The processor may still hold the old
  * translation until the next VM entry, which flushes it (no VPID). */
@@ -298,7 +295,6 @@ static bool rmap_write_protect(struct kvm *kvm, gfn_t gfn)
 	// @stub lab_todo(5, "rmap_write_protect");
 	// @end
 }
-// @end
 
 /* A guest table gets a shadow: count it and write-protect its gfn (Linux:
  * account_shadowed, kvm_slot_page_track_add_page). */
@@ -379,7 +375,6 @@ static void make_mmu_pages_available(struct kvm *kvm, unsigned room)
 	}
 }
 
-// @region get_shadow_page
 /* The shadow page of (gfn, role): the one that exists, or a new, empty one
  * in the hash (Linux: kvm_mmu_get_shadow_page, kvm_mmu_find_shadow_page,
  * kvm_mmu_alloc_shadow_page). A new shadow of a guest table (!role.direct)
@@ -427,9 +422,7 @@ static struct kvm_mmu_page *kvm_mmu_get_shadow_page(struct kvm *kvm, gfn_t gfn, 
 	// @stub lab_todo(5, "kvm_mmu_get_shadow_page");
 	// @end
 }
-// @end
 
-// @region link_shadow_page
 /* Point sptep at the shadow page sp and remember it among sp's parents
  * (Linux: link_shadow_page, mmu_page_add_parent_pte). */
 static int link_shadow_page(struct kvm *kvm, uint64_t *sptep, struct kvm_mmu_page *sp)
@@ -444,7 +437,6 @@ static int link_shadow_page(struct kvm *kvm, uint64_t *sptep, struct kvm_mmu_pag
 	// @stub lab_todo(5, "link_shadow_page");
 	// @end
 }
-// @end
 
 /* The role of the shadow page an entry of parent points to (Linux:
  * kvm_mmu_child_role): one level down; a 32-bit guest's page table is
@@ -530,7 +522,6 @@ static gpa_t shadow_gva_to_gpa(struct kvm_vcpu *vcpu, struct kvm_mmu *mmu, gva_t
 
 /* ---- the fault path --------------------------------------------------------- */
 
-// @region shadow_map_leaf
 /* Fill the level-1 spte sptep of sp for the translation gw found (Linux:
  * FNAME(fetch)'s mmu_set_spte, make_spte). */
 static int shadow_map_leaf(struct kvm_vcpu *vcpu, struct kvm_mmu_page *sp, uint64_t *sptep,
@@ -580,7 +571,6 @@ mapped:
 	// @stub lab_todo(5, "shadow_map_leaf");
 	// @end
 }
-// @end
 
 /* The shadow page the processor starts at for addr, and its level. */
 static struct kvm_mmu_page *shadow_top(struct kvm_vcpu *vcpu, gva_t addr, int *level)
@@ -599,7 +589,6 @@ static struct kvm_mmu_page *shadow_top(struct kvm_vcpu *vcpu, gva_t addr, int *l
 	return spte_to_child_sp(vcpu->kvm, top);
 }
 
-// @region shadow_fetch
 /* Build the shadow path for gw's translation of addr down to its leaf:
  * shadow pages of the guest's tables, then, under a large guest page,
  * direct pages that map it 4 KiB at a time (Linux: FNAME(fetch)). */
@@ -638,7 +627,6 @@ static int shadow_fetch(struct kvm_vcpu *vcpu, const struct guest_walker *gw, gv
 	// @stub lab_todo(5, "shadow_fetch");
 	// @end
 }
-// @end
 
 /* Whether gfn is one of the tables this vCPU's roots shadow. */
 static bool gfn_is_root(struct kvm_vcpu *vcpu, gfn_t gfn)
@@ -681,7 +669,6 @@ bool kvm_mmu_unprotect_page(struct kvm *kvm, gfn_t gfn)
 	// @end
 }
 
-// @region shadow_page_fault
 /* A #PF exit in shadow mode (Linux: FNAME(page_fault)). Either the guest's
  * own tables refuse the access (the fault is the guest's: inject it), or
  * the shadow lacks a translation the guest has (build it), or the access is
@@ -726,9 +713,7 @@ static int shadow_page_fault(struct kvm_vcpu *vcpu, gpa_t addr, uint64_t error_c
 	// @stub lab_todo(5, "shadow_page_fault");
 	// @end
 }
-// @end
 
-// @region shadow_invlpg
 /* The guest executed INVLPG gva: drop the shadow's translation of it, so
  * the next access walks the guest's tables again (Linux: FNAME(invlpg),
  * kvm_mmu_invlpg). The shadow pages stay: only the leaf goes. */
@@ -754,7 +739,6 @@ static void shadow_invlpg(struct kvm_vcpu *vcpu, gva_t gva)
 	// @stub lab_todo(5, "shadow_invlpg");
 	// @end
 }
-// @end
 
 /* ---- contexts ------------------------------------------------------------ */
 
@@ -905,7 +889,6 @@ static int mmu_check_root(struct kvm_vcpu *vcpu, gfn_t gfn)
 	return 0;
 }
 
-// @region mmu_alloc_shadow_roots
 /* The shadow root for the guest's CR3 (Linux: mmu_alloc_shadow_roots): the
  * shadow of its PML4, or, for a 32-bit or PAE guest, our own PAE table whose
  * four entries point to the shadows of its page directories. Found in the
@@ -956,7 +939,6 @@ static int mmu_alloc_shadow_roots(struct kvm_vcpu *vcpu)
 	// @stub lab_todo(5, "mmu_alloc_shadow_roots");
 	// @end
 }
-// @end
 
 static int mmu_alloc_roots(struct kvm_vcpu *vcpu)
 {
@@ -1078,7 +1060,6 @@ void kvm_mmu_free_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
 	slot->arch.gfn_write_track = NULL;
 }
 
-// @region slot_remove_write_access
 /* The dirty log was just taken: write-protect every page of the slot, so the
  * next write to each faults and is logged again (Linux:
  * kvm_mmu_slot_remove_write_access). The nonpaging tables have no rmap:
@@ -1093,7 +1074,6 @@ void kvm_mmu_slot_remove_write_access(struct kvm *kvm, struct kvm_memory_slot *s
 	// @stub lab_todo(5, "kvm_mmu_slot_remove_write_access");
 	// @end
 }
-// @end
 
 /* ---- exit-handler hooks ----------------------------------------------------- */
 

@@ -120,6 +120,7 @@ static uint64_t gpte_page_gfn(const struct paging_mode *m, uint64_t gpte, int le
 	}
 	return (base + (addr & offset_mask)) >> PAGE_SHIFT;
 }
+// @stub /* your helpers */
 // @end
 
 bool paging_walk_addr(struct guest_walker *w, const struct paging_mode *m, const struct paging_mem *mem,

@@ -82,6 +82,7 @@ static void pte_list_desc_remove_entry(struct mmu_pool *pool, struct kvm_rmap_he
 		head->val = 0;
 	mmu_pool_free(pool, first);
 }
+// @stub /* your helpers */
 // @end
 
 int pte_list_add(struct mmu_pool *pool, uint64_t *spte, struct kvm_rmap_head *head)
