@@ -58,12 +58,13 @@ void mmu_pool_destroy(struct mmu_pool *pool)
 	pool->free = NULL;
 }
 
-// @lab 05 pte_list_helpers: Your own types and static helpers for this file.
+/* The descriptor chain of a head whose bit 0 is set. */
 static struct pte_list_desc *head_desc(const struct kvm_rmap_head *head)
 {
 	return (struct pte_list_desc *)(head->val & ~(uintptr_t)1);
 }
 
+// @lab 05 pte_list_helpers: Your own types and static helpers for this file.
 /* Fill the hole at desc->sptes[i] with the chain's last entry, so every
  * descriptor but the first stays full and the first holds the free slots. */
 static void pte_list_desc_remove_entry(struct mmu_pool *pool, struct kvm_rmap_head *head,

@@ -58,6 +58,12 @@ void mmu_pool_destroy(struct mmu_pool *pool)
 	pool->free = NULL;
 }
 
+/* The descriptor chain of a head whose bit 0 is set. */
+static struct pte_list_desc *head_desc(const struct kvm_rmap_head *head)
+{
+	return (struct pte_list_desc *)(head->val & ~(uintptr_t)1);
+}
+
 // @lab 05 pte_list_helpers: Your own types and static helpers for this file.
 /* your helpers */
 // @end
