@@ -61,7 +61,7 @@ bool paging_pdpte_valid(const struct paging_mode *m, uint64_t pdpte)
 
 uint32_t paging_permission_fault(const struct paging_mode *m, unsigned pte_access, uint32_t access)
 {
-	// @lab 05 permission_fault: The access rights of SDM Vol. 3 4.6 on the combined rights (Linux: permission_fault).
+	// @lab 05 paging_permission_fault: The access rights of SDM Vol. 3 4.6 on the combined rights (Linux: permission_fault).
 	bool user = access & PFERR_USER_MASK, write = access & PFERR_WRITE_MASK, fetch = access & PFERR_FETCH_MASK;
 	bool fault = false;
 	if (user && !(pte_access & ACC_USER_MASK))
@@ -79,35 +79,47 @@ uint32_t paging_permission_fault(const struct paging_mode *m, unsigned pte_acces
 }
 
 // @lab 05 walker_helpers: Your own types and static helpers for this file.
-/* What the entry at level grants: R/W, U/S and, with EFER.NXE, the absence of XD. */
+// @stub /* your helpers */
+// @end
+
+/* What the entry grants: R/W, U/S and, with EFER.NXE, the absence of XD. */
 static unsigned gpte_access(const struct paging_mode *m, uint64_t gpte)
 {
+	// @lab 05 gpte_access: The ACC_* rights one guest entry grants (SDM Vol. 3 4.6; Linux: FNAME(gpte_access)).
 	unsigned access = (unsigned)(gpte & (PT_WRITABLE_MASK | PT_USER_MASK)) | ACC_EXEC_MASK;
 	if (m->levels > 2 && m->efer_nx && (gpte & PT64_NX_MASK))
 		access &= ~ACC_EXEC_MASK;
 	return access;
+	// @stub (void)m, (void)gpte;
+	// @stub lab_todo(5, "gpte_access");
+	// @end
 }
 
 /* Whether the entry at level maps a page rather than a table: PS, where the
- * format gives it that meaning (32-bit paging only with CR4.PSE). */
+ * format gives it that meaning. */
 static bool gpte_is_large(const struct paging_mode *m, uint64_t gpte, int level)
 {
+	// @lab 05 gpte_is_large: PS=1 maps a page at level 2 (32-bit: only with CR4.PSE) and 3; in a PML4E it is a reserved bit.
 	if (level == 1 || !(gpte & PT_PAGE_SIZE_MASK))
 		return false;
 	if (m->levels == 2)
 		return m->cr4_pse;
-	return level <= 3;  /* a PS bit in a PML4E is a reserved bit, not a page */
+	return level <= 3;
+	// @stub (void)m, (void)gpte, (void)level;
+	// @stub lab_todo(5, "gpte_is_large");
+	// @end
 }
 
-/* The address of what an entry points to: the next table, or the frame of a
- * page at level, for addr's offset in it. */
+/* The address of the next table an entry points to. */
 static uint64_t gpte_table_addr(const struct paging_mode *m, uint64_t gpte)
 {
 	return gpte & (m->levels == 2 ? PT32_BASE_ADDR_MASK : PT64_BASE_ADDR_MASK);
 }
 
+/* The 4 KiB frame addr falls in, under a leaf entry at level. */
 static uint64_t gpte_page_gfn(const struct paging_mode *m, uint64_t gpte, int level, uint64_t addr)
 {
+	// @lab 05 gpte_page_gfn: The frame of addr under a leaf: 4 KiB, 2 MiB, 1 GiB, or a 4 MiB page with PSE-36 (SDM Vol. 3 4.3, 4.5).
 	uint64_t base;
 	uint64_t offset_mask;
 	if (m->levels == 2 && level == 2) {
@@ -119,14 +131,15 @@ static uint64_t gpte_page_gfn(const struct paging_mode *m, uint64_t gpte, int le
 		base = gpte & PT64_BASE_ADDR_MASK & ~offset_mask;
 	}
 	return (base + (addr & offset_mask)) >> PAGE_SHIFT;
+	// @stub (void)m, (void)gpte, (void)level, (void)addr;
+	// @stub lab_todo(5, "gpte_page_gfn");
+	// @end
 }
-// @stub /* your helpers */
-// @end
 
 bool paging_walk_addr(struct guest_walker *w, const struct paging_mode *m, const struct paging_mem *mem,
 		      uint64_t addr, uint32_t access)
 {
-	// @lab 05 walk_addr: Translate addr with the guest's tables for one access; set A/D; else the #PF (Linux: FNAME(walk_addr_generic)).
+	// @lab 05 paging_walk_addr: Translate addr with the guest's tables for one access; set A/D; else the #PF (Linux: FNAME(walk_addr_generic)).
 	bool write = access & PFERR_WRITE_MASK;
 	unsigned size = paging_pte_size(m);
 	uint32_t errcode;
@@ -166,7 +179,7 @@ retry:
 		if (!(gpte & PT_PRESENT_MASK))
 			goto error;
 		bool large = gpte_is_large(m, gpte, level);
-		if (gpte & paging_rsvd_mask(m, level, large || (level >= 3 && (gpte & PT_PAGE_SIZE_MASK)))) {
+		if (gpte & paging_rsvd_mask(m, level, large)) {
 			errcode = PFERR_RSVD_MASK | PFERR_PRESENT_MASK;
 			goto error;
 		}

@@ -358,7 +358,7 @@ static void make_mmu_pages_available(struct kvm *kvm, unsigned room)
  * write-protects the table's gfn. NULL when the host has no memory. */
 static struct kvm_mmu_page *kvm_mmu_get_shadow_page(struct kvm *kvm, gfn_t gfn, union kvm_mmu_page_role role)
 {
-	// @lab 05 get_shadow_page: Find (gfn, role) in the hash, or make it: pool, spt (and gfns), hash, active list, account_shadowed.
+	// @lab 05 kvm_mmu_get_shadow_page: Find (gfn, role) in the hash, or make it: pool, spt (and gfns), hash, active list, account_shadowed.
 	(void)kvm, (void)gfn, (void)role;
 	lab_todo(5, "kvm_mmu_get_shadow_page");
 	// @end
@@ -520,7 +520,7 @@ static bool gfn_is_root(struct kvm_vcpu *vcpu, gfn_t gfn)
  * (Linux: kvm_mmu_unprotect_page). True if there was one. */
 bool kvm_mmu_unprotect_page(struct kvm *kvm, gfn_t gfn)
 {
-	// @lab 05 unprotect_page: Zap every valid, indirect shadow page of gfn (the hash's bucket holds them).
+	// @lab 05 kvm_mmu_unprotect_page: Zap every valid, indirect shadow page of gfn (the hash's bucket holds them).
 	(void)kvm, (void)gfn;
 	lab_todo(5, "kvm_mmu_unprotect_page");
 	// @end
@@ -855,7 +855,7 @@ void kvm_mmu_free_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
  * they are zapped and refilled read-only. */
 void kvm_mmu_slot_remove_write_access(struct kvm *kvm, struct kvm_memory_slot *slot)
 {
-	// @lab 05 slot_remove_write_access: Write-protect every gfn of the slot through its rmap.
+	// @lab 05 kvm_mmu_slot_remove_write_access: Write-protect every gfn of the slot through its rmap.
 	(void)kvm, (void)slot;
 	lab_todo(5, "kvm_mmu_slot_remove_write_access");
 	// @end

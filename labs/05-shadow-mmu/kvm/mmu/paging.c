@@ -61,7 +61,7 @@ bool paging_pdpte_valid(const struct paging_mode *m, uint64_t pdpte)
 
 uint32_t paging_permission_fault(const struct paging_mode *m, unsigned pte_access, uint32_t access)
 {
-	// @lab 05 permission_fault: The access rights of SDM Vol. 3 4.6 on the combined rights (Linux: permission_fault).
+	// @lab 05 paging_permission_fault: The access rights of SDM Vol. 3 4.6 on the combined rights (Linux: permission_fault).
 	(void)m, (void)pte_access, (void)access;
 	lab_todo(5, "paging_permission_fault");
 	// @end
@@ -71,10 +71,44 @@ uint32_t paging_permission_fault(const struct paging_mode *m, unsigned pte_acces
 /* your helpers */
 // @end
 
+/* What the entry grants: R/W, U/S and, with EFER.NXE, the absence of XD. */
+static unsigned gpte_access(const struct paging_mode *m, uint64_t gpte)
+{
+	// @lab 05 gpte_access: The ACC_* rights one guest entry grants (SDM Vol. 3 4.6; Linux: FNAME(gpte_access)).
+	(void)m, (void)gpte;
+	lab_todo(5, "gpte_access");
+	// @end
+}
+
+/* Whether the entry at level maps a page rather than a table: PS, where the
+ * format gives it that meaning. */
+static bool gpte_is_large(const struct paging_mode *m, uint64_t gpte, int level)
+{
+	// @lab 05 gpte_is_large: PS=1 maps a page at level 2 (32-bit: only with CR4.PSE) and 3; in a PML4E it is a reserved bit.
+	(void)m, (void)gpte, (void)level;
+	lab_todo(5, "gpte_is_large");
+	// @end
+}
+
+/* The address of the next table an entry points to. */
+static uint64_t gpte_table_addr(const struct paging_mode *m, uint64_t gpte)
+{
+	return gpte & (m->levels == 2 ? PT32_BASE_ADDR_MASK : PT64_BASE_ADDR_MASK);
+}
+
+/* The 4 KiB frame addr falls in, under a leaf entry at level. */
+static uint64_t gpte_page_gfn(const struct paging_mode *m, uint64_t gpte, int level, uint64_t addr)
+{
+	// @lab 05 gpte_page_gfn: The frame of addr under a leaf: 4 KiB, 2 MiB, 1 GiB, or a 4 MiB page with PSE-36 (SDM Vol. 3 4.3, 4.5).
+	(void)m, (void)gpte, (void)level, (void)addr;
+	lab_todo(5, "gpte_page_gfn");
+	// @end
+}
+
 bool paging_walk_addr(struct guest_walker *w, const struct paging_mode *m, const struct paging_mem *mem,
 		      uint64_t addr, uint32_t access)
 {
-	// @lab 05 walk_addr: Translate addr with the guest's tables for one access; set A/D; else the #PF (Linux: FNAME(walk_addr_generic)).
+	// @lab 05 paging_walk_addr: Translate addr with the guest's tables for one access; set A/D; else the #PF (Linux: FNAME(walk_addr_generic)).
 	(void)w, (void)m, (void)mem, (void)addr, (void)access;
 	lab_todo(5, "paging_walk_addr");
 	// @end
