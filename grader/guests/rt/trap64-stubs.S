@@ -80,21 +80,15 @@ trap64_run:
 	.globl trap64_run_user
 trap64_run_user:
 	trap64_save
-	movq %rdi, %rax
-	movq %rdx, %rdi
-	cmpl $0, trap64_user_sysexit(%rip)
-	jne 1f
+	movq %rdx, %rax
 	/* IRETQ to CPL 3 (SDM Vol. 3 6.14.3): SS, RSP, RFLAGS (IF stays 0), CS, RIP. */
 	pushq $TRAP64_SEL_UDATA
 	pushq %rsi
 	pushq $2
 	pushq $TRAP64_SEL_UCODE
-	pushq %rax
+	pushq %rdi
+	movq %rax, %rdi
 	iretq
-1:	/* SYSEXIT with REX.W: RIP = RDX, RSP = RCX, CS/SS from IA32_SYSENTER_CS. */
-	movq %rax, %rdx
-	movq %rsi, %rcx
-	sysexitq
 
 	/* void trap64_resume(uint64_t rsp): back into the trap64_run*() whose
 	 * trap64_save left rsp, returning 0. */

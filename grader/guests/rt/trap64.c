@@ -9,7 +9,6 @@ _Noreturn void trap64_resume(uint64_t rsp);
 void trap64_handler(struct trap64_frame *f);
 
 struct trap64_event trap64_last;
-int trap64_user_sysexit;
 
 /* The 64-bit TSS (SDM Vol. 3 8.7, figure 8-11): only RSP0 is used, the
  * stack a ring-3 exception switches to. No I/O bitmap (base past the limit). */
@@ -34,7 +33,7 @@ static uint64_t gdt[9] __attribute__((aligned(16))) = {
 	0x00cf9b000000ffffull, /* 0x08 flat 32-bit code */
 	0x00cf93000000ffffull, /* 0x10 flat data */
 	0x00af9b000000ffffull, /* 0x18 64-bit code */
-	0,
+	0,                     /* 0x20 unused */
 	0x00affb000000ffffull, /* 0x28 64-bit code, DPL 3 */
 	0x00cff3000000ffffull, /* 0x30 data, DPL 3 */
 };
@@ -62,8 +61,6 @@ void trap64_init(void)
 	__asm__ volatile("lgdt %0" : : "m"(g));
 	lidt(&i);
 	__asm__ volatile("ltr %w0" : : "r"((uint16_t)TRAP64_SEL_TSS));
-	/* SYSEXIT takes ring 3's CS and SS from here; a zero value would #GP. */
-	wrmsr(MSR_IA32_SYSENTER_CS, TRAP64_SEL_CODE32);
 }
 
 void trap64_handler(struct trap64_frame *f)

@@ -11,8 +11,9 @@
  * An exception taken while one of them runs is recorded in trap64_last and
  * ends the run: execution continues after the trap64_run*() call, on its
  * stack, with its callee-saved registers (a longjmp, not a return from the
- * exception). Nothing returns with IRET, which a host KVM that emulates CPL 0
- * code cannot run in long mode (HOST-KVM.md). Any other exception is reported
+ * exception): no exception handler returns, so nothing depends on how a host
+ * KVM that emulates CPL 0 code runs IRET from one (HOST-KVM.md); ring 3 is
+ * entered with IRETQ, which that host does run. Any other exception is reported
  * as "not ok unexpected-exception" and ends the guest.
  *
  * Ring 3 needs its code and stack mapped with U/S = 1 at every level (SDM
@@ -22,10 +23,8 @@
 #ifndef RT_TRAP64_H
 #define RT_TRAP64_H
 
-/* The VMM's four descriptors keep their selectors (guest_abi.h); ring 3's
- * follow at the places SYSEXIT's 64-bit form expects them relative to
- * IA32_SYSENTER_CS = TRAP64_SEL_CODE32 (SDM Vol. 2B, SYSEXIT: CS = +32, SS = +40). */
-#define TRAP64_SEL_CODE32 0x08
+/* The VMM's four descriptors keep their selectors (guest_abi.h), so loading
+ * this GDT needs no far jump; ring 3's code and data and the TSS follow. */
 #define TRAP64_SEL_KCODE  0x18
 #define TRAP64_SEL_UCODE  (0x28 | 3)
 #define TRAP64_SEL_UDATA  (0x30 | 3)
@@ -69,10 +68,6 @@ void trap64_user_identity(uint64_t *pml4, uint64_t *pdpt, uint64_t *pd);
 int trap64_run(void (*fn)(uint64_t), uint64_t arg);
 /* Always 0: ring-3 code ends by an exception (trap64_last). */
 int trap64_run_user(uint64_t rip, uint64_t rsp, uint64_t arg);
-
-/* How trap64_run_user() reaches ring 3: IRETQ (default), or SYSEXIT (64-bit
- * form) where the CPU or the host's emulator prefers it. */
-extern int trap64_user_sysexit;
 #endif
 
 #endif
