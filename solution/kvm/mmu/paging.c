@@ -218,8 +218,9 @@ retry:
 
 error:
 	errcode |= access & (PFERR_WRITE_MASK | PFERR_USER_MASK);
-	/* I/D is reported only where fetches can fault on XD (4.7). */
-	if ((access & PFERR_FETCH_MASK) && m->efer_nx)
+	/* I/D is reported only where fetches can fault on XD: PAE or 4-level
+	 * paging with EFER.NXE (4.7; SMEP, the other case, is not offered). */
+	if ((access & PFERR_FETCH_MASK) && m->efer_nx && m->levels > 2)
 		errcode |= PFERR_FETCH_MASK;
 	w->fault = (struct paging_fault){ .error_code = errcode, .address = addr };
 	return false;
