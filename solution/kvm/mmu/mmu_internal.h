@@ -16,7 +16,8 @@
  * (Linux: union kvm_mmu_page_role). One guest table gets several shadow
  * pages when it is reached with different roles: through directory entries
  * with different rights (access), under another CR0.WP or EFER.NXE, or,
- * for a 32-bit guest's 1024-entry table, once per 512-entry part (quadrant).
+ * for a 32-bit guest's 1024-entry table, once per 512-entry part (quadrant)
+ * and under each CR4.PSE (which says whether its PDEs' PS bit counts).
  */
 union kvm_mmu_page_role {
 	uint32_t word;
@@ -28,6 +29,7 @@ union kvm_mmu_page_role {
 		unsigned access : 3;           /* ACC_* the guest's entries above allow */
 		unsigned cr0_wp : 1;
 		unsigned efer_nx : 1;
+		unsigned cr4_pse : 1;          /* with 4-byte entries: PS=1 in a PDE maps 4 MiB (else it is ignored) */
 		unsigned invalid : 1;          /* zapped while a vCPU still has it as its root */
 	};
 };

@@ -401,6 +401,8 @@ static union kvm_mmu_page_role shadow_root_role(const struct paging_mode *m, int
 	role.access = ACC_ALL;
 	role.cr0_wp = m->cr0_wp;
 	role.efer_nx = m->efer_nx;
+	/* PAE and 4-level entries always honour PS: only 32-bit paging needs it. */
+	role.cr4_pse = m->levels == 2 && m->cr4_pse;
 	return role;
 }
 
