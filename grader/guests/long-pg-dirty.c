@@ -10,7 +10,8 @@
  * The probe region (16 pages at PROBE_GPA, nothing else touches it) is
  * mapped three ways: 4 KiB PTEs at REGION_VA, a second 4 KiB alias of one
  * page at ALIAS_VA, and one 2 MiB page at LARGE_VA (shadowed by 4 KiB
- * direct pages). The guest syncs (clearing the log), writes some pages
+ * direct pages). The guest writes every page through every mapping (so
+ * each is mapped writable), syncs (clearing the log), writes some pages
  * through each mapping, reads others through each, syncs again and prints
  *   expect-dirty: region=0x400000+0x10000 wrote=...
  * for the grader to compare with the VMM's second "dirty:" line, as
@@ -70,11 +71,16 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	pd_large[0] = PROBE_GPA | OWN_FLAGS | PT_PAGE_SIZE_MASK;
 	write_cr3(pa(root));
 
-	/* Map everything in before the log is cleared, so the first faults
-	 * after it are the dirty log's own. */
+	/* Map everything in, writable, before the log is cleared: taking the
+	 * log must write-protect pages already mapped writable again, or the
+	 * writes below go unseen. (Each page is written 0 and still reads 0.) */
 	uint32_t sum = 0;
-	for (unsigned i = 0; i < PROBE_PAGES; i++)
+	for (unsigned i = 0; i < PROBE_PAGES; i++) {
+		*at(REGION_VA, i) = 0;
+		*at(LARGE_VA, i) = 0;
 		sum += *at(REGION_VA, i) + *at(LARGE_VA, i);
+	}
+	*at(ALIAS_VA, 0) = 0;
 	sum += *at(ALIAS_VA, 0);
 
 	uint32_t first = testdev_cmd(ABI_CMD_DIRTY_SYNC, 0);

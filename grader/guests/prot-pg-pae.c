@@ -179,6 +179,13 @@ static void check_pdpte_registers(void)
 	pg_expect_load("pdpte-register-walked", "a page of quarter 3 never touched before, after its PDPTE changed in "
 		       "memory, before MOV CR3 (the walk starts at the PDPTE registers)", VA_Q3(1) + PG_PROBE,
 		       TAG_Q3(0, 1));
+	/* MOV to CR0 that changes only WP does not load the PDPTEs (4.4.1 lists
+	 * CD, NW and PG): a hypervisor that rebuilds its view of the guest's
+	 * paging here must still start at the registers, not at memory. */
+	write_cr0(read_cr0() & ~X86_CR0_WP);
+	write_cr0(read_cr0() | X86_CR0_WP);
+	pg_expect_load("pdpte-register-kept-by-cr0-wp", "quarter 3 after its PDPTE changed in memory and MOV to CR0 "
+		       "toggled WP (no PDPTE load)", VA_Q3(0) + PG_PROBE, TAG_Q3(0, 0));
 	write_cr3(pg_pa(pdpt_a));
 	pg_expect_load("pdpte-loaded-by-mov-cr3", "quarter 3 after MOV CR3 loaded the changed PDPTE", VA_Q3(0) + PG_PROBE,
 		       TAG_Q3(1, 0));
