@@ -17,13 +17,15 @@
  *            shadow pages than minikvm keeps for a 32 MiB guest (2 % of its
  *            pages, mmu.c), so it must recycle them as it goes
  *   touch    the first store to a page never touched, through a 4 KiB
- *            mapping never used: the fault a fresh anonymous page costs
+ *            mapping never used: the fault a fresh anonymous page costs.
+ *            The pages are those from TOUCH_GPA to the end of RAM (at most
+ *            TOUCH_PAGES), so more RAM gives longer samples
  *
  * For each it prints
  *
  *   bench <figure> start
  *   bench <figure> stop
- *   bench <figure> iterations <N> cycles <C>     (REPS times)
+ *   bench <figure> iterations <N> cycles <C>     (REPS samples)
  *
  * start and stop enclose all the timed samples, back to back, so that the
  * host can time them on its own clock too (under an emulator the TSC is the
@@ -31,12 +33,13 @@
  *
  * Which figure runs is chosen by the RAM size the guest reads from fw_cfg
  * (item 0x03, the VMM's --mem): the number of whole pages past a multiple of
- * 64 KiB, SEL. SEL 0 (--mem 32M, the default) runs every figure; SEL 2f runs
- * figure f alone (f = 1..4, in the order above) and SEL 2f - 1 runs it with
- * 0 iterations per sample: the same set-up, warm-up and output, so the
- * difference between the two runs' MMU counters (minikvm prints them when
- * the VM ends) is exactly the timed iterations' work. A few pages more or
- * less leave the shadow bound of mmu.c (2 % of the pages) unchanged.
+ * 64 KiB, SEL. SEL 0 (--mem 32M, the default) runs every figure; SEL 2f
+ * runs figure f alone (f = 1..4, in the order above: --mem 0x2004000, 32 MiB
+ * and 4 pages, the cr3 figure) and SEL 2f - 1 runs it with 0 iterations per
+ * sample: the same set-up, warm-up and output, so the difference between
+ * the two runs' MMU counters (minikvm prints them when the VM ends) is
+ * exactly the timed iterations' work. A few pages more or less leave the
+ * shadow bound of mmu.c (2 % of the pages) unchanged.
  *
  * Every table a figure edits is a page of its own, below the root, and the
  * root is written only before it is first loaded: on minikvm at stage 05 a
@@ -46,21 +49,21 @@
 
 #include "kut.h"
 
-#define REPS            5
+#define REPS            15
 #define UPD_VA          0x8000000000ull   /* PML4 slot 1, PDPT 0, PD 0, PT 0 */
 #define UPD_PAGES       8                 /* a power of two: the index is a mask */
 #define CR3_SPACES      16
 #define CR3_MANY_SPACES 64
 #define PRIVATE_VA      0x8000000000ull   /* in each CR3 space: its private page */
 #define TOUCH_VA        0x10000000000ull  /* PML4 slot 2 */
-#define TOUCH_GPA       0x1000000ull      /* 16 MiB: pages the guest never touches otherwise */
-#define TOUCH_PTS       8
-#define TOUCH_PAGES     (TOUCH_PTS * PT64_ENT_PER_PAGE) /* 16 MiB, up to 32 MiB of RAM */
-#define TOUCH_PER_SAMPLE 512
+#define TOUCH_GPA       0x400000ull       /* 4 MiB, above the image: pages the guest never touches otherwise */
+#define TOUCH_PTS       64                /* 128 MiB of fresh pages at most */
+#define TOUCH_PAGES     (TOUCH_PTS * PT64_ENT_PER_PAGE)
+#define TOUCH_MAX_PER_SAMPLE 4096
 #define TOUCH_PROBES    8                 /* pages read back through the identity map */
 #define OWN_FLAGS       (PT_PRESENT_MASK | PT_WRITABLE_MASK)
 #define SEL_MASK        15                /* pages within 64 KiB */
-#define RAM_NEEDED      (TOUCH_GPA + TOUCH_PAGES * PAGE_SIZE)
+#define RAM_NEEDED      (32ull << 20)
 
 typedef uint64_t table_t[PT64_ENT_PER_PAGE];
 
@@ -77,7 +80,8 @@ static struct space {
 } spaces[CR3_MANY_SPACES] __attribute__((aligned(PAGE_SIZE)));
 
 static uint64_t vmm_cr3;
-static unsigned upd_next, upd_bad, cr3_next, cr3_bad, touch_next;
+static unsigned upd_next, upd_bad, cr3_next, cr3_bad, touch_next, touch_pages;
+extern char _end[]; /* rt/image64.ld */
 
 /* RDTSC, not RDTSCP: the PVM host KVM cannot run RDTSCP at CPL0
  * (HOST-KVM.md); the MOV CR3, INVLPG and exits around it serialize enough
@@ -112,7 +116,7 @@ static void build_tables(void)
 	own.touch_pdpt[PT64_INDEX(TOUCH_VA, 3)] = pa(own.touch_pd) | OWN_FLAGS;
 	for (unsigned t = 0; t < TOUCH_PTS; t++) {
 		own.touch_pd[PT64_INDEX(TOUCH_VA, 2) + t] = pa(own.touch_pt[t]) | OWN_FLAGS;
-		for (unsigned e = 0; e < PT64_ENT_PER_PAGE; e++)
+		for (unsigned e = 0; e < PT64_ENT_PER_PAGE && t * PT64_ENT_PER_PAGE + e < touch_pages; e++)
 			own.touch_pt[t][e] = (TOUCH_GPA + ((uint64_t)t * PT64_ENT_PER_PAGE + e) * PAGE_SIZE) | OWN_FLAGS;
 	}
 
@@ -157,25 +161,30 @@ static void touch_run(unsigned n)
 		*touch_va(touch_next) = touch_tag(touch_next);
 }
 
-static const struct figure {
+/* Short samples, as bench-vmexit's: the host's load slows a sample, never
+ * speeds it up, so the host takes each boot's fastest. All REPS of them
+ * take about half a second or more on minikvm under Bochs, so that the
+ * host's clock, read as lines arrive (every 20 ms), times them to a few per
+ * cent. The touch figure takes what RAM allows (touch_pages): every store
+ * needs a page of its own. warm: the untimed iterations before the samples,
+ * which leave first-use costs out (every space visited once). */
+static struct figure {
 	const char *name;
 	void (*run)(unsigned n);
-	unsigned iterations; /* per sample */
+	unsigned iterations, warm;
 } figures[] = {
-	{ "pte", pte_run, 1000 },
-	{ "cr3", cr3_run, 1000 },
-	{ "cr3-64", cr3_many_run, 1000 },
-	{ "touch", touch_run, TOUCH_PER_SAMPLE },
+	{ "pte", pte_run, 400, UPD_PAGES },
+	{ "cr3", cr3_run, 1000, CR3_SPACES },
+	{ "cr3-64", cr3_many_run, 200, CR3_MANY_SPACES },
+	{ "touch", touch_run, 0, 1 },
 };
 #define NFIGURES (sizeof(figures) / sizeof(figures[0]))
-_Static_assert(1 + REPS * TOUCH_PER_SAMPLE <= TOUCH_PAGES, "the touch figure needs a fresh page for every store");
 
-/* One untimed iteration (first-use costs stay out of the samples), then
- * REPS samples of n iterations each. */
+/* The untimed warm-up, then REPS samples of n iterations each. */
 static void time_figure(const struct figure *f, unsigned n)
 {
 	uint64_t cycles[REPS];
-	f->run(1);
+	f->run(f->warm);
 	printf("bench %s start\n", f->name);
 	for (unsigned rep = 0; rep < REPS; rep++) {
 		uint64_t t0 = rdtsc();
@@ -205,7 +214,7 @@ static void check(const struct figure *f)
 			wrong += *touch_va(j) != touch_tag(j);
 		write_cr3(vmm_cr3);
 		for (unsigned p = 0; p < TOUCH_PROBES; p++) {
-			unsigned j = p * (TOUCH_PAGES / TOUCH_PROBES);
+			unsigned j = p * (touch_pages / TOUCH_PROBES);
 			uint64_t got = *(volatile uint64_t *)(uintptr_t)(TOUCH_GPA + (uint64_t)j * PAGE_SIZE);
 			wrong += j < touch_next && got != touch_tag(j);
 		}
@@ -223,9 +232,20 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	uint64_t ram = memcmp(&sig, ABI_FW_CFG_SIGNATURE, 4) ? 0 : fw_cfg_read(ABI_FW_CFG_RAM_SIZE, 8);
 	unsigned sel = (unsigned)(ram >> PAGE_SHIFT) & SEL_MASK;
 	if (ram < RAM_NEEDED) {
-		skip("mmu-figures", "needs 32 MiB of RAM (fw_cfg RAM size): the touch figure stores to 16-32 MiB");
+		skip("mmu-figures", "needs 32 MiB of RAM or more (fw_cfg RAM size)");
 		end();
 	}
+	if (pa(_end) > TOUCH_GPA) {
+		report(0, "image-below-touch-pages", "the image ends at 0x%llx, above the fresh pages at 0x%llx",
+		       (unsigned long long)pa(_end), TOUCH_GPA);
+		end();
+	}
+	touch_pages = (unsigned)((ram - TOUCH_GPA) >> PAGE_SHIFT);
+	if (touch_pages > TOUCH_PAGES)
+		touch_pages = TOUCH_PAGES;
+	figures[NFIGURES - 1].iterations = (touch_pages - figures[NFIGURES - 1].warm) / REPS;
+	if (figures[NFIGURES - 1].iterations > TOUCH_MAX_PER_SAMPLE)
+		figures[NFIGURES - 1].iterations = TOUCH_MAX_PER_SAMPLE;
 	if (sel > 2 * NFIGURES) {
 		report(0, "figure-selector", "RAM size 0x%llx selects %u: want 0 (every figure) or 1..%u",
 		       (unsigned long long)ram, sel, (unsigned)(2 * NFIGURES));
