@@ -62,9 +62,9 @@ static int gm_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, uint64_t new_val, u
 {
 	(void)ctx;
 	gm.cmpxchg_calls++;
-	ck_assert_msg(size == gm.entry_size, "A/D update of a %u-byte entry where the format's entries have %u bytes",
-		      size, gm.entry_size);
-	ck_assert_msg(gpa < GMEM_SIZE, "A/D update at 0x%llx, outside guest memory", (unsigned long long)gpa);
+	require(size == gm.entry_size, "A/D update of a %u-byte entry where the format's entries have %u bytes",
+		size, gm.entry_size);
+	require(gpa < GMEM_SIZE, "A/D update at 0x%llx, outside guest memory", (unsigned long long)gpa);
 	if (gm.rom)
 		return -1;
 	if (gm.races > 0) {
@@ -201,24 +201,24 @@ static void expect_fault(const struct tcase *c, uint32_t access, uint32_t errcod
 {
 	struct guest_walker w;
 	bool ok = paging_walk_addr(&w, &c->m, &mem, c->addr, access);
-	ck_assert_msg(!ok, "%s, %s: %s, yet the walk succeeded (gfn 0x%llx)", mode_name(c), access_name(access), why,
-		      (unsigned long long)w.gfn);
-	ck_assert_msg(w.fault.error_code == errcode, "%s, %s: %s: #PF error code 0x%x, expected 0x%x", mode_name(c),
-		      access_name(access), why, w.fault.error_code, errcode);
-	ck_assert_msg(w.fault.address == c->addr, "%s, %s: %s: CR2 0x%llx, expected the address", mode_name(c),
-		      access_name(access), why, (unsigned long long)w.fault.address);
+	require(!ok, "%s, %s: %s, yet the walk succeeded (gfn 0x%llx)", mode_name(c), access_name(access), why,
+		(unsigned long long)w.gfn);
+	require(w.fault.error_code == errcode, "%s, %s: %s: #PF error code 0x%x, expected 0x%x", mode_name(c),
+		access_name(access), why, w.fault.error_code, errcode);
+	require(w.fault.address == c->addr, "%s, %s: %s: CR2 0x%llx, expected the address", mode_name(c),
+		access_name(access), why, (unsigned long long)w.fault.address);
 }
 
 static void expect_gfn(const struct tcase *c, uint32_t access, uint64_t gfn, const char *why)
 {
 	struct guest_walker w;
 	bool ok = paging_walk_addr(&w, &c->m, &mem, c->addr, access);
-	ck_assert_msg(ok, "%s, %s: %s: #PF 0x%x instead of a translation", mode_name(c), access_name(access), why,
-		      w.fault.error_code);
-	ck_assert_msg(w.gfn == gfn, "%s, %s: %s: gfn 0x%llx, expected 0x%llx", mode_name(c), access_name(access), why,
-		      (unsigned long long)w.gfn, (unsigned long long)gfn);
-	ck_assert_msg(w.level == c->leaf, "%s: %s: walker.level %d, expected %d (the leaf's level)", mode_name(c), why,
-		      w.level, c->leaf);
+	require(ok, "%s, %s: %s: #PF 0x%x instead of a translation", mode_name(c), access_name(access), why,
+		w.fault.error_code);
+	require(w.gfn == gfn, "%s, %s: %s: gfn 0x%llx, expected 0x%llx", mode_name(c), access_name(access), why,
+		(unsigned long long)w.gfn, (unsigned long long)gfn);
+	require(w.level == c->leaf, "%s: %s: walker.level %d, expected %d (the leaf's level)", mode_name(c), why,
+		w.level, c->leaf);
 }
 
 /* ---- paging_permission_fault ------------------------------------------------- */
@@ -242,13 +242,13 @@ START_TEST(ex1_permission_fault_rules)
 						     (write && !(acc & ACC_WRITE_MASK) && (user || wp)) ||
 						     (fetch && nx && !(acc & ACC_EXEC_MASK));
 					uint32_t r = paging_permission_fault(&m, acc, a);
-					ck_assert_msg(!!r == fault,
-						      "rights exec=%d write=%d user=%d, CR0.WP=%d EFER.NXE=%d, %s: %s",
-						      !!(acc & ACC_EXEC_MASK), !!(acc & ACC_WRITE_MASK),
-						      !!(acc & ACC_USER_MASK), wp, nx, access_name(a),
-						      fault ? "must fault, got 0" : "must be allowed");
-					ck_assert_msg(!r || (r & PFERR_PRESENT_MASK),
-						      "a protection fault has P=1 in its error code (SDM Vol. 3 4.7), got 0x%x", r);
+					require(!!r == fault,
+						"rights exec=%d write=%d user=%d, CR0.WP=%d EFER.NXE=%d, %s: %s",
+						!!(acc & ACC_EXEC_MASK), !!(acc & ACC_WRITE_MASK),
+						!!(acc & ACC_USER_MASK), wp, nx, access_name(a),
+						fault ? "must fault, got 0" : "must be allowed");
+					require(!r || (r & PFERR_PRESENT_MASK),
+						"a protection fault has P=1 in its error code (SDM Vol. 3 4.7), got 0x%x", r);
 				}
 	}
 }
@@ -287,22 +287,11 @@ static bool has_rights(const struct tcase *c, int l)
 	return l >= c->leaf && l <= top_level(c);
 }
 
-START_TEST(ex1_walk_permission_matrix)
+/* One case of the matrix: the leaf's flags lf and those of the level-up entry uf
+ * (bit 0 U/S, bit 1 R/W, bit 2 XD), CR0.WP, EFER.NXE, the access. */
+static void matrix_case(const struct mode_case *mc, int up, int lf, int uf, bool wp, bool nx, uint32_t access)
 {
-	const struct mode_case *mc = &modes[_i];
-	static const uint32_t accesses[] = { 0, PFERR_WRITE_MASK, PFERR_FETCH_MASK };
 	struct tcase c;
-	mode_init(&c, mc);
-	int nflags = c.m.levels == 2 ? 4 : 8;  /* 4-byte entries have no XD bit */
-	/* One level above the leaf varies with the leaf (or none, when the leaf is the top). */
-	for (int up = c.leaf; up <= top_level(&c); up++) {
-		for (int lf = 0; lf < nflags; lf++)
-			for (int uf = 0; uf < (up == c.leaf ? 1 : nflags); uf++)
-				for (int wp = 0; wp < 2; wp++)
-					for (int nx = 0; nx < 2; nx++)
-						for (int cpl3 = 0; cpl3 < 2; cpl3++)
-							for (int ai = 0; ai < 3; ai++) {
-	uint32_t access = accesses[ai] | (cpl3 ? PFERR_USER_MASK : 0);
 	mode_init(&c, mc);
 	c.m.cr0_wp = wp;
 	c.m.efer_nx = nx;
@@ -328,27 +317,44 @@ START_TEST(ex1_walk_permission_matrix)
 	if (xd && !nx) {
 		/* Without EFER.NXE bit 63 is reserved (SDM Vol. 3 4.4.2, 4.5.4). */
 		expect_fault(&c, access, PFERR_PRESENT_MASK | PFERR_RSVD_MASK | access_bits(access), why);
-		continue;
+		return;
 	}
 	bool fault = (user && !user_ok) || (write && !write_ok && (user || wp)) || (fetch && nx && xd);
 	if (fault) {
 		expect_fault(&c, access, PFERR_PRESENT_MASK | access_bits(access) | id_bit(&c, access), why);
-		continue;
+		return;
 	}
 	struct guest_walker w;
-	ck_assert_msg(paging_walk_addr(&w, &c.m, &mem, c.addr, access), "%s, %s: %s: allowed, yet #PF 0x%x",
-		      mode_name(&c), access_name(access), why, w.fault.error_code);
-	ck_assert_msg(w.gfn == expected_gfn(&c) && w.level == c.leaf, "%s: %s: gfn 0x%llx level %d, expected 0x%llx level %d",
-		      mode_name(&c), why, (unsigned long long)w.gfn, w.level, (unsigned long long)expected_gfn(&c), c.leaf);
+	require(paging_walk_addr(&w, &c.m, &mem, c.addr, access), "%s, %s: %s: allowed, yet #PF 0x%x",
+		mode_name(&c), access_name(access), why, w.fault.error_code);
+	require(w.gfn == expected_gfn(&c) && w.level == c.leaf, "%s: %s: gfn 0x%llx level %d, expected 0x%llx level %d",
+		mode_name(&c), why, (unsigned long long)w.gfn, w.level, (unsigned long long)expected_gfn(&c), c.leaf);
 	unsigned acc = (user_ok ? ACC_USER_MASK : 0) | (write_ok ? ACC_WRITE_MASK : 0) |
 		       (nx && xd ? 0 : ACC_EXEC_MASK);
-	ck_assert_msg(w.pte_access == acc, "%s: %s: walker.pte_access 0x%x, expected 0x%x (the rights of every level combined)",
-		      mode_name(&c), why, w.pte_access, acc);
+	require(w.pte_access == acc, "%s: %s: walker.pte_access 0x%x, expected 0x%x (the rights of every level combined)",
+		mode_name(&c), why, w.pte_access, acc);
 	uint64_t leaf = gm_get(c.ent[c.leaf], esize(&c));
-	ck_assert_msg((leaf & A) && !!(leaf & D) == write, "%s, %s: %s: the leaf's A=%d D=%d after the access (SDM Vol. 3 4.8)",
-		      mode_name(&c), access_name(access), why, !!(leaf & A), !!(leaf & D));
-							}
-	}
+	require((leaf & A) && !!(leaf & D) == write, "%s, %s: %s: the leaf's A=%d D=%d after the access (SDM Vol. 3 4.8)",
+		mode_name(&c), access_name(access), why, !!(leaf & A), !!(leaf & D));
+}
+
+START_TEST(ex1_walk_permission_matrix)
+{
+	const struct mode_case *mc = &modes[_i];
+	static const uint32_t accesses[] = { 0, PFERR_WRITE_MASK, PFERR_FETCH_MASK };
+	struct tcase c;
+	mode_init(&c, mc);
+	int nflags = c.m.levels == 2 ? 4 : 8;  /* 4-byte entries have no XD bit */
+	/* One level above the leaf varies with the leaf (or none, when the leaf is the top). */
+	for (int up = c.leaf; up <= top_level(&c); up++)
+		for (int lf = 0; lf < nflags; lf++)
+			for (int uf = 0; uf < (up == c.leaf ? 1 : nflags); uf++)
+				for (int wp = 0; wp < 2; wp++)
+					for (int nx = 0; nx < 2; nx++)
+						for (int cpl3 = 0; cpl3 < 2; cpl3++)
+							for (int ai = 0; ai < 3; ai++)
+								matrix_case(mc, up, lf, uf, wp, nx,
+									    accesses[ai] | (cpl3 ? PFERR_USER_MASK : 0));
 }
 END_TEST
 
@@ -459,9 +465,9 @@ START_TEST(ex1_walk_reserved_bits)
 			expect_fault(&c, a, PFERR_PRESENT_MASK | PFERR_FETCH_MASK, "XD forbids the fetch");
 		else {
 			struct guest_walker w;
-			ck_assert_msg(paging_walk_addr(&w, &c.m, &mem, c.addr, a),
-				      "%s, %s: the bit is not reserved here, yet #PF 0x%x", mode_name(&c), access_name(a),
-				      w.fault.error_code);
+			require(paging_walk_addr(&w, &c.m, &mem, c.addr, a),
+				"%s, %s: the bit is not reserved here, yet #PF 0x%x", mode_name(&c), access_name(a),
+				w.fault.error_code);
 		}
 	}
 }
@@ -520,25 +526,25 @@ START_TEST(ex1_walk_sets_accessed_and_dirty)
 					       gm_get(PAE_PDPT + 24, 8);
 			struct guest_walker w;
 			uint32_t access = write ? PFERR_WRITE_MASK : 0;
-			ck_assert_msg(paging_walk_addr(&w, &c.m, &mem, c.addr, access), "%s: no translation", mode_name(&c));
+			require(paging_walk_addr(&w, &c.m, &mem, c.addr, access), "%s: no translation", mode_name(&c));
 			/* A in every entry the walk used, D in the leaf of a write only (SDM Vol. 3 4.8). */
 			for (int l = top_level(&c); l >= c.leaf; l--) {
 				uint64_t e = gm_get(c.ent[l], esize(&c));
-				ck_assert_msg(e & A, "%s, %s: the level-%d entry's A flag is not set", mode_name(&c),
-					      access_name(access), l);
+				require(e & A, "%s, %s: the level-%d entry's A flag is not set", mode_name(&c),
+					access_name(access), l);
 				bool want_d = write && l == c.leaf;
-				ck_assert_msg(!!(e & D) == want_d, "%s, %s: the level-%d entry has D=%d, expected %d",
-					      mode_name(&c), access_name(access), l, !!(e & D), want_d);
-				ck_assert_msg(w.ptes[l] == e, "%s: walker.ptes[%d] is 0x%llx, the entry now 0x%llx", mode_name(&c),
-					      l, (unsigned long long)w.ptes[l], (unsigned long long)e);
+				require(!!(e & D) == want_d, "%s, %s: the level-%d entry has D=%d, expected %d",
+					mode_name(&c), access_name(access), l, !!(e & D), want_d);
+				require(w.ptes[l] == e, "%s: walker.ptes[%d] is 0x%llx, the entry now 0x%llx", mode_name(&c),
+					l, (unsigned long long)w.ptes[l], (unsigned long long)e);
 			}
-			ck_assert_msg(w.dirty == (bool)write, "%s, %s: walker.dirty %d", mode_name(&c), access_name(access),
-				      w.dirty);
+			require(w.dirty == (bool)write, "%s, %s: walker.dirty %d", mode_name(&c), access_name(access),
+				w.dirty);
 			/* PAE PDPTEs live in registers and have no A flag (Table 4-8: bit 5 reserved). */
 			if (c.m.levels == 3)
-				ck_assert_msg((gm_get(PAE_PDPT, 8) ^ gm_get(PAE_PDPT + 8, 8) ^ gm_get(PAE_PDPT + 16, 8) ^
-					       gm_get(PAE_PDPT + 24, 8)) == pdpt_before,
-					      "%s: the PDPT in memory was written", mode_name(&c));
+				require((gm_get(PAE_PDPT, 8) ^ gm_get(PAE_PDPT + 8, 8) ^ gm_get(PAE_PDPT + 16, 8) ^
+					 gm_get(PAE_PDPT + 24, 8)) == pdpt_before,
+					"%s: the PDPT in memory was written", mode_name(&c));
 		}
 	}
 }
@@ -572,8 +578,8 @@ START_TEST(ex1_walk_retries_when_an_entry_changes)
 		c.frame = other;
 		expect_gfn(&c, PFERR_WRITE_MASK, expected_gfn(&c), "the leaf changed to another frame during the walk");
 		uint64_t leaf = gm_get(c.ent[c.leaf], esize(&c));
-		ck_assert_msg((leaf & (A | D)) == (A | D), "%s: after the retry the new leaf has A=%d D=%d", mode_name(&c),
-			      !!(leaf & A), !!(leaf & D));
+		require((leaf & (A | D)) == (A | D), "%s: after the retry the new leaf has A=%d D=%d", mode_name(&c),
+			!!(leaf & A), !!(leaf & D));
 
 		/* Tables in read-only memory: the flags cannot be set, the translation stands. */
 		mode_init(&c, &modes[i]);
@@ -622,7 +628,7 @@ START_TEST(ex1_walk_upper_half_and_cr2)
 	for (int l = 1; l <= 4; l++)
 		c.flags[l] = W;  /* supervisor only */
 	build(&c);
-	ck_assert_msg(c.ent[4] == TABLE(4) + 256 * 8, "test setup");
+	require(c.ent[4] == TABLE(4) + 256 * 8, "test setup");
 	expect_gfn(&c, 0, expected_gfn(&c), "an upper-half address (PML4 index 256)");
 	build(&c);
 	expect_fault(&c, PFERR_USER_MASK, PFERR_PRESENT_MASK | PFERR_USER_MASK, "CPL3 read of a supervisor page");
@@ -646,8 +652,8 @@ START_TEST(ex1_pae_pdptes)
 		{ 0x1000 | P | (1ull << 36), false }, { 0x1000 | P | XD, false },
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		ck_assert_msg(paging_pdpte_valid(&m, cases[i].pdpte) == cases[i].valid, "PDPTE 0x%llx: %s",
-			      (unsigned long long)cases[i].pdpte, cases[i].valid ? "valid" : "reserved bits set");
+		require(paging_pdpte_valid(&m, cases[i].pdpte) == cases[i].valid, "PDPTE 0x%llx: %s",
+			(unsigned long long)cases[i].pdpte, cases[i].valid ? "valid" : "reserved bits set");
 
 	/* The walk starts at the PDPTE register for bits 31:30, not at the table in memory (4.4.1). */
 	struct tcase c;
@@ -661,8 +667,11 @@ START_TEST(ex1_pae_pdptes)
 		expect_gfn(&c, 0, expected_gfn(&c), "PDPTE register present, PDPT in memory changed since");
 		c.m.pdptrs[q] = 0;
 		gm_put(PAE_PDPT + 8 * q, TABLE(2) | P, 8);
-		expect_fault(&c, PFERR_USER_MASK | PFERR_FETCH_MASK, PFERR_USER_MASK | PFERR_FETCH_MASK,
-			     "PDPTE register not present");
+		for (int nx = 0; nx < 2; nx++) {
+			c.m.efer_nx = nx;
+			uint32_t a = PFERR_USER_MASK | PFERR_FETCH_MASK;
+			expect_fault(&c, a, PFERR_USER_MASK | id_bit(&c, a), "PDPTE register not present");
+		}
 	}
 }
 END_TEST

@@ -31,8 +31,8 @@ static void fill(struct kvm_rmap_head *head, unsigned n)
 	head->val = 0;
 	for (unsigned i = 0; i < n; i++) {
 		int r = pte_list_add(&pool, &sptes[i], head);
-		ck_assert_msg(r == (int)i, "pte_list_add of spte %u to a list of %u returned %d, expected %u (the count before)",
-			      i + 1, i, r, i);
+		require(r == (int)i, "pte_list_add of spte %u to a list of %u returned %d, expected %u (the count before)",
+			i + 1, i, r, i);
 	}
 }
 
@@ -45,19 +45,19 @@ static void check_walk(const struct kvm_rmap_head *head, const bool *present, un
 	unsigned count = 0, want = 0;
 	memset(seen, 0, sizeof(seen));
 	for_each_rmap_spte(head, &iter, sptep) {
-		ck_assert_msg(sptep >= sptes && sptep < sptes + MAX_SPTES, "%s: the walk returned %p, never added", what,
-			      (void *)sptep);
+		require(sptep >= sptes && sptep < sptes + MAX_SPTES, "%s: the walk returned %p, never added", what,
+			(void *)sptep);
 		unsigned i = (unsigned)(sptep - sptes);
-		ck_assert_msg(i < n && present[i], "%s: the walk returned spte %u, which is not on the list", what, i);
-		ck_assert_msg(++seen[i] == 1, "%s: the walk returned spte %u twice", what, i);
-		ck_assert_msg(++count <= n, "%s: the walk does not end", what);
+		require(i < n && present[i], "%s: the walk returned spte %u, which is not on the list", what, i);
+		require(++seen[i] == 1, "%s: the walk returned spte %u twice", what, i);
+		require(++count <= n, "%s: the walk does not end", what);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		want += present[i];
-		ck_assert_msg(!present[i] || seen[i], "%s: the walk missed spte %u", what, i);
+		require(!present[i] || seen[i], "%s: the walk missed spte %u", what, i);
 	}
-	ck_assert_msg(pte_list_count(head) == want, "%s: pte_list_count says %u, the list holds %u", what,
-		      pte_list_count(head), want);
+	require(pte_list_count(head) == want, "%s: pte_list_count says %u, the list holds %u", what,
+		pte_list_count(head), want);
 }
 
 START_TEST(ex2_empty_list)
@@ -65,9 +65,9 @@ START_TEST(ex2_empty_list)
 	pool_setup();
 	struct kvm_rmap_head head = { 0 };
 	struct rmap_iterator iter;
-	ck_assert_msg(rmap_get_first(&head, &iter) == NULL, "rmap_get_first of an empty list must be NULL");
-	ck_assert_msg(!pte_list_remove(&pool, &sptes[0], &head), "pte_list_remove from an empty list must say false");
-	ck_assert_msg(head.val == 0, "removing from an empty list changed its head");
+	require(rmap_get_first(&head, &iter) == NULL, "rmap_get_first of an empty list must be NULL");
+	require(!pte_list_remove(&pool, &sptes[0], &head), "pte_list_remove from an empty list must say false");
+	require(head.val == 0, "removing from an empty list changed its head");
 }
 END_TEST
 
@@ -85,12 +85,12 @@ START_TEST(ex2_add_and_walk)
 	check_walk(&head, present, n, what);
 	/* One spte is the head itself, no descriptor (pte_list.h). */
 	if (n == 1)
-		ck_assert_msg(head.val == (uintptr_t)&sptes[0], "a list of one spte: the head holds the spte's address");
+		require(head.val == (uintptr_t)&sptes[0], "a list of one spte: the head holds the spte's address");
 	else
-		ck_assert_msg(head.val & 1, "a list of %u: the head points to descriptors (bit 0 set)", n);
+		require(head.val & 1, "a list of %u: the head points to descriptors (bit 0 set)", n);
 	pte_list_destroy(&pool, &head);
 	mmu_pool_destroy(&pool);
-	ck_assert_msg(fake_mmu_pages_live() == 0, "%u host pages not given back after mmu_pool_destroy", fake_mmu_pages_live());
+	require(fake_mmu_pages_live() == 0, "%u host pages not given back after mmu_pool_destroy", fake_mmu_pages_live());
 }
 END_TEST
 
@@ -106,9 +106,9 @@ START_TEST(ex2_remove_from_every_position)
 		for (unsigned i = 0; i < n; i++)
 			present[i] = i != pos;
 		snprintf(what, sizeof(what), "a list of %u after removing spte %u", n, pos);
-		ck_assert_msg(pte_list_remove(&pool, &sptes[pos], &head), "%s: pte_list_remove said false", what);
+		require(pte_list_remove(&pool, &sptes[pos], &head), "%s: pte_list_remove said false", what);
 		check_walk(&head, present, n, what);
-		ck_assert_msg(!pte_list_remove(&pool, &sptes[pos], &head), "%s: removing it again said true", what);
+		require(!pte_list_remove(&pool, &sptes[pos], &head), "%s: removing it again said true", what);
 		check_walk(&head, present, n, what);
 		pte_list_destroy(&pool, &head);
 	}
@@ -127,8 +127,8 @@ START_TEST(ex2_remove_absent)
 	for (unsigned i = 0; i < n; i++)
 		present[i] = true;
 	snprintf(what, sizeof(what), "a list of %u", n);
-	ck_assert_msg(!pte_list_remove(&pool, &sptes[n], &head), "%s: removing an spte not on it said true", what);
-	ck_assert_msg(head.val == before, "%s: removing an absent spte changed the head", what);
+	require(!pte_list_remove(&pool, &sptes[n], &head), "%s: removing an spte not on it said true", what);
+	require(head.val == before, "%s: removing an absent spte changed the head", what);
 	check_walk(&head, present, n, what);
 }
 END_TEST
@@ -158,14 +158,14 @@ START_TEST(ex2_remove_all_in_any_order)
 			unsigned i = perm[k];
 			snprintf(what, sizeof(what), "a list of %u, removing %s, step %u (spte %u)", n,
 				 order == 0 ? "first to last" : order == 1 ? "last to first" : "in a shuffled order", k, i);
-			ck_assert_msg(pte_list_remove(&pool, &sptes[i], &head), "%s: pte_list_remove said false", what);
+			require(pte_list_remove(&pool, &sptes[i], &head), "%s: pte_list_remove said false", what);
 			present[i] = false;
 			if (n < 50 || k % 37 == 0)
 				check_walk(&head, present, n, what);
 		}
-		ck_assert_msg(head.val == 0, "a list of %u emptied %s: the head is 0x%lx, not 0", n,
-			      order == 0 ? "first to last" : order == 1 ? "last to first" : "in a shuffled order",
-			      (unsigned long)head.val);
+		require(head.val == 0, "a list of %u emptied %s: the head is 0x%lx, not 0", n,
+			order == 0 ? "first to last" : order == 1 ? "last to first" : "in a shuffled order",
+			(unsigned long)head.val);
 	}
 }
 END_TEST
@@ -181,11 +181,11 @@ START_TEST(ex2_zap_style_walk)
 	uint64_t *sptep;
 	unsigned rounds = 0;
 	while ((sptep = rmap_get_first(&head, &iter))) {
-		ck_assert_msg(pte_list_remove(&pool, sptep, &head), "a list of %u: the spte rmap_get_first returned cannot be removed", n);
-		ck_assert_msg(++rounds <= n, "a list of %u: still not empty after removing %u sptes", n, n);
+		require(pte_list_remove(&pool, sptep, &head), "a list of %u: the spte rmap_get_first returned cannot be removed", n);
+		require(++rounds <= n, "a list of %u: still not empty after removing %u sptes", n, n);
 	}
-	ck_assert_msg(rounds == n && head.val == 0, "a list of %u: emptied after %u removals, head 0x%lx", n, rounds,
-		      (unsigned long)head.val);
+	require(rounds == n && head.val == 0, "a list of %u: emptied after %u removals, head 0x%lx", n, rounds,
+		(unsigned long)head.val);
 }
 END_TEST
 
@@ -195,20 +195,20 @@ START_TEST(ex2_pool_reuses_freed_descriptors)
 	struct kvm_rmap_head head;
 	fill(&head, 600);
 	unsigned long pages = fake_mmu_pages_allocated();
-	ck_assert_msg(pages > 0, "600 sptes but no page taken for descriptors");
+	require(pages > 0, "600 sptes but no page taken for descriptors");
 	for (unsigned i = 0; i < 600; i++)
 		ck_assert(pte_list_remove(&pool, &sptes[i], &head));
 	/* The descriptors went back to the pool: the same lists again take no new page. */
 	for (int round = 0; round < 3; round++) {
-		struct kvm_rmap_head heads[3];
+		struct kvm_rmap_head heads[3] = { { 0 } };
 		fill(&heads[0], 200);
 		for (unsigned i = 0; i < 200; i++)
 			ck_assert(pte_list_add(&pool, &sptes[200 + i], &heads[1]) == (int)i);
 		for (unsigned i = 0; i < 200; i++)
 			ck_assert(pte_list_add(&pool, &sptes[400 + i], &heads[2]) == (int)i);
-		ck_assert_msg(fake_mmu_pages_allocated() == pages,
-			      "round %d: %lu host pages taken for lists no longer than before (%lu): freed descriptors are not reused",
-			      round, fake_mmu_pages_allocated(), pages);
+		require(fake_mmu_pages_allocated() == pages,
+			"round %d: %lu host pages taken for lists no longer than before (%lu): freed descriptors are not reused",
+			round, fake_mmu_pages_allocated(), pages);
 		for (int h = 0; h < 3; h++)
 			for (unsigned i = 0; i < 200; i++)
 				ck_assert(pte_list_remove(&pool, &sptes[200 * h + i], &heads[h]));
@@ -220,9 +220,9 @@ START_TEST(ex2_pool_reuses_freed_descriptors)
 	memset(a, 0xaa, 40);
 	mmu_pool_free(&p, a);
 	uint8_t *b = mmu_pool_alloc(&p);
-	ck_assert_msg(b == a, "mmu_pool_alloc after a free must reuse the freed object");
+	require(b == a, "mmu_pool_alloc after a free must reuse the freed object");
 	for (int i = 0; i < 40; i++)
-		ck_assert_msg(b[i] == 0, "a reused pool object is not zeroed (byte %d)", i);
+		require(b[i] == 0, "a reused pool object is not zeroed (byte %d)", i);
 	mmu_pool_destroy(&p);
 }
 END_TEST
@@ -249,8 +249,8 @@ START_TEST(ex2_add_without_memory)
 		while (nh < 128 && (hoard[nh] = mmu_pool_alloc(&empty)))
 			nh++;
 		int r = pte_list_add(&empty, &sptes[n], &head);
-		ck_assert_msg(r == -ENOMEM, "a list of %u with no memory for a descriptor: pte_list_add returned %d, expected -ENOMEM",
-			      n, r);
+		require(r == -ENOMEM, "a list of %u with no memory for a descriptor: pte_list_add returned %d, expected -ENOMEM",
+			n, r);
 		for (unsigned i = 0; i < n; i++)
 			present[i] = true;
 		present[n] = false;

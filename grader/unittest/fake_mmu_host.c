@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/* The surroundings of minikvm's MMU for hosted unit tests (fake_mmu_host.h). */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <x86/msr-index.h>
+#include <x86/processor-flags.h>
+#include <x86/trapnr.h>
+
+#include "fake_mmu_host.h"
+#include "kvm/cpuid.h"
+#include "kvm/mmu/mmu.h"
+#include "kvm/x86.h"
+#include "kvmlabs/host_kernel.h"
+
+struct fake_mmu_calls fake_mmu_calls;
+
+/* ---- host_kernel.h ---------------------------------------------------------- */
+
+/* Every page handed out and not freed, to refuse a free of anything else. */
+static void **live_pages;
+static unsigned nlive, live_cap;
+static unsigned long nallocated;
+static long pages_left = -1;
+
+unsigned fake_mmu_pages_live(void)
+{
+	return nlive;
+}
+
+unsigned long fake_mmu_pages_allocated(void)
+{
+	return nallocated;
+}
+
+void fake_mmu_fail_pages_after(long n)
+{
+	pages_left = n;
+}
+
+void *host_page_alloc(void)
+{
+	if (pages_left == 0)
+		return NULL;
+	if (pages_left > 0)
+		pages_left--;
+	/* Below 2 GiB like the bare-metal host's low memory: kvm_mmu_create()
+	 * refuses a PAE root above 4 GiB (SDM Vol. 3 4.4.1). */
+	void *p = mmap(NULL, KVM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (p == MAP_FAILED)
+		ck_abort_msg("fake host: no page below 2 GiB (errno %d)", errno);
+	if (nlive == live_cap) {
+		live_cap = live_cap ? 2 * live_cap : 256;
+		live_pages = realloc(live_pages, live_cap * sizeof(*live_pages));
+		if (!live_pages)
+			ck_abort_msg("fake host: out of memory");
+	}
+	live_pages[nlive++] = p;
+	nallocated++;
+	return p;
+}
+
+void host_page_free(void *page)
+{
+	for (unsigned i = nlive; i-- > 0;) {
+		if (live_pages[i] == page) {
+			live_pages[i] = live_pages[--nlive];
+			munmap(page, KVM_PAGE_SIZE);
+			return;
+		}
+	}
+	ck_abort_msg("host_page_free(%p): not a page host_page_alloc() handed out, or freed twice", page);
+}
+
+void *host_pages_alloc(size_t n, size_t align)
+{
+	(void)n, (void)align;
+	ck_abort_msg("host_pages_alloc() is not for the MMU");
+	return NULL;
+}
+
+void host_pages_free(void *pages, size_t n)
+{
+	(void)pages, (void)n;
+	ck_abort_msg("host_pages_free() is not for the MMU");
+}
+
+/* ---- kvm_main.c --------------------------------------------------------------- */
+
+void *kvm_zalloc(size_t size)
+{
+	return calloc(1, size ? size : 1);
+}
+
+void kvm_free(void *p, size_t size)
+{
+	(void)size;
+	free(p);
+}
+
+/* As kvm_main.c's: the slot that holds gfn, or NULL. */
+struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
+{
+	for (int i = 0; i < KVM_USER_MEM_SLOTS; i++) {
+		struct kvm_memory_slot *slot = &kvm->memslots[i];
+		if (slot->npages && gfn >= slot->base_gfn && gfn - slot->base_gfn < slot->npages)
+			return slot;
+	}
+	return NULL;
+}
+
+hva_t gfn_to_hva_prot(struct kvm *kvm, gfn_t gfn, bool *writable)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	if (!slot)
+		return KVM_HVA_ERR_BAD;
+	if (writable)
+		*writable = !(slot->flags & KVM_MEM_READONLY);
+	return slot->userspace_addr + ((gfn - slot->base_gfn) << KVM_PAGE_SHIFT);
+}
+
+hva_t gfn_to_hva(struct kvm *kvm, gfn_t gfn)
+{
+	return gfn_to_hva_prot(kvm, gfn, NULL);
+}
+
+int kvm_read_guest(struct kvm *kvm, gpa_t gpa, void *data, size_t len)
+{
+	uint8_t *dst = data;
+	while (len) {
+		size_t offset = gpa & (KVM_PAGE_SIZE - 1);
+		size_t chunk = len < KVM_PAGE_SIZE - offset ? len : KVM_PAGE_SIZE - offset;
+		hva_t hva = gfn_to_hva(kvm, gpa >> KVM_PAGE_SHIFT);
+		if (hva == KVM_HVA_ERR_BAD)
+			return -EFAULT;
+		memcpy(dst, (const void *)(uintptr_t)(hva + offset), chunk);
+		dst += chunk;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+void mark_page_dirty(struct kvm *kvm, gfn_t gfn)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gfn);
+	if (slot && slot->dirty_bitmap) {
+		uint64_t i = gfn - slot->base_gfn;
+		slot->dirty_bitmap[i / 64] |= 1ull << (i % 64);
+	}
+}
+
+/* ---- cpuid.c, x86.c ------------------------------------------------------------ */
+
+struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu, uint32_t function, uint32_t index)
+{
+	(void)index;
+	for (int i = 0; i < vcpu->arch.cpuid_nent; i++)
+		if (vcpu->arch.cpuid_entries[i].function == function)
+			return &vcpu->arch.cpuid_entries[i];
+	return NULL;
+}
+
+/* As x86.c's: CR2, then the exception for the next entry. */
+void kvm_inject_page_fault(struct kvm_vcpu *vcpu, const struct x86_exception *fault)
+{
+	fake_mmu_calls.injected_pf++;
+	fake_mmu_calls.last_pf = *fault;
+	vcpu->arch.cr2 = fault->address;
+	vcpu->arch.exception = (struct kvm_queued_exception){
+		.pending = true, .vector = PF_VECTOR, .has_error_code = true, .error_code = fault->error_code,
+	};
+}
+
+int kvm_internal_error(struct kvm_vcpu *vcpu, uint32_t suberror, int ndata, const uint64_t *data)
+{
+	struct kvm_run *run = vcpu->run;
+	fake_mmu_calls.internal_error++;
+	fake_mmu_calls.internal_suberror = suberror;
+	if (ndata > 16)
+		ndata = 16;
+	run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = suberror;
+	run->internal.ndata = (uint32_t)ndata;
+	for (int i = 0; i < ndata; i++)
+		run->internal.data[i] = data[i];
+	return 0;
+}
+
+/* Before lab 07 the emulator's entry ends the run with an emulation failure. */
+int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulation_type)
+{
+	fake_mmu_calls.emulate++;
+	fake_mmu_calls.emulate_gpa = cr2_or_gpa;
+	fake_mmu_calls.emulate_type = emulation_type;
+	vcpu->run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+	vcpu->run->internal.suberror = KVM_INTERNAL_ERROR_EMULATION;
+	return 0;
+}
+
+static void fake_load_mmu_pgd(struct kvm_vcpu *vcpu, hpa_t root_hpa, int root_level)
+{
+	(void)vcpu;
+	fake_mmu_calls.load_pgd++;
+	fake_mmu_calls.pgd_root = root_hpa;
+	fake_mmu_calls.pgd_level = root_level;
+}
+
+static void fake_flush_tlb_all(struct kvm_vcpu *vcpu)
+{
+	(void)vcpu;
+	fake_mmu_calls.flush_tlb++;
+}
+
+static void fake_get_cs_db_l_bits(struct kvm_vcpu *vcpu, int *db, int *l)
+{
+	*db = !is_long_mode(vcpu);
+	*l = is_long_mode(vcpu);
+}
+
+struct kvm_x86_ops kvm_x86_ops = {
+	.name = "fake",
+	.load_mmu_pgd = fake_load_mmu_pgd,
+	.flush_tlb_all = fake_flush_tlb_all,
+	.get_cs_db_l_bits = fake_get_cs_db_l_bits,
+};
+
+/* ---- a VM ------------------------------------------------------------------- */
+
+static void *ram_alloc(uint64_t npages)
+{
+	void *p = mmap(NULL, npages * KVM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_msg(p != MAP_FAILED, "fake host: no memory for %llu guest pages", (unsigned long long)npages);
+	return p;
+}
+
+struct kvm_memory_slot *fake_mmu_add_slot(struct kvm *kvm, int id, gfn_t base_gfn, uint64_t npages, uint32_t flags)
+{
+	struct kvm_memory_slot *slot = &kvm->memslots[id];
+	ck_assert_msg(!slot->npages, "fake VM: slot %d is taken", id);
+	*slot = (struct kvm_memory_slot){
+		.base_gfn = base_gfn, .npages = npages, .flags = flags, .id = (uint16_t)id,
+		.userspace_addr = (hva_t)(uintptr_t)ram_alloc(npages),
+	};
+	if (flags & KVM_MEM_LOG_DIRTY_PAGES)
+		slot->dirty_bitmap = calloc((npages + 63) / 64, sizeof(uint64_t));
+	/* kvm_set_memory_region(): the arch arrays, then kvm_arch_memslots_updated(). */
+	ck_assert_int_eq(kvm_mmu_create_memslot(kvm, slot), 0);
+	kvm_mmu_zap_all(kvm);
+	kvm_mmu_memslots_updated(kvm);
+	return slot;
+}
+
+void *fake_mmu_gpa_to_hva(struct kvm *kvm, gpa_t gpa)
+{
+	hva_t hva = gfn_to_hva(kvm, gpa >> KVM_PAGE_SHIFT);
+	return hva == KVM_HVA_ERR_BAD ? NULL : (void *)(uintptr_t)(hva + (gpa & (KVM_PAGE_SIZE - 1)));
+}
+
+struct kvm_vcpu *fake_mmu_vm_create(uint64_t ram_pages, uint8_t maxphyaddr, bool gbpages)
+{
+	/* minikvm's lines (statistics at teardown, its diagnostics) would drown
+	 * Check's; the test's own message says what went wrong. A test runs in
+	 * its own process, so this lasts as long as it does. */
+	const char *fork = getenv("CK_FORK");
+	if (!getenv("KVMLABS_TEST_VERBOSE") && !(fork && !strcmp(fork, "no")))
+		ck_assert(freopen("/dev/null", "w", stdout));
+	memset(&fake_mmu_calls, 0, sizeof(fake_mmu_calls));
+	struct kvm *kvm = calloc(1, sizeof(*kvm));
+	struct kvm_vcpu *vcpu = calloc(1, sizeof(*vcpu));
+	ck_assert(kvm && vcpu);
+	ck_assert_int_eq(kvm_mmu_init_vm(kvm), 0);
+	fake_mmu_add_slot(kvm, 0, 0, ram_pages, 0);
+	vcpu->kvm = kvm;
+	vcpu->run = calloc(1, KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
+	ck_assert(vcpu->run);
+	kvm->vcpus[0] = vcpu;
+	kvm->nr_vcpus = 1;
+	kvm->refs = 2;
+	vcpu->arch.cr0 = X86_CR0_PE | X86_CR0_ET;
+	vcpu->arch.cpuid_entries[0] = (struct kvm_cpuid_entry2){
+		.function = 0x80000001, .edx = gbpages ? (1u << 26) : 0,
+	};
+	vcpu->arch.cpuid_entries[1] = (struct kvm_cpuid_entry2){ .function = 0x80000008, .eax = maxphyaddr };
+	vcpu->arch.cpuid_nent = 2;
+	ck_assert_int_eq(kvm_mmu_create(vcpu), 0);
+	kvm_init_mmu(vcpu);
+	return vcpu;
+}
+
+void fake_mmu_vm_destroy(struct kvm_vcpu *vcpu)
+{
+	struct kvm *kvm = vcpu->kvm;
+	kvm_mmu_destroy(vcpu);
+	kvm_mmu_zap_all(kvm);
+	for (int i = 0; i < KVM_USER_MEM_SLOTS; i++) {
+		struct kvm_memory_slot *slot = &kvm->memslots[i];
+		if (!slot->npages)
+			continue;
+		kvm_mmu_free_memslot(kvm, slot);
+		munmap((void *)(uintptr_t)slot->userspace_addr, slot->npages * KVM_PAGE_SIZE);
+		free(slot->dirty_bitmap);
+		*slot = (struct kvm_memory_slot){ 0 };
+	}
+	kvm_mmu_uninit_vm(kvm);
+	free(vcpu->run);
+	free(vcpu);
+	free(kvm);
+}
