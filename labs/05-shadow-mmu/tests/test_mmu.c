@@ -812,7 +812,7 @@ START_TEST(ex4_write_to_a_root_table_needs_the_emulator)
 }
 END_TEST
 
-/* ---- exercise 5: the fault path ---------------------------------------------------------------- */
+/* ---- exercise 6: the fault path ---------------------------------------------------------------- */
 
 START_TEST(ex5_faults_follow_the_guest_tables)
 {
@@ -994,7 +994,7 @@ START_TEST(ex5_shadow_pages_stay_bounded)
 }
 END_TEST
 
-/* ---- exercise 6: CR3 and INVLPG ----------------------------------------------------------------- */
+/* ---- exercise 5: the roots, CR3 and INVLPG ----------------------------------------------------------------- */
 
 START_TEST(ex6_new_pgd_lets_the_root_go)
 {
