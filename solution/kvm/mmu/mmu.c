@@ -265,9 +265,9 @@ static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t 
 	if (sp->role.level == 1) {
 		rmap_remove(kvm, sp, sptep);
 	} else {
-		struct kvm_mmu_page *child = spte_to_child_sp(kvm, spte);
-		if (child)
-			pte_list_remove(&kvm->arch.pte_list_pool, sptep, &child->parent_ptes);
+		struct kvm_mmu_page *child_sp = spte_to_child_sp(kvm, spte);
+		if (child_sp)
+			pte_list_remove(&kvm->arch.pte_list_pool, sptep, &child_sp->parent_ptes);
 	}
 	*sptep = 0;
 }
@@ -702,11 +702,11 @@ static int shadow_page_fault(struct kvm_vcpu *vcpu, gpa_t addr, uint64_t error_c
 		 * access: those need the emulator. */
 		kvm->arch.stat.mmu_flooded++;
 		if (gfn_is_root(vcpu, gw.gfn))
-			return RET_PF_EMULATE;
+			return RET_PF_EMULATE;  /* a root: shadowed again at once */
 		kvm_mmu_unprotect_page(kvm, gw.gfn);
 		r = shadow_fetch(vcpu, &gw, addr, (uint32_t)error_code);
 		if (r == RET_PF_WRITE_PROTECTED)
-			return RET_PF_EMULATE;
+			return RET_PF_EMULATE;  /* the table maps itself */
 	}
 	if (r == RET_PF_FIXED)
 		kvm->arch.stat.pf_fixed++;
