@@ -255,9 +255,9 @@ static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t 
 	if (sp->role.level == 1) {
 		rmap_remove(kvm, sp, sptep);
 	} else {
-		struct kvm_mmu_page *child_sp = spte_to_child_sp(kvm, spte);
-		if (child_sp)
-			pte_list_remove(&kvm->arch.pte_list_pool, sptep, &child_sp->parent_ptes);
+		struct kvm_mmu_page *lower = spte_to_child_sp(kvm, spte);
+		if (lower)
+			pte_list_remove(&kvm->arch.pte_list_pool, sptep, &lower->parent_ptes);
 	}
 	*sptep = 0;
 }
