@@ -214,6 +214,18 @@ def _reinject(test, status, transcript):
     return None
 
 
+def _pdpte_registers(test, status, transcript):
+    # prot-pg-pae: a PDPTE changed in memory must not count before MOV CR3 (SDM Vol. 3 4.4.1); that
+    # MOV CR3 itself makes it count. Only roots built from the table in memory fail the first and pass the second.
+    m = _failed(transcript, "pdpte-memory-not-loaded", "pdpte-register-walked", "pdpte-register-kept-by-cr0-wp")
+    if m and re.search(r"^ok pdpte-loaded-by-mov-cr3$", transcript, re.M):
+        return Diagnosis("a PAE guest's roots follow its page-directory-pointer table in memory: they must come "
+                         "from the PDPTE registers (the cpu_mode's pdptrs, loaded by MOV CR3 and by the CR0/CR4 "
+                         "writes that load them), which mmu_alloc_shadow_roots takes when it builds the roots",
+                         "mmu_alloc_shadow_roots")
+    return None
+
+
 def _flat_segments(test, status, transcript):
     m = _failed(transcript, "flat-segment-bases", "flat-segment-limits")
     if m:
@@ -298,7 +310,7 @@ def _eintr(test, status, transcript):
 # In order: the VMM's own notes (causes the guest cannot see) before the guests' checks;
 # a protected-mode image entered in real mode before the real-mode rules.
 RULES = (_cr0_pe, _cs_long, _cs_base, _host_rip, _vmxon, _memory_view, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
-         _flat_segments, _segment_refused, _identity_map)
+         _pdpte_registers, _flat_segments, _segment_refused, _identity_map)
 
 
 def explain(test, status, transcript):

@@ -119,6 +119,18 @@ vmm: guest exit through port 0xf4 with value 1 (exit status 3)
 kvmlabs-host: exit status 3
 """
 
+PDPTES_FROM_MEMORY = """\
+kvmlabs-host: 127 MiB RAM, TSC 49 MHz, 1 guest file(s), VMM on minikvm
+kvmlabs: begin prot-pg-pae
+ok pdpte-memory-not-loaded
+ok pdpte-register-walked
+not ok pdpte-register-kept-by-cr0-wp: quarter 3 after its PDPTE changed in memory and MOV to CR0 toggled WP (no PDPTE load): load of 0xc0000010: no #PF, read 0xd3100000; want no #PF, 0xd3000000
+ok pdpte-loaded-by-mov-cr3
+kvmlabs: end passed=40 failed=1 skipped=0
+vmm: guest exit through port 0xf4 with value 1 (exit status 3)
+kvmlabs-host: exit status 3
+"""
+
 SINGLE_STEP_BROKEN = """\
 kvmlabs: begin prot-vmx-reinject
 not ok single-step-trap: single-step #DB: handler ran 0 time(s), last at EIP 0x0, want once at 0x100d98: it was never delivered
@@ -350,6 +362,13 @@ class ExplainTest(unittest.TestCase):
         d = self.explain("prot-vmx-reinject.elf", 3, EVENT_NOT_REDELIVERED)
         self.assert_names(d, "vmx_vcpu_run", "vmx_complete_interrupts", "IDT-vectoring")
 
+    def test_pae_roots_from_memory(self):
+        d = self.explain("prot-pg-pae.elf", 3, PDPTES_FROM_MEMORY)
+        self.assert_names(d, "mmu_alloc_shadow_roots", "PDPTE registers", "MOV CR3")
+        # If MOV CR3 does not load the changed PDPTE either, the roots are not the (only) cause.
+        broken = PDPTES_FROM_MEMORY.replace("ok pdpte-loaded-by-mov-cr3", "not ok pdpte-loaded-by-mov-cr3: ...")
+        self.assertIsNone(self.explain("prot-pg-pae.elf", 3, broken))
+
     def test_single_step_broken_everywhere_is_not_that(self):
         self.assertIsNone(self.explain("prot-vmx-reinject.elf", 3, SINGLE_STEP_BROKEN))
 
@@ -408,6 +427,8 @@ class KitStillSaysItTest(unittest.TestCase):
         self.assert_in_file(g + "mb-hello.c", '"cr0-pe-set"', '"flat-segment-bases"', '"flat-segment-limits"')
         self.assert_in_file(g + "prot-vmx-msr.c", '"rdmsr-bogus-gp-at-rdmsr"', '"wrmsr-bogus-gp-at-wrmsr"')
         self.assert_in_file(g + "prot-vmx-reinject.c", '"single-step-trap"', '"single-step-trap-redelivered"')
+        self.assert_in_file(g + "prot-pg-pae.c", '"pdpte-memory-not-loaded"', '"pdpte-register-walked"',
+                            '"pdpte-register-kept-by-cr0-wp"', '"pdpte-loaded-by-mov-cr3"')
         listed = (ROOT / g / "guests.list").read_text()
         for guest in diagnose.LONG_RUNNING_GUESTS:
             self.assertIn(guest, listed)
