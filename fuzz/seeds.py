@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Seed corpus of a fuzz target, written from the kit's guest images at build time.
+"""Seed corpus of a fuzz target, written at build time.
 
     seeds.py loader GUEST_DIR OUT_DIR
+    seeds.py mmu OUT_DIR
 
 loader: each image behind fuzz/loader.c's 20-byte option header, with the
 options the rubric runs it with (none: the mode comes from the image) and a
@@ -10,6 +11,14 @@ a multiboot kernel with --append and --initrd),
 plus images built here to stand at the loader's edges: a file that is only
 the ELF magic, truncated headers, program headers past the end, multiboot
 headers at the end of the search window and with the a.out kludge.
+
+mmu: guests in fuzz/mmu.c's encoding, for each paging mode: a few pages
+mapped and touched at CPL 0 and 3, a table mapped into its own address
+space and written through it, a recursive top-level entry, entries with
+reserved bits and entries outside memory, large pages, two address spaces
+switched by CR3 with INVLPG, the dirty log, a second memslot coming and
+going with tables in it, one page mapped at many addresses, CR0.WP, CR4.PSE
+and EFER.NXE changes, the host running out of pages.
 """
 import struct
 import sys
@@ -130,16 +139,194 @@ def loader(guests, out):
         (out / f"edge-{name}").write_bytes(head + body)
 
 
+# ---- mmu: fuzz/mmu.c's encoding --------------------------------------------------
+
+IDX_CHOICE = (0, 1, 2, 3, 4, 5, 6, 7, 255, 256, 510, 511, 512, 767, 1022, 1023)
+P, W, U, PWT, PCD, A, D, PS = (1 << i for i in range(8))
+LEVELS = {2: 0, 3: 1, 4: 2}
+TABLES = 32   # MAP's new tables from page 33 on; data pages below
+
+
+def idx(i, n):
+    """The index byte that selects entry i of an n-entry table."""
+    for b in range(256):
+        if (IDX_CHOICE[b & 15] + (b >> 4)) % n == i:
+            return b
+    raise ValueError(f"no index byte for {i}")
+
+
+class Guest:
+    def __init__(self, levels, wp=True, pse=True, nx=True, gbpages=True, log0=False, slot1=False, maxphy=0,
+                 cr3=TABLES, pdpt_slot=0):
+        self.levels = levels
+        flags = LEVELS[levels] | wp << 2 | pse << 3 | nx << 4 | gbpages << 5 | log0 << 6 | slot1 << 7
+        self.data = bytearray([flags, maxphy, cr3, pdpt_slot, 0, 0, 0, 0])
+
+    def n(self):
+        return 1024 if self.levels == 2 else 512
+
+    def va(self, l4=0, l3=0, l2=0, l1=0, slot=0):
+        """Index bytes of an address (PAE: l3 is the PDPTE, 0-3)."""
+        l3b = l3 & 3 if self.levels == 3 else idx(l3, 512)
+        return bytes([idx(l4, 512), l3b, idx(l2, self.n()), idx(l1, self.n()), idx(slot, 4096 // (4 if self.levels == 2 else 8))])
+
+    def set(self, page, i, entry):
+        self.data += bytes([0x00, page, idx(i, self.n())]) + entry
+        return self
+
+    def map(self, va, entry, level=1, tflags=P | W | U, tpage=TABLES, no_ps=False):
+        self.data += bytes([((level - 1) | no_ps << 2) << 4 | 1]) + va + entry + bytes([tflags, tpage])
+        return self
+
+    def access(self, va, kind="read", cpl3=False):
+        t = {"read": 0, "write": 1, "fetch": 2}[kind]
+        self.data += bytes([(t | cpl3 << 2) << 4 | 2]) + va
+        return self
+
+    def store(self, va, entry, cpl3=False):
+        self.data += bytes([(cpl3 << 2) << 4 | 3]) + va + entry
+        return self
+
+    def op(self, kind, param=0, args=b""):
+        self.data += bytes([param << 4 | kind]) + args
+        return self
+
+    def cr3(self, page, slot=0):
+        return self.op(4, 0, bytes([page, slot]))
+
+    def invlpg(self, va):
+        return self.op(5, 0, va)
+
+    def touch(self, va, cpl3=False):
+        for kind in ("read", "write", "fetch"):
+            self.access(va, kind, cpl3)
+        return self
+
+
+def entry(page, flags=P | W | U, xd=False, extra_bit=0):
+    return bytes([page, flags, xd | extra_bit << 4])
+
+
+def mmu_seeds():
+    for levels in (2, 3, 4):
+        m = f"{levels}l"
+        g = Guest(levels)
+        for i, (va, fl) in enumerate(((g.va(0, 0, 1, 0), P | W | U), (g.va(0, 0, 1, 1), P | U),
+                                      (g.va(0, 0, 1, 2), P | W), (g.va(1, 1, 2, 3), P | W | U | A | D))):
+            g.map(va, entry(1 + i, fl, xd=i == 2))
+        for va in (g.va(0, 0, 1, 0), g.va(0, 0, 1, 1), g.va(0, 0, 1, 2), g.va(1, 1, 2, 3)):
+            g.touch(va).touch(va, cpl3=True)
+        yield f"{m}-hello", g.data
+
+        # A page table mapped into its own address space, then written through it.
+        g = Guest(levels)
+        g.map(g.va(0, 0, 1, 0), entry(1))
+        g.map(g.va(0, 0, 1, 1), entry(TABLES + levels - 1 - (levels == 3)))   # the PT made above
+        g.access(g.va(0, 0, 1, 0)).store(g.va(0, 0, 1, 1, slot=0), entry(2)).access(g.va(0, 0, 1, 0))
+        g.store(g.va(0, 0, 1, 1, slot=5), entry(3)).access(g.va(0, 0, 1, 5), "write")
+        yield f"{m}-edits-own-table", g.data
+
+        # The top table maps itself (recursive entry): loops through the walk.
+        g = Guest(levels, cr3=TABLES)
+        g.map(g.va(0, 0, 1, 0), entry(1))
+        g.set(TABLES, 511 if levels == 4 else 1023 if levels == 2 else 0, entry(TABLES))
+        top = g.va(511, 511, 511, 511) if levels == 4 else g.va(0, 3, g.n() - 1, g.n() - 1)
+        g.access(top).access(top, "write").access(g.va(511, 0, 0, 0)).access(g.va(0, 0, 1, 0), "write")
+        yield f"{m}-recursive", g.data
+
+        # Reserved bits, entries outside memory, a root outside memory.
+        g = Guest(levels, maxphy=0)
+        for i, bit in enumerate(range(1, 16)):
+            g.map(g.va(0, 0, 1, i), entry(1 + i % 8, extra_bit=bit))
+        g.map(g.va(0, 0, 2, 0), entry(0xf3))
+        g.map(g.va(0, 0, 2, 1), entry(0xe1))
+        for i in range(15):
+            g.access(g.va(0, 0, 1, i), "write", cpl3=i & 1)
+        g.access(g.va(0, 0, 2, 0)).access(g.va(0, 0, 2, 1)).cr3(0xf2)
+        yield f"{m}-bad-entries", g.data
+
+        # Large pages (and 1 GiB ones in 4-level paging).
+        g = Guest(levels)
+        g.map(g.va(0, 1, 2, 0), entry(0, P | W | U), level=2)
+        g.map(g.va(0, 1, 3, 0), entry(0, P | W | U | D), level=2)
+        if levels == 4:
+            g.map(g.va(2, 3, 0, 0), entry(0), level=3)
+        g.access(g.va(0, 1, 2, 5)).access(g.va(0, 1, 3, 5), "write").access(g.va(0, 1, 2, 5), "write")
+        g.access(g.va(0, 1, 2, 21), "write", cpl3=True).access(g.va(0, 1, 2, 22)).access(g.va(2, 3, 0, 7), "write")
+        yield f"{m}-large-pages", g.data
+
+        # Two address spaces, switched; INVLPG; unprotect.
+        g = Guest(levels, cr3=TABLES)
+        g.map(g.va(0, 0, 1, 0), entry(1))
+        g.set(TABLES + 16, 0, entry(0, 0))
+        g.access(g.va(0, 0, 1, 0), "write").cr3(TABLES + 16).cr3(TABLES).invlpg(g.va(0, 0, 1, 0))
+        g.access(g.va(0, 0, 1, 0)).op(6, 0, bytes([TABLES + 1])).access(g.va(0, 0, 1, 0), "write")
+        g.op(11).access(g.va(0, 0, 1, 0))
+        yield f"{m}-cr3-invlpg", g.data
+
+        # The dirty log; a second slot with tables in it.
+        g = Guest(levels, log0=True, slot1=True)
+        g.map(g.va(0, 0, 1, 0), entry(1)).map(g.va(0, 0, 1, 1), entry(0xe2)).map(g.va(0, 0, 3, 0), entry(1), tpage=0xe0)
+        g.access(g.va(0, 0, 1, 0), "write").op(7, 0).access(g.va(0, 0, 1, 0), "write").op(7, 0)
+        g.access(g.va(0, 0, 1, 1), "write").access(g.va(0, 0, 3, 0)).op(7, 3).access(g.va(0, 0, 1, 1), "write")
+        g.op(7, 1).op(8, 2).access(g.va(0, 0, 3, 0)).op(8, 1).access(g.va(0, 0, 3, 0)).op(8, 0, b"\x01")
+        g.access(g.va(0, 0, 1, 1), "write").op(7, 2).access(g.va(0, 0, 1, 0), "write")
+        yield f"{m}-dirty-log-slots", g.data
+
+        # One page at many addresses: the rmap's chains; then the bound.
+        g = Guest(levels)
+        for i in range(40):
+            g.map(g.va(0, i % 4, i % 8, i % 23), entry(1), tpage=TABLES + (i % 16))
+        for i in range(20):
+            g.access(g.va(0, i % 4, i % 8, i % 23), "write" if i & 1 else "read")
+        yield f"{m}-aliases", g.data
+
+        # More shadow pages than the bound (64): page tables reached through
+        # directory entries with different rights, a shadow page for each.
+        if levels > 2:
+            g = Guest(levels)
+            slots = list(range(23)) + list(range(255, 272)) + [510, 511]
+            for pt in range(1, 22):
+                g.set(pt, 0, entry(40))
+            g.map(g.va(0, 0, 0, 0), entry(40)).map(g.va(0, 1, 0, 0), entry(40))   # the PDs
+            pds = (TABLES + 2, TABLES + 4) if levels == 4 else (TABLES + 1, TABLES + 3)
+            pairs = [(pt, fl) for fl in (P | W | U, P | U, P | W, P) for pt in range(1, 22)]
+            for n, (pt, fl) in enumerate(pairs):
+                g.set(pds[n // 42], slots[n % 42], entry(pt, fl))
+            for n in range(len(pairs)):
+                g.access(g.va(0, n // 42, slots[n % 42], 0))
+            yield f"{m}-bound", g.data
+
+        # CR0.WP, CR4.PSE, EFER.NXE; the host out of pages.
+        g = Guest(levels, wp=False)
+        g.map(g.va(0, 0, 1, 0), entry(1, P | U)).map(g.va(0, 0, 1, 1), entry(2, P | W, xd=True))
+        g.access(g.va(0, 0, 1, 0), "write").access(g.va(0, 0, 1, 0), cpl3=True).op(9, 1)
+        g.access(g.va(0, 0, 1, 0), "write").op(9, 4).access(g.va(0, 0, 1, 1), "fetch").op(9, 2)
+        g.op(10, 0, b"\x02").access(g.va(0, 0, 1, 1)).access(g.va(1, 1, 2, 2))
+        yield f"{m}-modes-oom", g.data
+
+
+def mmu(out):
+    for name, data in mmu_seeds():
+        (out / name).write_bytes(bytes(data))
+
+
 def main(argv):
-    if len(argv) != 3 or argv[0] != "loader":
+    if len(argv) == 2 and argv[0] == "mmu":
+        out = Path(argv[1])
+    elif len(argv) == 3 and argv[0] == "loader":
+        guests, out = Path(argv[1]), Path(argv[2])
+        if not any(guests.glob("*.elf")):
+            sys.exit(f"seeds.py: no guest images in {guests} (make guests first)")
+    else:
         sys.exit(__doc__)
-    guests, out = Path(argv[1]), Path(argv[2])
-    if not any(guests.glob("*.elf")):
-        sys.exit(f"seeds.py: no guest images in {guests} (make guests first)")
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():
         old.unlink()
-    loader(guests, out)
+    if argv[0] == "mmu":
+        mmu(out)
+    else:
+        loader(guests, out)
     print(f"seeds.py: {sum(1 for _ in out.iterdir())} {argv[0]} seeds in {out}")
 
 

@@ -1,0 +1,1090 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: minikvm's shadow MMU (solution/kvm/mmu/) under a hostile
+ * guest. The input is the guest's memory (page tables that may loop, map
+ * themselves, point outside memory or set reserved bits), its paging mode
+ * and a sequence of what a guest and its VMM can do: accesses and stores at
+ * CPL 0 or 3, MOV to CR3, INVLPG, CR0.WP/CR4.PSE/EFER.NXE changes, the dirty
+ * log, a second memslot coming and going, the host running out of pages.
+ * The MMU runs hosted on grader/unittest/fake_mmu_host.c, as in lab 05's
+ * unit tests; this target plays the processor: it walks the shadow tables
+ * from root_hpa and hands each access they refuse to kvm_mmu_page_fault()
+ * with the error code the hardware would give (SDM Vol. 3 4.7).
+ *
+ * An input is an 8-byte header, then operations:
+ *   byte 0   bits 0-1: paging (0: 32-bit, 1: PAE, 2 and 3: 4-level);
+ *            bit 2 CR0.WP, bit 3 CR4.PSE, bit 4 EFER.NXE, bit 5 1 GiB pages
+ *            (CPUID 80000001H:EDX[26]), bit 6 slot 0 logs dirty pages,
+ *            bit 7 slot 1 exists from the start
+ *   byte 1   MAXPHYADDR (maxphyaddrs[b & 7])
+ *   byte 2   CR3's page (a page byte, below); byte 3: PAE: the PDPT's
+ *            32-byte slot in that page
+ *   bytes 4-7 unused
+ * Each operation is an opcode byte, its kind in bits 0-3 and a parameter
+ * in bits 4-7, then its arguments. Memory is described the way a guest
+ * builds it, so that mutations keep meaning something:
+ *   page byte   t < 0xe0: RAM page t % 64; 0xe0-0xef: slot 1's 16 pages
+ *               just after RAM (outside memory without slot 1); 0xf0-0xff:
+ *               far away (outside memory, or above MAXPHYADDR)
+ *   entry       3 bytes: a page byte; flags (bits 0-7 as in the entry:
+ *               P, R/W, U/S, PWT, PCD, A, D, PS); extra: bit 0 XD, bit 1 G,
+ *               bits 2-3 the ignored bits 10:9, bits 4-7 one more bit from
+ *               extra_bits[] (reserved bits for some levels and modes, the
+ *               PSE-36 address bits)
+ *   index byte  b: entry (idx_choice[b & 15] + (b >> 4)) of a table
+ *   address     5 index bytes: the PML4, PDPT, PD and PT indexes (those
+ *               the mode has) and the entry-sized slot in the page
+ * The operations (K = kind):
+ *   K0 SET page idx entry        write an entry (only before paging is on)
+ *   K1 MAP address entry tflags tpage   map the address down to level
+ *      1 + (param & 3) % 3 (PS added above level 1 unless param bit 2),
+ *      making missing tables from tpage, tpage + 1, ... with the table
+ *      flags tflags (only before paging is on)
+ *   K2 ACCESS address            param: bits 0-1 read/write/fetch/read, bit 2 CPL 3
+ *   K3 STORE address entry       a guest store of the entry (param bit 2: CPL 3)
+ *   K4 CR3 page slot             MOV to CR3
+ *   K5 INVLPG address
+ *   K6 UNPROTECT page            kvm_mmu_unprotect_page()
+ *   K7 DIRTY                     param 0/1: KVM_GET_DIRTY_LOG of slot 0/1,
+ *                                2/3: toggle slot 0/1's KVM_MEM_LOG_DIRTY_PAGES
+ *   K8 SLOT flags                param 0: add slot 1 (flags bit 0 read-only,
+ *                                bit 1 logged), 1: remove it, 2: move it
+ *   K9 MODE                      toggle param bit 0 CR0.WP, 1 CR4.PSE, 2 EFER.NXE
+ *   K10 OOM n                    the host has n more pages (0xff: no limit)
+ *   K11 RESET                    kvm_mmu_reset_context (KVM_SET_SREGS)
+ *   K12-15 ACCESS, as K2
+ * Paging goes on at the first operation that is not K0 or K1.
+ *
+ * After every operation the target checks what the MMU promises: every
+ * shadow page hashed once and found by its table, parent_ptes exactly the
+ * sptes that point to a page, each gfn's rmap exactly its leaves, write
+ * tracking counting a gfn's indirect shadow pages, no shadowed gfn writable
+ * anywhere, a logged page writable only once logged, the bound on shadow
+ * pages; and the differential: every translation the shadow gives is one
+ * the guest's tables give (paging_walk_addr, without side effects): the
+ * same page, no more rights, the accessed and dirty flags already set as
+ * the processor would have set them (SDM Vol. 3 4.8). An access that the
+ * shadow still refuses after MAX_FAULTS faults handled with "retry" is a
+ * finding; so is an injected #PF the guest's tables do not give, an exit to
+ * the emulator the access does not need, an internal error, and a host page
+ * not given back when the VM is destroyed.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <x86/msr-index.h>
+#include <x86/pgtable.h>
+#include <x86/processor-flags.h>
+
+#include "fake_mmu_host.h"
+#include "kvm/mmu/mmu.h"
+#include "kvm/mmu/mmu_internal.h"
+#include "kvm/x86.h"
+#include "kvmlabs/host_kernel.h"
+
+#define RAM_PAGES    64ull   /* the bound on shadow pages is its minimum, 64 */
+#define SLOT1_BASE   RAM_PAGES
+#define SLOT1_PAGES  16ull
+#define SLOT1_MOVED  (SLOT1_BASE + 8)
+#define HEADER_SIZE  8
+#define MAX_OPS      256     /* enough to go past the bound on shadow pages */
+#define MAX_FAULTS   16      /* one fault builds the whole path: more is no progress */
+#define TREE_CAP     256     /* leaves compared with the guest's walk after each operation */
+
+#define P  PT_PRESENT_MASK
+#define W  PT_WRITABLE_MASK
+#define U  PT_USER_MASK
+#define A  PT_ACCESSED_MASK
+#define PS PT_PAGE_SIZE_MASK
+#define XD PT64_NX_MASK
+
+static const uint8_t maxphyaddrs[8] = { 36, 36, 39, 40, 41, 46, 48, 52 };
+static const uint16_t idx_choice[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 255, 256, 510, 511, 512, 767, 1022, 1023 };
+/* 0: none; the others are reserved somewhere (SDM Vol. 3 Tables 4-4 to 4-20)
+ * or, in a 4 MiB page, address bits (PSE-36). */
+static const int8_t extra_bits[16] = { -1, 12, 13, 17, 20, 21, 29, 31, 35, 36, 39, 40, 45, 51, 52, 62 };
+static const uint64_t far_gfns[16] = {
+	0x100, 0x3ff, 0xfffff, 0x100000, 0x100001, 0xffffff, 0x1000000, 0x7ffffff,
+	0xfffffff, 0x10000000, 0xfffffffff, 0x1000, 0x80000, 0x40000, 0x200, 0x123456,
+};
+
+enum outcome { DONE, GUEST_PF, EXITED };
+
+struct fz {
+	struct kvm_vcpu *vcpu;
+	struct kvm *kvm;
+	struct paging_mode m;       /* the guest's mode as this target sees it, for the reference walks */
+	bool paging, dead, oom;
+	unsigned op;                /* the operation being run, for messages */
+	const char *what;
+	uint64_t next_table;        /* MAP's next new table, as a page byte */
+};
+
+static struct fz fz;
+/* KVMLABS_FUZZ_TRACE=1: each operation and its outcome on stderr, to read a finding's input. */
+static bool trace;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "fuzz: mmu: %s paging, operation %u (%s): ", fz.m.levels == 4 ? "4-level" :
+		fz.m.levels == 3 ? "PAE" : "32-bit", fz.op, fz.what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+#define require(cond, ...) ((cond) ? (void)0 : fail(__VA_ARGS__))
+
+/* ---- decoding --------------------------------------------------------------- */
+
+static uint64_t page_gfn(uint8_t t)
+{
+	if (t < 0xe0)
+		return t % RAM_PAGES;
+	if (t < 0xf0)
+		return SLOT1_BASE + (t - 0xe0);
+	return far_gfns[t - 0xf0];
+}
+
+static unsigned esz(void)
+{
+	return fz.m.levels == 2 ? 4 : 8;
+}
+
+static unsigned entries(void)
+{
+	return fz.m.levels == 2 ? 1024 : 512;
+}
+
+static unsigned index_of(uint8_t b, unsigned n)
+{
+	return (idx_choice[b & 15] + (b >> 4)) % n;
+}
+
+static uint64_t entry_value(const uint8_t *e)
+{
+	uint64_t v = page_gfn(e[0]) << PAGE_SHIFT | e[1];
+	if (e[2] & 1)
+		v |= XD;
+	v |= (uint64_t)(e[2] & 2) << 7 | (uint64_t)((e[2] >> 2) & 3) << 9;
+	int bit = extra_bits[e[2] >> 4];
+	if (bit >= 0)
+		v |= 1ull << bit;
+	return fz.m.levels == 2 ? (uint32_t)v : v;
+}
+
+/* The linear address of 5 index bytes: canonical for 4-level paging (a
+ * non-canonical one raises #GP, never #PF), 32 bits otherwise. */
+static uint64_t address(const uint8_t *b)
+{
+	uint64_t va, off = (uint64_t)index_of(b[4], 4096 / esz()) * esz();
+	if (fz.m.levels == 2)
+		return (uint64_t)index_of(b[2], 1024) << 22 | (uint64_t)index_of(b[3], 1024) << 12 | off;
+	va = (uint64_t)index_of(b[2], 512) << 21 | (uint64_t)index_of(b[3], 512) << 12 | off;
+	if (fz.m.levels == 3)
+		return va | (uint64_t)(b[1] & 3) << 30;
+	va |= (uint64_t)index_of(b[0], 512) << 39 | (uint64_t)index_of(b[1], 512) << 30;
+	return (uint64_t)((int64_t)(va << 16) >> 16);
+}
+
+/* ---- guest memory ----------------------------------------------------------- */
+
+static void *gpa_hva(uint64_t gpa)
+{
+	return fake_mmu_gpa_to_hva(fz.kvm, gpa);
+}
+
+static struct kvm_memory_slot *slot_of(gfn_t gfn)
+{
+	return gfn_to_memslot(fz.kvm, gfn);
+}
+
+static void gset(uint64_t gpa, uint64_t v)
+{
+	void *p = gpa_hva(gpa);
+	if (p)
+		memcpy(p, &v, esz());
+}
+
+static uint64_t gget(uint64_t gpa)
+{
+	uint64_t v = 0;
+	void *p = gpa_hva(gpa);
+	if (p)
+		memcpy(&v, p, esz());
+	return v;
+}
+
+/* The reference walks: guest memory read-only; a flag the walk would have
+ * to set is noted (the processor sets it before it uses a translation,
+ * SDM Vol. 3 4.8), except in a read-only slot, where it cannot. */
+static bool ref_needs_ad;
+
+static int ref_read(void *ctx, uint64_t gpa, void *val, unsigned size)
+{
+	(void)ctx;
+	void *p = gpa_hva(gpa);
+	if (!p)
+		return -1;
+	memcpy(val, p, size);
+	return 0;
+}
+
+static int ref_cmpxchg(void *ctx, uint64_t gpa, uint64_t old, uint64_t new_val, unsigned size)
+{
+	(void)ctx, (void)old, (void)new_val, (void)size;
+	struct kvm_memory_slot *s = slot_of(gpa >> PAGE_SHIFT);
+	if (s && !(s->flags & KVM_MEM_READONLY))
+		ref_needs_ad = true;
+	return -1;
+}
+
+static const struct paging_mem ref_mem = { .read = ref_read, .cmpxchg = ref_cmpxchg };
+
+static bool ref_walk(struct guest_walker *w, uint64_t va, uint32_t access)
+{
+	ref_needs_ad = false;
+	return paging_walk_addr(w, &fz.m, &ref_mem, va, access);
+}
+
+static const char *access_name(uint32_t access)
+{
+	static char buf[32];
+	snprintf(buf, sizeof(buf), "CPL%d %s", access & PFERR_USER_MASK ? 3 : 0,
+		 access & PFERR_FETCH_MASK ? "fetch" : access & PFERR_WRITE_MASK ? "write" : "read");
+	return buf;
+}
+
+/* ---- the MMU's structures ---------------------------------------------------- */
+
+static struct kvm_mmu_page *sps[4096];
+static struct kvm_mmu_page *by_ptr[4096];
+static unsigned nsps;
+
+static int cmp_spt(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)(*(struct kvm_mmu_page *const *)a)->spt;
+	uintptr_t y = (uintptr_t)(*(struct kvm_mmu_page *const *)b)->spt;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The index in sps[] (sorted by table) of the page whose table holds p, or -1. */
+static int sp_holding(const void *p)
+{
+	int lo = 0, hi = (int)nsps - 1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		const uint64_t *spt = sps[mid]->spt;
+		if ((const uint64_t *)p < spt)
+			hi = mid - 1;
+		else if ((const uint64_t *)p >= spt + 512)
+			lo = mid + 1;
+		else
+			return mid;
+	}
+	return -1;
+}
+
+static int sp_by_ptr(const struct kvm_mmu_page *sp)
+{
+	const void *key = sp;
+	void **found = bsearch(&key, by_ptr, nsps, sizeof(*by_ptr), cmp_ptr);
+	return found ? (int)((struct kvm_mmu_page **)found - by_ptr) : -1;
+}
+
+static unsigned parents_seen[4096], hashed[4096], spt_hashed[4096];
+static uint8_t leaf_seen[4096][512 / 8];
+
+static bool gfn_has_shadow(gfn_t gfn)
+{
+	for (unsigned i = 0; i < nsps; i++)
+		if (!sps[i]->role.direct && sps[i]->gfn == gfn)
+			return true;
+	return false;
+}
+
+static bool gfn_logged_dirty(gfn_t gfn)
+{
+	struct kvm_memory_slot *s = slot_of(gfn);
+	if (!s || !s->dirty_bitmap)
+		return true;
+	uint64_t i = gfn - s->base_gfn;
+	return s->dirty_bitmap[i / 64] & (1ull << (i % 64));
+}
+
+/* The design's own rules, whenever minikvm is about to enter the guest. */
+static void check_structures(void)
+{
+	struct kvm_arch *a = &fz.kvm->arch;
+	nsps = 0;
+	for (struct kvm_mmu_page *sp = a->active_oldest; sp; sp = sp->next) {
+		require(nsps < 4096 && nsps <= a->n_used_mmu_pages, "the active list is longer than n_used_mmu_pages %u",
+			a->n_used_mmu_pages);
+		require(!sp->role.invalid, "an invalid shadow page is on the active list");
+		sps[nsps++] = sp;
+	}
+	require(nsps == a->n_used_mmu_pages, "%u pages on the active list, n_used_mmu_pages %u", nsps,
+		a->n_used_mmu_pages);
+	require(nsps <= a->n_max_mmu_pages, "%u shadow pages, more than the bound %u", nsps, a->n_max_mmu_pages);
+	memcpy(by_ptr, sps, nsps * sizeof(*sps));
+	qsort(sps, nsps, sizeof(*sps), cmp_spt);
+	qsort(by_ptr, nsps, sizeof(*by_ptr), cmp_ptr);
+	memset(parents_seen, 0, nsps * sizeof(*parents_seen));
+	memset(hashed, 0, nsps * sizeof(*hashed));
+	memset(spt_hashed, 0, nsps * sizeof(*spt_hashed));
+	memset(leaf_seen, 0, nsps * sizeof(*leaf_seen));
+
+	/* Both hashes hold each page once and nothing else. */
+	for (unsigned b = 0; b < KVM_NUM_MMU_PAGES; b++) {
+		unsigned len = 0;
+		for (struct kvm_mmu_page *p = a->mmu_page_hash[b]; p; p = p->hash_next) {
+			int i = sp_by_ptr(p);
+			require(i >= 0, "mmu_page_hash holds a page that is not on the active list (freed or invalid)");
+			require(++len <= nsps, "mmu_page_hash bucket %u loops", b);
+			hashed[i]++;
+		}
+		len = 0;
+		for (struct kvm_mmu_page *p = a->mmu_page_by_spt[b]; p; p = p->spt_next) {
+			int i = sp_by_ptr(p);
+			require(i >= 0, "mmu_page_by_spt holds a page that is not on the active list (freed or invalid)");
+			require(++len <= nsps, "mmu_page_by_spt bucket %u loops", b);
+			spt_hashed[i]++;
+		}
+	}
+	unsigned leaves = 0;
+	for (unsigned i = 0; i < nsps; i++) {
+		struct kvm_mmu_page *sp = sps[i];
+		int j = sp_by_ptr(sp);
+		require(hashed[j] == 1 && spt_hashed[j] == 1,
+			"the shadow page of gfn 0x%llx level %d is %u times in mmu_page_hash, %u in mmu_page_by_spt",
+			(unsigned long long)sp->gfn, sp->role.level, hashed[j], spt_hashed[j]);
+		require(spte_to_child_sp(fz.kvm, host_virt_to_phys(sp->spt)) == sp,
+			"the shadow page of gfn 0x%llx is not found by its table's address", (unsigned long long)sp->gfn);
+		require(sp->role.level >= 1 && sp->role.level <= 4, "a shadow page of level %d", sp->role.level);
+		for (unsigned k = 0; k < 512; k++) {
+			uint64_t e = sp->spt[k];
+			if (!(e & P))
+				continue;
+			if (sp->role.level > 1) {
+				int c = sp_holding(host_phys_to_virt(spte_to_hpa(e)));
+				require(c >= 0 && sps[c]->spt == host_phys_to_virt(spte_to_hpa(e)),
+					"a level-%d spte of gfn 0x%llx points to 0x%llx, the table of no shadow page",
+					sp->role.level, (unsigned long long)sp->gfn, (unsigned long long)spte_to_hpa(e));
+				require(sps[c]->role.level == sp->role.level - 1,
+					"a level-%d shadow page points to one of level %d", sp->role.level,
+					sps[c]->role.level);
+				parents_seen[c]++;
+				continue;
+			}
+			leaves++;
+			gfn_t gfn = sp->role.direct ? sp->gfn + k : sp->gfns[k];
+			void *hva = gpa_hva(gfn << PAGE_SHIFT);
+			require(hva && spte_to_hpa(e) == host_virt_to_phys(hva),
+				"the leaf spte 0x%llx of gfn 0x%llx maps another host page than the gfn's",
+				(unsigned long long)e, (unsigned long long)gfn);
+			if (e & W) {
+				require(!gfn_has_shadow(gfn), "gfn 0x%llx is a shadowed guest table, yet a leaf maps it writable",
+					(unsigned long long)gfn);
+				require(gfn_logged_dirty(gfn),
+					"gfn 0x%llx is writable in the shadow but not in the dirty log: a write would go unlogged",
+					(unsigned long long)gfn);
+				struct kvm_memory_slot *s = slot_of(gfn);
+				require(!(s->flags & KVM_MEM_READONLY), "gfn 0x%llx of a read-only slot is writable",
+					(unsigned long long)gfn);
+			}
+		}
+	}
+	/* parent_ptes: exactly the sptes that point to the page. */
+	for (unsigned i = 0; i < nsps; i++) {
+		struct kvm_mmu_page *sp = sps[i];
+		struct rmap_iterator iter;
+		uint64_t *sptep;
+		unsigned n = 0;
+		for_each_rmap_spte(&sp->parent_ptes, &iter, sptep) {
+			require(++n <= parents_seen[i], "the shadow page of gfn 0x%llx level %d has more parent_ptes than "
+				"the %u sptes that point to it", (unsigned long long)sp->gfn, sp->role.level, parents_seen[i]);
+			int c = sp_holding(sptep);
+			require(c >= 0 && (*sptep & P) && spte_to_hpa(*sptep) == host_virt_to_phys(sp->spt),
+				"a parent_pte of the shadow page of gfn 0x%llx does not point to it",
+				(unsigned long long)sp->gfn);
+		}
+		require(n == parents_seen[i], "the shadow page of gfn 0x%llx level %d has %u parent_ptes, %u sptes point "
+			"to it", (unsigned long long)sp->gfn, sp->role.level, n, parents_seen[i]);
+	}
+	/* Each gfn's rmap: exactly the present leaves that map it; write
+	 * tracking: the number of its indirect shadow pages. */
+	unsigned rmapped = 0;
+	for (int s = 0; s < KVM_USER_MEM_SLOTS; s++) {
+		struct kvm_memory_slot *slot = &fz.kvm->memslots[s];
+		for (uint64_t g = 0; g < slot->npages; g++) {
+			gfn_t gfn = slot->base_gfn + g;
+			struct rmap_iterator iter;
+			uint64_t *sptep;
+			for_each_rmap_spte(&slot->arch.rmap[g], &iter, sptep) {
+				require(++rmapped <= leaves, "the rmaps hold more sptes than the %u present leaves", leaves);
+				int c = sp_holding(sptep);
+				require(c >= 0 && sps[c]->role.level == 1 && (*sptep & P),
+					"gfn 0x%llx's rmap holds an spte that is not a present leaf of a shadow page",
+					(unsigned long long)gfn);
+				unsigned k = (unsigned)(sptep - sps[c]->spt);
+				gfn_t mapped = sps[c]->role.direct ? sps[c]->gfn + k : sps[c]->gfns[k];
+				require(mapped == gfn, "gfn 0x%llx's rmap holds a leaf that maps gfn 0x%llx",
+					(unsigned long long)gfn, (unsigned long long)mapped);
+				require(!(leaf_seen[c][k / 8] & (1u << (k % 8))), "a leaf of gfn 0x%llx is twice in its rmap",
+					(unsigned long long)gfn);
+				leaf_seen[c][k / 8] |= (uint8_t)(1u << (k % 8));
+			}
+			unsigned shadows = 0;
+			for (unsigned i = 0; i < nsps; i++)
+				shadows += !sps[i]->role.direct && sps[i]->gfn == gfn;
+			require(slot->arch.gfn_write_track[g] == shadows,
+				"gfn 0x%llx is write-tracked %u times, it has %u indirect shadow pages",
+				(unsigned long long)gfn, slot->arch.gfn_write_track[g], shadows);
+		}
+	}
+	require(rmapped == leaves, "the rmaps hold %u sptes, the shadow pages %u present leaves", rmapped, leaves);
+}
+
+/* ---- the processor ------------------------------------------------------------ */
+
+struct sxlate {
+	bool present;
+	uint64_t spte, *sptep;
+	bool w, u, nx;
+};
+
+/* What an spte the processor walks may hold: no PS (shadow pages map 4 KiB
+ * only), no XD without the guest's EFER.NXE, no reserved address bits. */
+static void check_spte(uint64_t e, int level, uint64_t va)
+{
+	require(!(e & PS) || level == 1, "0x%llx: the level-%d spte 0x%llx has PS", (unsigned long long)va, level,
+		(unsigned long long)e);
+	require(fz.m.efer_nx || !(e & XD), "0x%llx: the level-%d spte 0x%llx has XD with EFER.NXE=0 (reserved)",
+		(unsigned long long)va, level, (unsigned long long)e);
+	require(!(e & 0x7ff0000000000000ull), "0x%llx: the level-%d spte 0x%llx sets bits 62:52",
+		(unsigned long long)va, level, (unsigned long long)e);
+}
+
+static struct sxlate shadow_xlate(uint64_t va)
+{
+	struct kvm_mmu *mmu = fz.vcpu->arch.mmu;
+	struct sxlate x = { .w = true, .u = true };
+	uint64_t *table;
+	int level;
+	require(VALID_PAGE(mmu->root_hpa), "no shadow root is loaded after kvm_mmu_reload()");
+	if (mmu->root_level == 4) {
+		table = host_phys_to_virt(mmu->root_hpa);
+		level = 4;
+	} else {
+		require(mmu->root_level == 3, "root_level %d", mmu->root_level);
+		uint64_t pdpte = ((uint64_t *)host_phys_to_virt(mmu->root_hpa))[(va >> 30) & 3];
+		if (!(pdpte & P))
+			return x;
+		/* Loaded as PDPTEs: bits 2:1 and 8:5 are reserved (SDM Vol. 3 Table 4-8). */
+		require(!(pdpte & 0x1e6) && !(pdpte >> 52), "PAE root entry %llu is 0x%llx: reserved bits set",
+			(unsigned long long)((va >> 30) & 3), (unsigned long long)pdpte);
+		table = host_phys_to_virt(pdpte & PT64_BASE_ADDR_MASK);
+		level = 2;
+	}
+	for (;; level--) {
+		uint64_t *p = &table[(va >> (12 + 9 * (level - 1))) & 511];
+		uint64_t e = *p;
+		if (!(e & P))
+			return x;
+		check_spte(e, level, va);
+		x.w &= !!(e & W);
+		x.u &= !!(e & U);
+		x.nx |= !!(e & XD);
+		if (level == 1) {
+			x.present = true;
+			x.spte = e;
+			x.sptep = p;
+			return x;
+		}
+		table = host_phys_to_virt(e & PT64_BASE_ADDR_MASK);
+	}
+}
+
+/* vcpu_enter_guest() up to the entry (x86.c). False when the vCPU cannot
+ * run: a root outside memory (shutdown), or the host out of pages. */
+static bool enter(void)
+{
+	struct kvm_vcpu *vcpu = fz.vcpu;
+	if (fz.dead)
+		return false;
+	if (kvm_check_request(KVM_REQ_MMU_RELOAD, vcpu))
+		kvm_mmu_unload(vcpu);
+	if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu))
+		kvm_x86_ops.flush_tlb_all(vcpu);
+	if (kvm_check_request(KVM_REQ_LOAD_MMU_PGD, vcpu))
+		kvm_mmu_load_pgd(vcpu);
+	int r = kvm_mmu_reload(vcpu);
+	if (r == 1)
+		return true;
+	fz.dead = true;
+	if (r < 0) {
+		require(fz.oom, "kvm_mmu_load() returned %d with host pages to spare", r);
+		return false;
+	}
+	/* Only a root outside guest memory stops the vCPU here (mmu_check_root). */
+	require(vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN, "kvm_mmu_load() returned 0 with exit reason %u",
+		vcpu->run->exit_reason);
+	bool outside = false;
+	if (fz.m.levels == 3) {
+		for (int i = 0; i < 4; i++)
+			outside |= (fz.m.pdptrs[i] & P) && !slot_of((fz.m.pdptrs[i] & PT64_BASE_ADDR_MASK) >> PAGE_SHIFT);
+	} else {
+		uint64_t mask = fz.m.levels == 2 ? PT32_BASE_ADDR_MASK : PT64_BASE_ADDR_MASK;
+		outside = !slot_of((fz.m.cr3 & mask) >> PAGE_SHIFT);
+	}
+	require(outside, "kvm_mmu_load() shut the VM down, yet its root tables are in guest memory");
+	return false;
+}
+
+/* A translation the shadow gives, for access: the guest's tables give it too,
+ * to the same page, with their accessed and dirty flags set. */
+static void check_translation(uint64_t va, uint64_t spte, uint32_t access, const char *how)
+{
+	struct guest_walker w;
+	require(ref_walk(&w, va, access), "0x%llx %s: the shadow allows it (%s), the guest's tables give #PF 0x%x",
+		(unsigned long long)va, access_name(access), how, w.fault.error_code);
+	void *hva = gpa_hva(w.gfn << PAGE_SHIFT);
+	require(hva && spte_to_hpa(spte) == host_virt_to_phys(hva),
+		"0x%llx %s: the shadow maps host 0x%llx (%s), the guest's tables gfn 0x%llx", (unsigned long long)va,
+		access_name(access), (unsigned long long)spte_to_hpa(spte), how, (unsigned long long)w.gfn);
+	require(!ref_needs_ad, "0x%llx %s: the shadow allows it (%s), but the guest's accessed/dirty flags are not "
+		"set as the processor would have set them (SDM Vol. 3 4.8)", (unsigned long long)va,
+		access_name(access), how);
+	require(!(access & PFERR_WRITE_MASK) || gfn_logged_dirty(w.gfn),
+		"0x%llx %s: the shadow allows it (%s), but gfn 0x%llx is not in the dirty log", (unsigned long long)va,
+		access_name(access), how, (unsigned long long)w.gfn);
+}
+
+/* Whether an exit to the emulator is what the access needs at stage 05: MMIO,
+ * a store to a read-only slot, or a store to a guest table that unprotecting
+ * cannot help (a root, or a table of this very translation). */
+static bool emulation_needed(uint64_t va, uint32_t access)
+{
+	struct guest_walker w;
+	if (!ref_walk(&w, va, access))
+		return false;
+	struct kvm_memory_slot *s = slot_of(w.gfn);
+	if (!s)
+		return true;
+	if (!(access & PFERR_WRITE_MASK))
+		return false;
+	if (s->flags & KVM_MEM_READONLY)
+		return true;
+	for (int l = w.level; l <= w.max_level; l++)
+		if (!(fz.m.levels == 3 && l == 3) && w.table_gfn[l] == w.gfn)
+			return true;
+	if (fz.m.levels == 3) {
+		for (int i = 0; i < 4; i++)
+			if ((fz.m.pdptrs[i] & P) && (fz.m.pdptrs[i] & PT64_BASE_ADDR_MASK) >> PAGE_SHIFT == w.gfn)
+				return true;
+		return false;
+	}
+	uint64_t mask = fz.m.levels == 2 ? PT32_BASE_ADDR_MASK : PT64_BASE_ADDR_MASK;
+	return (fz.m.cr3 & mask) >> PAGE_SHIFT == w.gfn;
+}
+
+/* One access by the guest, run as the processor and minikvm would run it. */
+static enum outcome gaccess_run(uint64_t va, uint32_t access, struct sxlate *out);
+
+static enum outcome gaccess(uint64_t va, uint32_t access, struct sxlate *out)
+{
+	static const char *const names[] = { "completed", "#PF for the guest", "exit" };
+	enum outcome o = gaccess_run(va, access, out);
+	if (trace)
+		fprintf(stderr, "  0x%llx %s: %s%s (#PF 0x%x, %d shadow pages)\n", (unsigned long long)va,
+			access_name(access), names[o], fz.dead ? ", the vCPU cannot run" : "",
+			o == GUEST_PF ? fz.vcpu->arch.exception.error_code : 0, fz.kvm->arch.n_used_mmu_pages);
+	return o;
+}
+
+static enum outcome gaccess_run(uint64_t va, uint32_t access, struct sxlate *out)
+{
+	struct kvm_vcpu *vcpu = fz.vcpu;
+	bool user = access & PFERR_USER_MASK, write = access & PFERR_WRITE_MASK, fetch = access & PFERR_FETCH_MASK;
+	for (int tries = 0; tries < MAX_FAULTS; tries++) {
+		if (!enter())
+			return EXITED;
+		struct sxlate x = shadow_xlate(va);
+		if (x.present && (!user || x.u) && (!write || x.w) && (!fetch || !(fz.m.efer_nx && x.nx))) {
+			check_translation(va, x.spte, access, "the access completed");
+			*out = x;
+			return DONE;
+		}
+		if (trace)
+			fprintf(stderr, "  0x%llx %s: shadow %s, fault %d\n", (unsigned long long)va, access_name(access),
+				x.present ? "refuses" : "has no translation", tries + 1);
+		uint32_t ec = (x.present ? PFERR_PRESENT_MASK : 0) | (access & (PFERR_WRITE_MASK | PFERR_USER_MASK)) |
+			      (fetch && fz.m.efer_nx ? PFERR_FETCH_MASK : 0);
+		struct fake_mmu_calls before = fake_mmu_calls;
+		vcpu->arch.exception.pending = false;
+		int r = kvm_mmu_page_fault(vcpu, va, ec);
+		if (fake_mmu_calls.injected_pf != before.injected_pf) {
+			require(r == 1, "0x%llx %s: a #PF was injected but kvm_mmu_page_fault returned %d",
+				(unsigned long long)va, access_name(access), r);
+			struct guest_walker w;
+			bool ok = ref_walk(&w, va, access);
+			require(!ok, "0x%llx %s: #PF 0x%x injected, the guest's tables allow the access",
+				(unsigned long long)va, access_name(access), vcpu->arch.exception.error_code);
+			require(vcpu->arch.exception.error_code == w.fault.error_code && vcpu->arch.cr2 == w.fault.address,
+				"0x%llx %s: #PF 0x%x CR2 0x%llx injected, the guest's tables give 0x%x at 0x%llx",
+				(unsigned long long)va, access_name(access), vcpu->arch.exception.error_code,
+				(unsigned long long)vcpu->arch.cr2, w.fault.error_code, (unsigned long long)w.fault.address);
+			return GUEST_PF;
+		}
+		require(fake_mmu_calls.internal_error == before.internal_error,
+			"0x%llx %s: #PF error code 0x%x ended in an internal error (suberror %u)", (unsigned long long)va,
+			access_name(access), ec, fake_mmu_calls.internal_suberror);
+		if (r < 0) {
+			require(fz.oom, "0x%llx %s: kvm_mmu_page_fault returned %d with host pages to spare",
+				(unsigned long long)va, access_name(access), r);
+			fz.dead = true;
+			return EXITED;
+		}
+		if (fake_mmu_calls.emulate != before.emulate) {
+			require(emulation_needed(va, access), "0x%llx %s: sent to the emulator, which the access does not need",
+				(unsigned long long)va, access_name(access));
+			return EXITED;
+		}
+		require(r == 1, "0x%llx %s: kvm_mmu_page_fault returned %d without an exit", (unsigned long long)va,
+			access_name(access), r);
+	}
+	fail("0x%llx %s: still refused by the shadow after %d page faults handled with 'retry': no progress",
+	     (unsigned long long)va, access_name(access), MAX_FAULTS);
+}
+
+/* Every translation reachable from the current roots, compared with the
+ * guest's walk for each access the shadow allows (up to cap leaves). */
+static unsigned tree_left, tables_left;
+
+static void check_leaf(uint64_t va, uint64_t spte, bool w, bool u, bool nx)
+{
+	check_translation(va, spte, 0, "a leaf of the shadow");
+	if (u)
+		check_translation(va, spte, PFERR_USER_MASK, "a user leaf of the shadow");
+	if (w)
+		check_translation(va, spte, PFERR_WRITE_MASK, "a writable leaf of the shadow");
+	if (w && u)
+		check_translation(va, spte, PFERR_WRITE_MASK | PFERR_USER_MASK, "a writable user leaf of the shadow");
+	if (fz.m.efer_nx && !nx) {
+		check_translation(va, spte, PFERR_FETCH_MASK, "an executable leaf of the shadow");
+		if (u)
+			check_translation(va, spte, PFERR_FETCH_MASK | PFERR_USER_MASK,
+					  "an executable user leaf of the shadow");
+	}
+}
+
+static void check_subtree(const uint64_t *table, int level, uint64_t base, bool w, bool u, bool nx)
+{
+	if (!tables_left--)
+		return;
+	for (unsigned i = 0; i < 512 && tree_left; i++) {
+		uint64_t e = table[i];
+		if (!(e & P))
+			continue;
+		uint64_t va = base | (uint64_t)i << (12 + 9 * (level - 1));
+		if (fz.m.levels == 4)
+			va = (uint64_t)((int64_t)(va << 16) >> 16);
+		check_spte(e, level, va);
+		bool cw = w && (e & W), cu = u && (e & U), cnx = nx || (e & XD);
+		if (level == 1) {
+			tree_left--;
+			check_leaf(va, e, cw, cu, cnx);
+		} else {
+			check_subtree(host_phys_to_virt(spte_to_hpa(e)), level - 1, va, cw, cu, cnx);
+		}
+	}
+}
+
+static void check_tree(unsigned cap)
+{
+	struct kvm_mmu *mmu = fz.vcpu->arch.mmu;
+	if (!fz.paging || !VALID_PAGE(mmu->root_hpa) || mmu->direct_map)
+		return;
+	tree_left = cap;
+	tables_left = 4 * cap;
+	if (mmu->root_level == 4) {
+		check_subtree(host_phys_to_virt(mmu->root_hpa), 4, 0, true, true, false);
+		return;
+	}
+	for (uint64_t i = 0; i < 4; i++) {
+		uint64_t e = fz.vcpu->arch.pae_root[i];
+		if (e & P)
+			check_subtree(host_phys_to_virt(spte_to_hpa(e)), 2, i << 30, true, true, false);
+	}
+}
+
+/* ---- the guest's and the VMM's operations -------------------------------------- */
+
+/* The PDPTEs a MOV to CR3 would load, or false for the #GP (SDM Vol. 3 4.4.1). */
+static bool read_pdptes(uint64_t cr3, uint64_t pdptrs[4])
+{
+	for (int i = 0; i < 4; i++) {
+		void *p = gpa_hva((cr3 & 0xffffffe0ull) + 8 * i);
+		if (!p)
+			return false;
+		memcpy(&pdptrs[i], p, 8);
+		if (!paging_pdpte_valid(&fz.m, pdptrs[i]))
+			return false;
+	}
+	return true;
+}
+
+/* PAE: load the PDPTEs as the processor does, and as kvm_load_pdptrs() must. */
+static bool load_pdptes(uint64_t cr3)
+{
+	uint64_t pdptrs[4];
+	bool ok = read_pdptes(cr3, pdptrs);
+	require(kvm_load_pdptrs(fz.vcpu, cr3) == ok, "kvm_load_pdptrs(0x%llx) says %d, the PDPTEs are %s",
+		(unsigned long long)cr3, !ok, ok ? "valid" : "invalid or outside memory");
+	if (ok)
+		memcpy(fz.m.pdptrs, pdptrs, sizeof(pdptrs));
+	return ok;
+}
+
+static void set_regs(void)
+{
+	struct kvm_vcpu *vcpu = fz.vcpu;
+	vcpu->arch.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_PG | (fz.m.cr0_wp ? X86_CR0_WP : 0);
+	vcpu->arch.cr4 = (fz.m.levels > 2 ? X86_CR4_PAE : 0) | (fz.m.cr4_pse ? X86_CR4_PSE : 0);
+	vcpu->arch.efer = (fz.m.levels == 4 ? EFER_LME | EFER_LMA : 0) | (fz.m.efer_nx ? EFER_NX : 0);
+	vcpu->arch.cr3 = fz.m.cr3;
+}
+
+/* MOV to CR0 that sets PG: the PDPTEs, a new MMU context. */
+static bool activate(void)
+{
+	fz.paging = true;
+	if (fz.m.levels == 3 && !load_pdptes(fz.m.cr3))
+		return false;   /* #GP: paging stays off, nothing for the MMU to do */
+	set_regs();
+	kvm_mmu_reset_context(fz.vcpu);
+	return true;
+}
+
+static void op_map(const uint8_t *arg, unsigned param)
+{
+	int leaf = 1 + (int)(param & 3) % 3;
+	uint64_t va = address(arg), table, tflags = arg[8];
+	int level = fz.m.levels;
+	if (fz.m.levels == 3) {
+		uint64_t pdpte_gpa = (fz.m.cr3 & 0xffffffe0ull) + ((va >> 30) & 3) * 8, pdpte = 0;
+		void *p = gpa_hva(pdpte_gpa);
+		if (!p)
+			return;
+		memcpy(&pdpte, p, 8);
+		if (!(pdpte & P)) {
+			pdpte = page_gfn((uint8_t)(arg[9] + fz.next_table++)) << PAGE_SHIFT | P;
+			memcpy(p, &pdpte, 8);
+		}
+		table = pdpte & PT64_BASE_ADDR_MASK;
+		level = 2;
+	} else {
+		table = fz.m.cr3 & (fz.m.levels == 2 ? PT32_BASE_ADDR_MASK : PT64_BASE_ADDR_MASK);
+	}
+	if (leaf > level)
+		leaf = level;
+	for (;; level--) {
+		uint64_t gpa = table + (uint64_t)paging_index(&fz.m, va, level) * esz();
+		if (!gpa_hva(gpa))
+			return;
+		if (level == leaf) {
+			uint64_t e = entry_value(arg + 5);
+			if (leaf > 1 && !(param & 4))
+				e |= PS;
+			gset(gpa, e);
+			return;
+		}
+		uint64_t e = gget(gpa);
+		if (!(e & P)) {
+			e = page_gfn((uint8_t)(arg[9] + fz.next_table++)) << PAGE_SHIFT | P | (tflags & (W | U | A));
+			if (fz.m.levels > 2 && (tflags & 0x80))
+				e |= XD;
+			gset(gpa, fz.m.levels == 2 ? (uint32_t)e : e);
+			e = gget(gpa);
+		}
+		table = e & (fz.m.levels == 2 ? PT32_BASE_ADDR_MASK : PT64_BASE_ADDR_MASK);
+	}
+}
+
+static void op_store(uint64_t va, uint32_t access, const uint8_t *entry)
+{
+	struct sxlate x;
+	if (gaccess(va, access, &x) != DONE)
+		return;
+	/* The processor stores through the translation it used: into the host
+	 * page the leaf spte maps. */
+	uint64_t v = entry_value(entry);
+	memcpy((uint8_t *)host_phys_to_virt(spte_to_hpa(x.spte)) + (va & 0xfff & ~(uint64_t)(esz() - 1)), &v, esz());
+}
+
+static void op_cr3(uint8_t page, uint8_t slot)
+{
+	uint64_t cr3 = page_gfn(page) << PAGE_SHIFT;
+	if (fz.m.levels == 3)
+		cr3 |= (uint64_t)(slot & 0x7f) << 5;
+	if (fz.m.levels < 4)
+		cr3 = (uint32_t)cr3;
+	else if (cr3 >> fz.m.maxphyaddr)
+		return;   /* #GP (SDM Vol. 3 4.5): the MMU never sees it */
+	if (fz.m.levels == 3 && !load_pdptes(cr3))
+		return;
+	fz.m.cr3 = cr3;
+	fz.vcpu->arch.cr3 = cr3;
+	kvm_mmu_new_pgd(fz.vcpu, cr3);
+}
+
+/* KVM_SET_USER_MEMORY_REGION of slot 1 or a new flag for a slot, in
+ * kvm_main.c's order: zap, change, zap (kvm_arch_memslots_updated). */
+static void memslots_updated(void)
+{
+	kvm_mmu_zap_all(fz.kvm);
+	kvm_mmu_memslots_updated(fz.kvm);
+}
+
+static void slot_remove(int id)
+{
+	struct kvm_memory_slot *s = &fz.kvm->memslots[id];
+	if (!s->npages)
+		return;
+	memslots_updated();
+	kvm_mmu_free_memslot(fz.kvm, s);
+	munmap((void *)(uintptr_t)s->userspace_addr, s->npages * KVM_PAGE_SIZE);
+	free(s->dirty_bitmap);
+	*s = (struct kvm_memory_slot){ 0 };
+	memslots_updated();
+}
+
+static void slot_logging(int id, bool on)
+{
+	struct kvm_memory_slot *s = &fz.kvm->memslots[id];
+	if (!s->npages || on == !!s->dirty_bitmap)
+		return;
+	memslots_updated();
+	if (on) {
+		s->flags |= KVM_MEM_LOG_DIRTY_PAGES;
+		s->dirty_bitmap = calloc((s->npages + 63) / 64, sizeof(uint64_t));
+		require(s->dirty_bitmap, "out of memory");
+	} else {
+		s->flags &= ~KVM_MEM_LOG_DIRTY_PAGES;
+		free(s->dirty_bitmap);
+		s->dirty_bitmap = NULL;
+	}
+	memslots_updated();
+}
+
+static void op_slot(unsigned param, uint8_t flags)
+{
+	struct kvm_memory_slot *s = &fz.kvm->memslots[1];
+	switch (param % 3) {
+	case 0:
+		if (!s->npages)
+			fake_mmu_add_slot(fz.kvm, 1, SLOT1_BASE, SLOT1_PAGES,
+					  (flags & 1 ? KVM_MEM_READONLY : 0) | (flags & 2 ? KVM_MEM_LOG_DIRTY_PAGES : 0));
+		break;
+	case 1:
+		slot_remove(1);
+		break;
+	default:
+		if (!s->npages)
+			break;
+		memslots_updated();
+		s->base_gfn = s->base_gfn == SLOT1_BASE ? SLOT1_MOVED : SLOT1_BASE;
+		memslots_updated();
+		break;
+	}
+}
+
+static void op_dirty(unsigned param)
+{
+	int id = param & 1;
+	struct kvm_memory_slot *s = &fz.kvm->memslots[id];
+	if (param & 2) {
+		slot_logging(id, !s->dirty_bitmap);
+	} else if (s->npages && s->dirty_bitmap) {
+		/* KVM_GET_DIRTY_LOG: copy out, clear, write-protect. */
+		memset(s->dirty_bitmap, 0, (s->npages + 63) / 64 * 8);
+		kvm_mmu_slot_remove_write_access(fz.kvm, s);
+	}
+}
+
+/* CR0.WP, CR4.PSE, EFER.NXE, as kvm_set_cr0/cr4/efer change them (x86.c). */
+static void op_mode(unsigned param)
+{
+	struct paging_mode old = fz.m;
+	if (param & 1)
+		fz.m.cr0_wp = !fz.m.cr0_wp;
+	if (param & 2)
+		fz.m.cr4_pse = !fz.m.cr4_pse;
+	if (param & 4)
+		fz.m.efer_nx = !fz.m.efer_nx;
+	/* PAE paging loads the PDPTEs again when CR4.PSE changes; NXE changes
+	 * what is reserved in them. */
+	if (fz.m.levels == 3 && (param & 6) && !load_pdptes(fz.m.cr3)) {
+		fz.m = old;
+		return;
+	}
+	set_regs();
+	kvm_mmu_reset_context(fz.vcpu);
+}
+
+static size_t arg_size(unsigned kind)
+{
+	static const uint8_t sizes[16] = { 5, 10, 5, 8, 2, 5, 1, 0, 1, 0, 1, 0, 5, 5, 5, 5 };
+	return sizes[kind];
+}
+
+static uint32_t access_of(unsigned param)
+{
+	static const uint32_t types[4] = { 0, PFERR_WRITE_MASK, PFERR_FETCH_MASK, 0 };
+	return types[param & 3] | (param & 4 ? PFERR_USER_MASK : 0);
+}
+
+static const char *const op_names[16] = { "SET", "MAP", "ACCESS", "STORE", "CR3", "INVLPG", "UNPROTECT", "DIRTY",
+					 "SLOT", "MODE", "OOM", "RESET", "ACCESS", "ACCESS", "ACCESS", "ACCESS" };
+
+static void run_op(unsigned kind, unsigned param, const uint8_t *arg)
+{
+	struct sxlate x;
+	switch (kind) {
+	case 3:
+		op_store(address(arg), PFERR_WRITE_MASK | (param & 4 ? PFERR_USER_MASK : 0), arg + 5);
+		break;
+	case 4:
+		op_cr3(arg[0], arg[1]);
+		break;
+	case 5:
+		if (enter())
+			kvm_mmu_invlpg(fz.vcpu, address(arg));
+		break;
+	case 6:
+		kvm_mmu_unprotect_page(fz.kvm, page_gfn(arg[0]));
+		break;
+	case 7:
+		op_dirty(param);
+		break;
+	case 8:
+		op_slot(param, arg[0]);
+		break;
+	case 9:
+		op_mode(param);
+		break;
+	case 10:
+		fz.oom = true;
+		fake_mmu_fail_pages_after(arg[0] == 0xff ? -1 : arg[0]);
+		break;
+	case 11:
+		kvm_mmu_reset_context(fz.vcpu);
+		break;
+	default:
+		gaccess(address(arg), access_of(param), &x);
+		break;
+	}
+}
+
+static void trace_bytes(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, " %02x", b[i]);
+	fputc('\n', stderr);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	trace = getenv("KVMLABS_FUZZ_TRACE") != NULL;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < HEADER_SIZE)
+		return -1;
+	fake_mmu_fail_pages_after(-1);
+	fz = (struct fz){ .what = "set-up" };
+	fz.m = (struct paging_mode){
+		.levels = (data[0] & 3) == 0 ? 2 : (data[0] & 3) == 1 ? 3 : 4,
+		.cr0_wp = data[0] & 4, .cr4_pse = data[0] & 8, .efer_nx = data[0] & 16, .gbpages = data[0] & 32,
+		.maxphyaddr = maxphyaddrs[data[1] & 7],
+	};
+	fz.vcpu = fake_mmu_vm_create(RAM_PAGES, fz.m.maxphyaddr, fz.m.gbpages);
+	fz.kvm = fz.vcpu->kvm;
+	fz.m.cr3 = page_gfn(data[2]) << PAGE_SHIFT;
+	if (fz.m.levels == 3)
+		fz.m.cr3 |= (uint64_t)(data[3] & 0x7f) << 5;
+	if (fz.m.levels < 4)
+		fz.m.cr3 = (uint32_t)fz.m.cr3;
+	else if (fz.m.cr3 >> fz.m.maxphyaddr)
+		fz.m.cr3 = 0;
+	fz.next_table = 1;
+	if (data[0] & 64)
+		slot_logging(0, true);
+	if (data[0] & 128)
+		fake_mmu_add_slot(fz.kvm, 1, SLOT1_BASE, SLOT1_PAGES, 0);
+
+	size_t pos = HEADER_SIZE;
+	bool runnable = true;
+	for (fz.op = 0; fz.op < MAX_OPS && pos < size && runnable; fz.op++) {
+		unsigned kind = data[pos] & 15, param = data[pos] >> 4;
+		size_t n = arg_size(kind);
+		if (size - pos - 1 < n)
+			break;
+		const uint8_t *arg = data + pos + 1;
+		pos += 1 + n;
+		fz.what = op_names[kind];
+		if (trace)
+			fprintf(stderr, "op %u: %s param %u args", fz.op, fz.what, param), trace_bytes(arg, n);
+		if (kind <= 1) {
+			if (fz.paging)
+				continue;
+			if (kind == 0) {
+				uint64_t table = page_gfn(arg[0]) << PAGE_SHIFT;
+				gset(table + (uint64_t)index_of(arg[1], entries()) * esz(), entry_value(arg + 2));
+			} else {
+				op_map(arg, param);
+			}
+			continue;
+		}
+		if (!fz.paging && !activate()) {
+			runnable = false;
+			break;
+		}
+		if (fz.dead)
+			break;
+		run_op(kind, param, arg);
+		if (enter()) {
+			check_structures();
+			check_tree(TREE_CAP);
+		}
+	}
+	fz.what = "the end";
+	if (!fz.paging && runnable && activate() && enter())
+		check_structures();
+	if (fz.paging && enter()) {
+		check_structures();
+		check_tree(~0u);
+	}
+	fake_mmu_fail_pages_after(-1);
+	fake_mmu_vm_destroy(fz.vcpu);
+	require(fake_mmu_pages_live() == 0, "%u host pages not given back when the VM was destroyed",
+		fake_mmu_pages_live());
+	return 0;
+}
