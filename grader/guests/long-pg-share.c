@@ -17,6 +17,11 @@
  *    different shadows of S (Linux: role.access).
  * 3. Page G is a page directory on one path and a page table on another: an
  *    entry of G is a PDE on the first and a PTE on the second (role.level).
+ * 4. Two 2 MiB pages map the same frames, one with D set and one clean. A
+ *    shadow MMU maps both with the same 4 KiB direct pages if it can; a write
+ *    through the dirty one must not make the clean one writable before its
+ *    own first write has set its D flag (4.8; Linux: role.access of direct
+ *    pages has no write while the guest entry is clean).
  *
  * Tables are edited while they are not the root (stage 05 has no emulator
  * for writes to the current root).
@@ -33,6 +38,9 @@
 #define RO_VA      0x10000200000ull  /*              S through a read-only PDE */
 #define AS_PT_VA   0x18000000000ull  /* PML4 slot 3: G as a page table */
 #define AS_PD_VA   0x18040000000ull  /*              G as a page directory (next GiB) */
+#define CLEAN_VA   0x20000000000ull  /* PML4 slot 4: a 2 MiB page of frames 0x400000.., D clear */
+#define DIRTY_VA   0x20000200000ull  /*              the same frames, D set */
+#define LARGE_GPA  0x400000ull
 #define RW         (PT_PRESENT_MASK | PT_WRITABLE_MASK)
 #define RW_DIRTY   (RW | PT_ACCESSED_MASK | PT_DIRTY_MASK)
 
@@ -42,6 +50,7 @@ static uint64_t pdpt1[PAGE_WORDS], pd1[PAGE_WORDS], alias_pt[PAGE_WORDS] __attri
 static uint64_t table_t[PAGE_WORDS] __attribute__((aligned(PAGE_SIZE)));
 static uint64_t pdpt2[PAGE_WORDS], pd2[PAGE_WORDS], table_s[PAGE_WORDS] __attribute__((aligned(PAGE_SIZE)));
 static uint64_t pdpt3[PAGE_WORDS], pd3[PAGE_WORDS], page_g[PAGE_WORDS] __attribute__((aligned(PAGE_SIZE)));
+static uint64_t pdpt4[PAGE_WORDS], pd4[PAGE_WORDS] __attribute__((aligned(PAGE_SIZE)));
 static uint64_t pages[4][PAGE_WORDS] __attribute__((aligned(PAGE_SIZE)));
 
 static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
@@ -129,11 +138,31 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	write_cr3(pa(root));
 	/* The PD path first: it sets A in page 3's entry 0, which the PT path then reads. */
 	uint64_t as_pd = *at(AS_PD_VA), as_pt = *at(AS_PT_VA);
-	report(as_pt == pages[3][0] && as_pd == pages[0][0], "one-table-two-levels",
+	uint64_t entry = *at(pa(&pages[3][0]));  /* as the CPU left it (A set), not as the compiler remembers it */
+	report(as_pt == entry && as_pd == pages[0][0], "one-table-two-levels",
 	       "G as a page table maps page 3 (VA 0x%llx reads 0x%llx, want 0x%llx); G as a page directory makes page 3 "
 	       "a page table mapping page 0 (VA 0x%llx reads 0x%llx, want 0x%llx)", (unsigned long long)AS_PT_VA,
-	       (unsigned long long)as_pt, (unsigned long long)pages[3][0], (unsigned long long)AS_PD_VA,
+	       (unsigned long long)as_pt, (unsigned long long)entry, (unsigned long long)AS_PD_VA,
 	       (unsigned long long)as_pd, (unsigned long long)pages[0][0]);
+
+	/* 4. A clean and a dirty 2 MiB page of the same frames. */
+	write_cr3(vmm_cr3);
+	root[PT64_INDEX(CLEAN_VA, 4)] = pa(pdpt4) | RW;
+	pdpt4[0] = pa(pd4) | RW;
+	pd4[PT64_INDEX(CLEAN_VA, 2)] = LARGE_GPA | RW | PT_PAGE_SIZE_MASK;
+	pd4[PT64_INDEX(DIRTY_VA, 2)] = LARGE_GPA | RW | PT_PAGE_SIZE_MASK | PT_ACCESSED_MASK | PT_DIRTY_MASK;
+	write_cr3(pa(root));
+	uint64_t probe = 5 * PAGE_SIZE + 0x80;
+	uint64_t before = *at(CLEAN_VA + probe);   /* read through the clean one: A only */
+	*at(DIRTY_VA + probe) = before + 1;         /* write through the dirty one */
+	uint64_t pde_read = *at(pa(&pd4[PT64_INDEX(CLEAN_VA, 2)]));  /* as the CPU left it */
+	*at(CLEAN_VA + probe) = before + 2;         /* the clean one's first write */
+	uint64_t pde_written = *at(pa(&pd4[PT64_INDEX(CLEAN_VA, 2)]));
+	report(!(pde_read & PT_DIRTY_MASK) && (pde_written & PT_DIRTY_MASK) && *at(DIRTY_VA + probe) == before + 2,
+	       "large-clean-then-written",
+	       "2 MiB PDE at 0x%llx: after a read 0x%llx (want D clear), after its first write 0x%llx (want D set; a "
+	       "write through another PDE of the same frames must not have made this one writable)",
+	       (unsigned long long)CLEAN_VA, (unsigned long long)pde_read, (unsigned long long)pde_written);
 
 	write_cr3(vmm_cr3);
 	end();

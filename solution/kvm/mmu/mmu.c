@@ -531,18 +531,12 @@ static int shadow_map_leaf(struct kvm_vcpu *vcpu, struct kvm_mmu_page *sp, uint6
 {
 	// @lab 05 shadow_map_leaf: The leaf's rights: the walk's, less what the slot, the guest's D flag, the dirty log and write tracking forbid.
 	struct kvm *kvm = vcpu->kvm;
-	bool write_fault = error_code & PFERR_WRITE_MASK, user_fault = error_code & PFERR_USER_MASK;
+	bool write_fault = error_code & PFERR_WRITE_MASK;
 	unsigned access = gw->pte_access;
 	bool writable;
 	hva_t hva = gfn_to_hva_prot(kvm, gw->gfn, &writable);
 	if (hva == KVM_HVA_ERR_BAD || (write_fault && !writable))
 		return RET_PF_EMULATE;     /* MMIO, or a store to a read-only slot */
-	/* CR0.WP=0: a supervisor write to a read-only page succeeds. The spte
-	 * becomes writable for the supervisor only, so a user access still
-	 * faults and gets the guest's read-only rights back (role.cr0_wp keeps
-	 * these pages apart from a WP=1 guest's; Linux: the same trick). */
-	if (write_fault && !user_fault && !sp->role.cr0_wp && !(access & ACC_WRITE_MASK))
-		access = (access | ACC_WRITE_MASK) & ~ACC_USER_MASK;
 	/* Writable only once the guest's D flag is set, so the first write
 	 * faults and the walker sets it; and in a logged slot only on a write,
 	 * so the log sees it. */
@@ -604,17 +598,27 @@ static int shadow_fetch(struct kvm_vcpu *vcpu, const struct guest_walker *gw, gv
 		return RET_PF_INVALID;
 	for (; level > 1; level--) {
 		uint64_t *sptep = &sp->spt[shadow_index(addr, level)];
-		if (is_shadow_present_pte(*sptep)) {
-			sp = spte_to_child_sp(kvm, *sptep);
-			if (!sp)
-				return RET_PF_INVALID;
-			continue;
-		}
 		/* Below the guest's leaf there is no guest table: a direct page
-		 * maps the part of the large page this spte covers. */
+		 * maps the part of the large page this spte covers, with the large
+		 * page's rights, less write while its D flag is clear (the first
+		 * write must fault to set it). Two large pages of the same frames
+		 * share direct pages only when those rights agree. */
 		bool direct = level - 1 < gw->level;
 		gfn_t gfn = direct ? gw->gfn & ~(pages_per_spte(level) - 1) : gw->table_gfn[level - 1];
-		unsigned access = direct ? gw->pte_access : gw->pt_access[level];
+		unsigned access = !direct ? gw->pt_access[level] :
+				  gw->dirty ? gw->pte_access : gw->pte_access & ~ACC_WRITE_MASK;
+		if (is_shadow_present_pte(*sptep)) {
+			struct kvm_mmu_page *below = spte_to_child_sp(kvm, *sptep);
+			if (!below)
+				return RET_PF_INVALID;
+			/* A direct page linked by a walk with other rights is not
+			 * this walk's: unlink it (Linux: validate_direct_spte). */
+			if (!(direct && below->role.direct && below->role.access != access)) {
+				sp = below;
+				continue;
+			}
+			mmu_page_zap_pte(kvm, sp, sptep);
+		}
 		struct kvm_mmu_page *child =
 			kvm_mmu_get_shadow_page(kvm, gfn, kvm_mmu_child_role(sp->role, sptep, direct, access));
 		if (!child)
@@ -692,6 +696,14 @@ static int shadow_page_fault(struct kvm_vcpu *vcpu, gpa_t addr, uint64_t error_c
 		kvm->arch.stat.pf_guest++;
 		return RET_PF_RETRY;
 	}
+	/* CR0.WP=0: a supervisor write to a read-only page succeeds. The
+	 * translation becomes writable for the supervisor only, so a user
+	 * access still faults and gets the guest's read-only rights back
+	 * (role.cr0_wp keeps these pages apart from a WP=1 guest's; Linux:
+	 * the same trick in FNAME(page_fault)). */
+	if ((error_code & PFERR_WRITE_MASK) && !(error_code & PFERR_USER_MASK) && !mmu->cpu_mode.cr0_wp &&
+	    !(gw.pte_access & ACC_WRITE_MASK))
+		gw.pte_access = (gw.pte_access | ACC_WRITE_MASK) & ~ACC_USER_MASK;
 	make_mmu_pages_available(kvm, PAGING_MAX_LEVEL);
 	int r = shadow_fetch(vcpu, &gw, addr, (uint32_t)error_code);
 	if (r == RET_PF_WRITE_PROTECTED) {
@@ -913,6 +925,8 @@ static int mmu_alloc_shadow_roots(struct kvm_vcpu *vcpu)
 		mmu->root_level = 4;
 		return 1;
 	}
+	mmu->root_hpa = host_virt_to_phys(vcpu->arch.pae_root);
+	mmu->root_level = PT32E_ROOT_LEVEL;
 	for (int i = 0; i < 4; i++) {
 		gfn_t gfn;
 		if (m->levels == 3) {
@@ -924,17 +938,20 @@ static int mmu_alloc_shadow_roots(struct kvm_vcpu *vcpu)
 		} else {
 			gfn = (m->cr3 & PT32_BASE_ADDR_MASK) >> PAGE_SHIFT;
 		}
-		if (!mmu_check_root(vcpu, gfn))
+		/* The roots taken so far go back with the rest (kvm_mmu_unload). */
+		if (!mmu_check_root(vcpu, gfn)) {
+			kvm_mmu_unload(vcpu);
 			return 0;
+		}
 		struct kvm_mmu_page *sp = kvm_mmu_get_shadow_page(kvm, gfn, shadow_root_role(m, i));
-		if (!sp)
+		if (!sp) {
+			kvm_mmu_unload(vcpu);
 			return -ENOMEM;
+		}
 		sp->root_count++;
 		/* A PDPTE has only P, PWT and PCD (SDM Vol. 3 Table 4-8). */
 		vcpu->arch.pae_root[i] = host_virt_to_phys(sp->spt) | PT_PRESENT_MASK;
 	}
-	mmu->root_hpa = host_virt_to_phys(vcpu->arch.pae_root);
-	mmu->root_level = PT32E_ROOT_LEVEL;
 	return 1;
 	// @stub (void)vcpu;
 	// @stub lab_todo(5, "mmu_alloc_shadow_roots");
