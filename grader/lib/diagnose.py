@@ -215,14 +215,16 @@ def _reinject(test, status, transcript):
 
 
 def _pdpte_registers(test, status, transcript):
-    # prot-pg-pae: a PDPTE changed in memory must not count before MOV CR3 (SDM Vol. 3 4.4.1); that
-    # MOV CR3 itself makes it count. Only roots built from the table in memory fail the first and pass the second.
-    m = _failed(transcript, "pdpte-memory-not-loaded", "pdpte-register-walked", "pdpte-register-kept-by-cr0-wp")
-    if m and re.search(r"^ok pdpte-loaded-by-mov-cr3$", transcript, re.M):
-        return Diagnosis("a PAE guest's roots follow its page-directory-pointer table in memory: they must come "
-                         "from the PDPTE registers (the cpu_mode's pdptrs, loaded by MOV CR3 and by the CR0/CR4 "
-                         "writes that load them), which mmu_alloc_shadow_roots takes when it builds the roots",
-                         "mmu_alloc_shadow_roots")
+    # prot-pg-pae: PDPTEs count from the registers MOV CR3 loads (SDM Vol. 3 4.4.1). When a page never
+    # touched is walked from the registers (the walker is right) but the PDPTE checks around CR3 loads and
+    # mode changes fail, the shadow roots were built from something else: the table in memory.
+    m = _failed(transcript, "pdpte-memory-not-loaded", "pdpte-register-kept-by-cr0-wp", "pdpte-loaded-by-mov-cr3",
+                "pdpte-loaded-by-mov-cr3-2", "pdpte-restored")
+    if m and re.search(r"^ok pdpte-register-walked$", transcript, re.M):
+        return Diagnosis("a PAE guest's shadow roots do not follow its PDPTE registers: they must come from the "
+                         "registers (the cpu_mode's pdptrs, loaded by MOV CR3 and by the CR0/CR4 writes that load "
+                         "them), not from the page-directory-pointer table in memory, when "
+                         "mmu_alloc_shadow_roots builds the roots", "mmu_alloc_shadow_roots")
     return None
 
 

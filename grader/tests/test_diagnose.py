@@ -124,9 +124,10 @@ kvmlabs-host: 127 MiB RAM, TSC 49 MHz, 1 guest file(s), VMM on minikvm
 kvmlabs: begin prot-pg-pae
 ok pdpte-memory-not-loaded
 ok pdpte-register-walked
-not ok pdpte-register-kept-by-cr0-wp: quarter 3 after its PDPTE changed in memory and MOV to CR0 toggled WP (no PDPTE load): load of 0xc0000010: no #PF, read 0xd3100000; want no #PF, 0xd3000000
-ok pdpte-loaded-by-mov-cr3
-kvmlabs: end passed=40 failed=1 skipped=0
+ok pdpte-register-kept-by-cr0-wp
+not ok pdpte-loaded-by-mov-cr3: quarter 3 after MOV CR3 loaded the changed PDPTE: load of 0xc0201124: 0 #PF (last: error 0xffffffff CR2 0xffffffff EIP 0xffffffff), read 0x9ae00020; want no #PF, 0x9ae00022
+ok pdpte-loaded-by-mov-cr3-2
+kvmlabs: end passed=40 failed=2 skipped=0
 vmm: guest exit through port 0xf4 with value 1 (exit status 3)
 kvmlabs-host: exit status 3
 """
@@ -365,9 +366,9 @@ class ExplainTest(unittest.TestCase):
     def test_pae_roots_from_memory(self):
         d = self.explain("prot-pg-pae.elf", 3, PDPTES_FROM_MEMORY)
         self.assert_names(d, "mmu_alloc_shadow_roots", "PDPTE registers", "MOV CR3")
-        # If MOV CR3 does not load the changed PDPTE either, the roots are not the (only) cause.
-        broken = PDPTES_FROM_MEMORY.replace("ok pdpte-loaded-by-mov-cr3", "not ok pdpte-loaded-by-mov-cr3: ...")
-        self.assertIsNone(self.explain("prot-pg-pae.elf", 3, broken))
+        # A walk that does not start at the registers either is the walker's mistake, not the roots'.
+        walker = PDPTES_FROM_MEMORY.replace("ok pdpte-register-walked", "not ok pdpte-register-walked: ...")
+        self.assertIsNone(self.explain("prot-pg-pae.elf", 3, walker))
 
     def test_single_step_broken_everywhere_is_not_that(self):
         self.assertIsNone(self.explain("prot-vmx-reinject.elf", 3, SINGLE_STEP_BROKEN))
