@@ -9,7 +9,9 @@ In order, the first that applies:
                 exercise whose region writes that field (lib/vmx.py);
   3. diagnose   lib/diagnose.py, when the kit has it, names the cause and the
                 region (diagnose.explain(test, status, transcript));
-  4. rubric     the rubric line's section=.
+  4. check      the first failing check ("not ok NAME") that the rubric line's
+                checks= gives a section of its own;
+  5. rubric     the rubric line's section=.
 
 A region is only looked up in the handouts of the labs whose regions the
 stage took from labs/ (the graded lab; every lab <= it with CUMULATIVE=1),
@@ -17,12 +19,13 @@ because only that code can be the student's mistake.
 """
 import importlib
 import importlib.util
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import exercises, labs, runner, vmx
 
-SOURCES = ("stub", "vmentry", "diagnose", "rubric")
+SOURCES = ("stub", "vmentry", "diagnose", "check", "rubric")
 
 
 @dataclass
@@ -91,6 +94,19 @@ def derive(test, status, transcript, root, lab, search=None):
             return Pointer(section, region, d, "diagnose", reason)
         # A region no handout of these labs asks for (the kit's code): the reason
         # still helps, the rubric's section stays.
-        return Pointer(test.section, None, rubric_dir, "diagnose", reason)
+        return Pointer(check_section(test, transcript) or test.section, None, rubric_dir, "diagnose", reason)
 
+    section = check_section(test, transcript)
+    if section:
+        return Pointer(section, None, rubric_dir, "check", error=error)
     return Pointer(test.section, None, rubric_dir, "rubric", error=error)
+
+
+def check_section(test, transcript):
+    """The section the rubric's checks= gives the first failing check, or None."""
+    for name in re.findall(r"^not ok ([^\s:]+)", transcript, re.M):
+        for prefix, section in getattr(test, "checks", ()):
+            if name.startswith(prefix):
+                return section
+        return None              # the first failure decides; later ones usually follow from it
+    return None

@@ -5,7 +5,10 @@
 
 Keys: expect=pass|status:N, needs=cap,..., section=exercise-N, timeout=SECONDS,
 on=linux-kvm|minikvm (the platform of this one test, when it is not the lab's:
-lab 02's segments under VT-x's entry checks, which this host's KVM does not make).
+lab 02's segments under VT-x's entry checks, which this host's KVM does not make),
+checks=PREFIX:exercise-N,... (a guest whose checks test several exercises: the first
+failing check, "not ok NAME", whose name starts with PREFIX points at that exercise
+instead of section=).
 """
 import re
 import shlex
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from .status import GUEST_PASSED
 
-KEYS = {"expect", "needs", "on", "section", "timeout"}
+KEYS = {"checks", "expect", "needs", "on", "section", "timeout"}
 PLATFORMS = ("linux-kvm", "minikvm")
 
 
@@ -33,6 +36,7 @@ class Test:
     timeout: int | None = None
     args: list = field(default_factory=list)
     on: str | None = None        # the platform, when not the lab's own (labs.runs_on)
+    checks: tuple = ()           # ((check-name prefix, "exercise-N"), ...): sections of single checks
 
     def expected_status(self):
         """The VMM exit status the test wants: the guest's pass, or expect=status:N."""
@@ -73,9 +77,15 @@ def parse(path):
             timeout = int(kv["timeout"]) if "timeout" in kv else None
             if kv.get("on", PLATFORMS[0]) not in PLATFORMS:
                 raise RubricError(f"{where}: on must be one of {', '.join(PLATFORMS)}, not '{kv['on']}'")
+            checks = []
+            for item in (c for c in kv.get("checks", "").split(",") if c):
+                prefix, colon, section = item.partition(":")
+                if not colon or not prefix or not re.fullmatch(r"exercise-\d+", section):
+                    raise RubricError(f"{where}: checks= wants 'PREFIX:exercise-N,...', not '{item}'")
+                checks.append((prefix, section))
             seen.add(name)
             tests.append(Test(name, int(points), guest, expect, tuple(needs), kv.get("section"), timeout,
-                              shlex.split(tail), kv.get("on")))
+                              shlex.split(tail), kv.get("on"), tuple(checks)))
     if not tests:
         raise RubricError(f"{path}: no tests")
     return tests

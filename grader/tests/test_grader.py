@@ -310,6 +310,10 @@ class RubricTest(unittest.TestCase):
                          ("smp", 10, "prot-smp.elf", ["--cpus", "2"], ("smp",), "exercise-6"))
         self.assertEqual((t[1].expected_status(), t[0].expected_status()), (8, 1))
 
+    def test_checks_with_sections_of_their_own(self):
+        t = self.parse("pae 10 prot-pg-pae.elf section=exercise-1 checks=pdpte-:exercise-5,xd:exercise-1\n")
+        self.assertEqual(t[0].checks, (("pdpte-", "exercise-5"), ("xd", "exercise-1")))
+
     def test_a_test_on_another_platform(self):
         t = self.parse("vt 5 prot-hello.elf on=minikvm\nkvm 5 prot-hello.elf\n")
         self.assertEqual([labs.platform_of(2, x) for x in t], ["minikvm", "linux-kvm"])
@@ -328,7 +332,8 @@ class RubricTest(unittest.TestCase):
         for text, msg in (("a 10\n", "expected 'test points guest"), ("a x g\n", "points must be"),
                           ("a 1 g bogus=1\n", "unknown field"), ("a 1 g expect=maybe\n", "expect must be"),
                           ("a 1 g\na 1 g\n", "repeated test name"), ("# nothing\n", "no tests"),
-                          ("a 1 g on=qemu\n", "on must be one of linux-kvm, minikvm")):
+                          ("a 1 g on=qemu\n", "on must be one of linux-kvm, minikvm"),
+                          ("a 1 g checks=x\n", "checks= wants"), ("a 1 g checks=x:ex-1\n", "checks= wants")):
             with self.subTest(text=text):
                 with self.assertRaisesRegex(rubric.RubricError, msg):
                     self.parse(text)
@@ -775,6 +780,15 @@ class PointerTest(unittest.TestCase):
     def test_otherwise_the_rubrics_section(self):
         p = self.derive("not ok b: read 1 want 2\n", status=3)
         self.assertEqual((p.section, p.exercise, p.handout.name, p.source), ("exercise-6", None, "04-x", "rubric"))
+
+    def test_a_check_with_a_section_of_its_own(self):
+        self.test = rubric.Test("io", 15, "prot-vmx-io.elf", section="exercise-6",
+                                checks=(("scratch-", "exercise-2"), ("id", "exercise-1")))
+        p = self.derive("ok a\nnot ok scratch-4: read 1 want 2\nnot ok id: x\n", status=3)
+        self.assertEqual((p.section, p.source), ("exercise-2", "check"))
+        # The first failure decides: one without a section of its own leaves the rubric's.
+        p = self.derive("not ok other: x\nnot ok id: y\n", status=3)
+        self.assertEqual((p.section, p.source), ("exercise-6", "rubric"))
 
     def test_the_kits_diagnose_module_is_used_when_present(self):
         self.no_diagnose.stop()
