@@ -814,7 +814,7 @@ END_TEST
 
 /* ---- exercise 6: the fault path ---------------------------------------------------------------- */
 
-START_TEST(ex5_faults_follow_the_guest_tables)
+START_TEST(ex6_faults_follow_the_guest_tables)
 {
 	struct guest g;
 	guest_init(&g, _i);
@@ -875,7 +875,7 @@ START_TEST(ex5_faults_follow_the_guest_tables)
 }
 END_TEST
 
-START_TEST(ex5_cr0_wp_zero)
+START_TEST(ex6_cr0_wp_zero)
 {
 	struct guest g;
 	guest_init(&g, _i);
@@ -912,7 +912,7 @@ static const struct large_case large_cases[] = {
 	{ "4-level paging, 1 GiB page", 2, 3, 0x00007f0040000000ull },
 };
 
-START_TEST(ex5_large_guest_pages)
+START_TEST(ex6_large_guest_pages)
 {
 	const struct large_case *lc = &large_cases[_i];
 	struct guest g;
@@ -949,7 +949,7 @@ START_TEST(ex5_large_guest_pages)
 }
 END_TEST
 
-START_TEST(ex5_read_only_slot)
+START_TEST(ex6_read_only_slot)
 {
 	struct guest g;
 	guest_init(&g, _i);
@@ -967,7 +967,7 @@ START_TEST(ex5_read_only_slot)
 }
 END_TEST
 
-START_TEST(ex5_shadow_pages_stay_bounded)
+START_TEST(ex6_shadow_pages_stay_bounded)
 {
 	struct guest g;
 	guest_init(&g, _i);
@@ -996,7 +996,7 @@ END_TEST
 
 /* ---- exercise 5: the roots, CR3 and INVLPG ----------------------------------------------------------------- */
 
-START_TEST(ex6_new_pgd_lets_the_root_go)
+START_TEST(ex5_new_pgd_lets_the_root_go)
 {
 	struct guest g;
 	guest_init(&g, _i);
@@ -1028,7 +1028,7 @@ START_TEST(ex6_new_pgd_lets_the_root_go)
 }
 END_TEST
 
-START_TEST(ex6_invlpg_drops_one_translation)
+START_TEST(ex5_invlpg_drops_one_translation)
 {
 	struct guest g;
 	guest_init(&g, _i);
@@ -1062,7 +1062,7 @@ START_TEST(ex6_invlpg_drops_one_translation)
 }
 END_TEST
 
-START_TEST(ex6_root_outside_memory)
+START_TEST(ex5_root_outside_memory)
 {
 	struct guest g;
 	guest_init(&g, _i);
@@ -1088,7 +1088,7 @@ START_TEST(ex6_root_outside_memory)
 }
 END_TEST
 
-START_TEST(ex6_root_zapped_while_loaded)
+START_TEST(ex5_root_zapped_while_loaded)
 {
 	struct guest g;
 	guest_init(&g, _i);
@@ -1106,7 +1106,7 @@ START_TEST(ex6_root_zapped_while_loaded)
 }
 END_TEST
 
-START_TEST(ex6_pae_roots_from_pdpte_registers)
+START_TEST(ex5_pae_roots_from_pdpte_registers)
 {
 	struct guest g;
 	guest_init(&g, 1);
@@ -1193,16 +1193,16 @@ Suite *mmu_suite(void)
 	tcase_add_loop_test(tc, ex4_shadowed_table_is_write_protected, 0, 3);
 	tcase_add_loop_test(tc, ex4_unprotect_zaps_every_shadow, 0, 3);
 	tcase_add_loop_test(tc, ex4_write_to_a_root_table_needs_the_emulator, 0, 3);
-	tcase_add_loop_test(tc, ex5_faults_follow_the_guest_tables, 0, 3);
-	tcase_add_loop_test(tc, ex5_cr0_wp_zero, 0, 3);
-	tcase_add_loop_test(tc, ex5_large_guest_pages, 0, (int)(sizeof(large_cases) / sizeof(large_cases[0])));
-	tcase_add_loop_test(tc, ex5_read_only_slot, 0, 3);
-	tcase_add_loop_test(tc, ex5_shadow_pages_stay_bounded, 0, 3);
-	tcase_add_loop_test(tc, ex6_new_pgd_lets_the_root_go, 0, 3);
-	tcase_add_loop_test(tc, ex6_invlpg_drops_one_translation, 0, 3);
-	tcase_add_test(tc, ex6_pae_roots_from_pdpte_registers);
-	tcase_add_loop_test(tc, ex6_root_outside_memory, 0, 3);
-	tcase_add_loop_test(tc, ex6_root_zapped_while_loaded, 0, 3);
+	tcase_add_loop_test(tc, ex6_faults_follow_the_guest_tables, 0, 3);
+	tcase_add_loop_test(tc, ex6_cr0_wp_zero, 0, 3);
+	tcase_add_loop_test(tc, ex6_large_guest_pages, 0, (int)(sizeof(large_cases) / sizeof(large_cases[0])));
+	tcase_add_loop_test(tc, ex6_read_only_slot, 0, 3);
+	tcase_add_loop_test(tc, ex6_shadow_pages_stay_bounded, 0, 3);
+	tcase_add_loop_test(tc, ex5_new_pgd_lets_the_root_go, 0, 3);
+	tcase_add_loop_test(tc, ex5_invlpg_drops_one_translation, 0, 3);
+	tcase_add_test(tc, ex5_pae_roots_from_pdpte_registers);
+	tcase_add_loop_test(tc, ex5_root_outside_memory, 0, 3);
+	tcase_add_loop_test(tc, ex5_root_zapped_while_loaded, 0, 3);
 	tcase_add_loop_test(tc, ex7_slot_remove_write_access, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
