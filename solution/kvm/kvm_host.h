@@ -89,7 +89,7 @@ struct mmu_pool {
 
 /* Counters of the MMU's work (Linux: struct kvm_vm_stat, same names). */
 struct kvm_vm_stat {
-	uint64_t mmu_shadow_zapped, mmu_pte_write, mmu_cache_miss, mmu_recycled, mmu_flooded;
+	uint64_t mmu_shadow_zapped, mmu_cache_miss, mmu_recycled, mmu_flooded;
 	uint64_t pf_fixed, pf_guest, invlpg, max_mmu_pages;
 };
 

@@ -305,12 +305,18 @@ static void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 /* Zap a shadow page (Linux: __kvm_mmu_prepare_zap_page, kvm_mmu_commit_zap_page):
  * unlink its children and its parents, forget it. A root some vCPU still
  * uses stays allocated, marked invalid, until that vCPU lets it go. */
+/* Clear every spte of sp, with the links each held. */
+static void mmu_page_zap_ptes(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++)
+		mmu_page_zap_pte(kvm, sp, &sp->spt[i]);
+}
+
 static void kvm_mmu_zap_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
 	struct rmap_iterator iter;
 	uint64_t *sptep;
-	for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++)
-		mmu_page_zap_pte(kvm, sp, &sp->spt[i]);
+	mmu_page_zap_ptes(kvm, sp);
 	while ((sptep = rmap_get_first(&sp->parent_ptes, &iter))) {
 		*sptep = 0;
 		pte_list_remove(&kvm->arch.pte_list_pool, sptep, &sp->parent_ptes);
@@ -340,13 +346,12 @@ static void make_mmu_pages_available(struct kvm *kvm, unsigned room)
 	struct kvm_arch *a = &kvm->arch;
 	struct kvm_mmu_page *sp = a->active_oldest;
 	while (sp && a->n_used_mmu_pages + room > a->n_max_mmu_pages) {
+		/* A zap frees the page zapped and no other (its children stay
+		 * hashed), so the next one is still there. */
 		struct kvm_mmu_page *next = sp->next;
 		if (!sp->root_count) {
 			kvm_mmu_zap_page(kvm, sp);
 			a->stat.mmu_recycled++;
-			/* Zapping may have freed the next page too (a child is never
-			 * freed by its parent's zap, but be safe): start again. */
-			next = a->active_oldest;
 		}
 		sp = next;
 	}
@@ -664,8 +669,7 @@ static void mmu_put_root(struct kvm *kvm, struct kvm_mmu_page *sp)
 	if (!sp || --sp->root_count > 0 || !sp->role.invalid)
 		return;
 	/* Zapped while in use: its entries may have been filled since. */
-	for (unsigned i = 0; i < PT64_ENT_PER_PAGE; i++)
-		mmu_page_zap_pte(kvm, sp, &sp->spt[i]);
+	mmu_page_zap_ptes(kvm, sp);
 	kvm_mmu_free_page(kvm, sp);
 }
 
