@@ -461,63 +461,6 @@ static void check_structures(void)
 
 /* ---- the processor ------------------------------------------------------------ */
 
-struct sxlate {
-	bool present;
-	uint64_t spte, *sptep;
-	bool w, u, nx;
-};
-
-/* What an spte the processor walks may hold: no PS (shadow pages map 4 KiB
- * only), no XD without the guest's EFER.NXE, no reserved address bits. */
-static void check_spte(uint64_t e, int level, uint64_t va)
-{
-	require(!(e & PS) || level == 1, "0x%llx: the level-%d spte 0x%llx has PS", (unsigned long long)va, level,
-		(unsigned long long)e);
-	require(fz.m.efer_nx || !(e & XD), "0x%llx: the level-%d spte 0x%llx has XD with EFER.NXE=0 (reserved)",
-		(unsigned long long)va, level, (unsigned long long)e);
-	require(!(e & 0x7ff0000000000000ull), "0x%llx: the level-%d spte 0x%llx sets bits 62:52",
-		(unsigned long long)va, level, (unsigned long long)e);
-}
-
-static struct sxlate shadow_xlate(uint64_t va)
-{
-	struct kvm_mmu *mmu = fz.vcpu->arch.mmu;
-	struct sxlate x = { .w = true, .u = true };
-	uint64_t *table;
-	int level;
-	require(VALID_PAGE(mmu->root_hpa), "no shadow root is loaded after kvm_mmu_reload()");
-	if (mmu->root_level == 4) {
-		table = host_phys_to_virt(mmu->root_hpa);
-		level = 4;
-	} else {
-		require(mmu->root_level == 3, "root_level %d", mmu->root_level);
-		uint64_t pdpte = ((uint64_t *)host_phys_to_virt(mmu->root_hpa))[(va >> 30) & 3];
-		if (!(pdpte & P))
-			return x;
-		/* Loaded as PDPTEs: bits 2:1 and 8:5 are reserved (SDM Vol. 3 Table 4-8). */
-		require(!(pdpte & 0x1e6) && !(pdpte >> 52), "PAE root entry %llu is 0x%llx: reserved bits set",
-			(unsigned long long)((va >> 30) & 3), (unsigned long long)pdpte);
-		table = host_phys_to_virt(pdpte & PT64_BASE_ADDR_MASK);
-		level = 2;
-	}
-	for (;; level--) {
-		uint64_t *p = &table[(va >> (12 + 9 * (level - 1))) & 511];
-		uint64_t e = *p;
-		if (!(e & P))
-			return x;
-		check_spte(e, level, va);
-		x.w &= !!(e & W);
-		x.u &= !!(e & U);
-		x.nx |= !!(e & XD);
-		if (level == 1) {
-			x.present = true;
-			x.spte = e;
-			x.sptep = p;
-			return x;
-		}
-		table = host_phys_to_virt(e & PT64_BASE_ADDR_MASK);
-	}
-}
 
 /* vcpu_enter_guest() up to the entry (x86.c). False when the vCPU cannot
  * run: a root outside memory (shutdown), or the host out of pages. */
@@ -603,9 +546,9 @@ static bool emulation_needed(uint64_t va, uint32_t access)
 }
 
 /* One access by the guest, run as the processor and minikvm would run it. */
-static enum outcome gaccess_run(uint64_t va, uint32_t access, struct sxlate *out);
+static enum outcome gaccess_run(uint64_t va, uint32_t access, struct fake_mmu_xlate *out);
 
-static enum outcome gaccess(uint64_t va, uint32_t access, struct sxlate *out)
+static enum outcome gaccess(uint64_t va, uint32_t access, struct fake_mmu_xlate *out)
 {
 	static const char *const names[] = { "completed", "#PF for the guest", "exit" };
 	enum outcome o = gaccess_run(va, access, out);
@@ -616,14 +559,14 @@ static enum outcome gaccess(uint64_t va, uint32_t access, struct sxlate *out)
 	return o;
 }
 
-static enum outcome gaccess_run(uint64_t va, uint32_t access, struct sxlate *out)
+static enum outcome gaccess_run(uint64_t va, uint32_t access, struct fake_mmu_xlate *out)
 {
 	struct kvm_vcpu *vcpu = fz.vcpu;
 	bool user = access & PFERR_USER_MASK, write = access & PFERR_WRITE_MASK, fetch = access & PFERR_FETCH_MASK;
 	for (int tries = 0; tries < MAX_FAULTS; tries++) {
 		if (!enter())
 			return EXITED;
-		struct sxlate x = shadow_xlate(va);
+		struct fake_mmu_xlate x = fake_mmu_shadow_xlate(fz.vcpu, va);
 		if (x.present && (!user || x.u) && (!write || x.w) && (!fetch || !(fz.m.efer_nx && x.nx))) {
 			check_translation(va, x.spte, access, "the access completed");
 			*out = x;
@@ -703,7 +646,7 @@ static void check_subtree(const uint64_t *table, int level, uint64_t base, bool 
 		uint64_t va = base | (uint64_t)i << (12 + 9 * (level - 1));
 		if (fz.m.levels == 4)
 			va = (uint64_t)((int64_t)(va << 16) >> 16);
-		check_spte(e, level, va);
+		fake_mmu_check_spte(fz.vcpu, e, level, va);
 		bool cw = w && (e & W), cu = u && (e & U), cnx = nx || (e & XD);
 		if (level == 1) {
 			tree_left--;
@@ -827,7 +770,7 @@ static void op_map(const uint8_t *arg, unsigned param)
 
 static void op_store(uint64_t va, uint32_t access, const uint8_t *entry)
 {
-	struct sxlate x;
+	struct fake_mmu_xlate x;
 	if (gaccess(va, access, &x) != DONE)
 		return;
 	/* The processor stores through the translation it used: into the host
@@ -963,7 +906,7 @@ static const char *const op_names[16] = { "SET", "MAP", "ACCESS", "STORE", "CR3"
 
 static void run_op(unsigned kind, unsigned param, const uint8_t *arg)
 {
-	struct sxlate x;
+	struct fake_mmu_xlate x;
 	switch (kind) {
 	case 3:
 		op_store(address(arg), PFERR_WRITE_MASK | (param & 4 ? PFERR_USER_MASK : 0), arg + 5);

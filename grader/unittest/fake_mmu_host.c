@@ -311,3 +311,60 @@ void fake_mmu_vm_destroy(struct kvm_vcpu *vcpu)
 	free(vcpu);
 	free(kvm);
 }
+
+/* ---- the processor's walk of the shadow tables --------------------------------------- */
+
+void fake_mmu_check_spte(struct kvm_vcpu *vcpu, uint64_t e, int level, uint64_t va)
+{
+	const char *mode = vcpu->arch.mmu->name;
+	ck_assert_msg(!(e & PT_PAGE_SIZE_MASK), "%s: 0x%llx: the level-%d spte 0x%llx has PS: shadow pages map 4 KiB "
+		      "pages only", mode, (unsigned long long)va, level, (unsigned long long)e);
+	ck_assert_msg((vcpu->arch.efer & EFER_NX) || !(e & PT64_NX_MASK), "%s: 0x%llx: the level-%d spte 0x%llx has XD "
+		      "with the guest's EFER.NXE=0 (reserved)", mode, (unsigned long long)va, level, (unsigned long long)e);
+	ck_assert_msg(!(e & 0x7ff0000000000000ull), "%s: 0x%llx: the level-%d spte 0x%llx sets bits 62:52", mode,
+		      (unsigned long long)va, level, (unsigned long long)e);
+}
+
+struct fake_mmu_xlate fake_mmu_shadow_xlate(struct kvm_vcpu *vcpu, uint64_t va)
+{
+	struct kvm_mmu *mmu = vcpu->arch.mmu;
+	struct fake_mmu_xlate x = { .w = true, .u = true };
+	uint64_t *table;
+	int level;
+	ck_assert_msg(VALID_PAGE(mmu->root_hpa), "%s: no shadow root is loaded", mmu->name);
+	if (mmu->root_level == 4) {
+		table = host_phys_to_virt(mmu->root_hpa);
+		level = 4;
+	} else {
+		ck_assert_msg(mmu->root_level == 3, "%s: root_level %d", mmu->name, mmu->root_level);
+		uint64_t pdpte = ((uint64_t *)host_phys_to_virt(mmu->root_hpa))[(va >> 30) & 3];
+		if (!(pdpte & PT_PRESENT_MASK)) {
+			x.missing = 3;
+			return x;
+		}
+		/* The processor loads these as PDPTEs: bits 2:1 and 8:5 are reserved (SDM Vol. 3 Table 4-8). */
+		ck_assert_msg(!(pdpte & 0x1e6) && !(pdpte >> 52), "%s: the PAE root's entry %llu is 0x%llx: reserved bits set, "
+			      "VM entry would fail", mmu->name, (unsigned long long)((va >> 30) & 3), (unsigned long long)pdpte);
+		table = host_phys_to_virt(pdpte & PT64_BASE_ADDR_MASK);
+		level = 2;
+	}
+	for (;; level--) {
+		uint64_t *p = &table[(va >> (12 + 9 * (level - 1))) & 511];
+		uint64_t e = *p;
+		if (!(e & PT_PRESENT_MASK)) {
+			x.missing = level;
+			return x;
+		}
+		fake_mmu_check_spte(vcpu, e, level, va);
+		x.w &= !!(e & PT_WRITABLE_MASK);
+		x.u &= !!(e & PT_USER_MASK);
+		x.nx |= !!(e & PT64_NX_MASK);
+		if (level == 1) {
+			x.present = true;
+			x.spte = e;
+			x.sptep = p;
+			return x;
+		}
+		table = host_phys_to_virt(e & PT64_BASE_ADDR_MASK);
+	}
+}

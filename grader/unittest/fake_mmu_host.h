@@ -59,4 +59,20 @@ void *fake_mmu_gpa_to_hva(struct kvm *kvm, gpa_t gpa);
 /* Tear the VM down as kvm_main.c does; every host page must be back after. */
 void fake_mmu_vm_destroy(struct kvm_vcpu *vcpu);
 
+/* ---- the processor's walk of the shadow tables --------------------------------------- */
+struct fake_mmu_xlate {
+	bool present;              /* a leaf was reached */
+	uint64_t spte, *sptep;
+	bool w, u, nx;             /* the rights of the whole path */
+	int missing;               /* the level whose spte was not present */
+};
+/* Translate va through vcpu's shadow tables from root_hpa, as the processor
+ * would, failing the test (ck_assert_msg) on an entry the processor would
+ * refuse: a PAE root entry with reserved bits (2:1, 8:5, 63:52), or an spte
+ * with PS (shadow pages map 4 KiB only), XD while the guest runs with
+ * EFER.NXE=0, or bits 62:52 set. */
+struct fake_mmu_xlate fake_mmu_shadow_xlate(struct kvm_vcpu *vcpu, uint64_t va);
+/* The check of one spte at level on the way to va (fails the test as above). */
+void fake_mmu_check_spte(struct kvm_vcpu *vcpu, uint64_t spte, int level, uint64_t va);
+
 #endif

@@ -200,60 +200,11 @@ static void switch_cr3(struct guest *g, const struct space *s)
 	enter(g);
 }
 
-/* ---- the processor's walk of the shadow tables --------------------------------------- */
+/* ---- the processor's walk of the shadow tables (fake_mmu_host.c) ---------------------- */
 
-struct sxlate {
-	bool present;              /* a leaf was reached */
-	uint64_t spte, *sptep;
-	bool w, u, nx;             /* the rights of the whole path */
-	int missing;               /* the level whose spte was not present */
-};
-
-static struct sxlate shadow_xlate(struct guest *g, uint64_t gva)
+static struct fake_mmu_xlate shadow_xlate(struct guest *g, uint64_t gva)
 {
-	struct kvm_mmu *mmu = g->vcpu->arch.mmu;
-	struct sxlate x = { .w = true, .u = true };
-	uint64_t *table;
-	int level;
-	require(VALID_PAGE(mmu->root_hpa), "%s: no shadow root is loaded", g->mode);
-	if (mmu->root_level == 4) {
-		table = host_phys_to_virt(mmu->root_hpa);
-		level = 4;
-	} else {
-		require(mmu->root_level == 3, "%s: root_level %d", g->mode, mmu->root_level);
-		uint64_t pdpte = ((uint64_t *)host_phys_to_virt(mmu->root_hpa))[(gva >> 30) & 3];
-		if (!(pdpte & P)) {
-			x.missing = 3;
-			return x;
-		}
-		/* The processor loads these as PDPTEs: bits 2:1 and 8:5 are reserved (SDM Vol. 3 Table 4-8). */
-		require(!(pdpte & 0x1e6), "%s: the PAE root's entry %llu is 0x%llx: reserved bits set, VM entry would fail",
-			g->mode, (unsigned long long)((gva >> 30) & 3), (unsigned long long)pdpte);
-		table = host_phys_to_virt(pdpte & PT64_BASE_ADDR_MASK);
-		level = 2;
-	}
-	for (;; level--) {
-		uint64_t *p = &table[(gva >> (12 + 9 * (level - 1))) & 511];
-		uint64_t e = *p;
-		if (!(e & P)) {
-			x.missing = level;
-			return x;
-		}
-		require(!(e & PS), "%s: 0x%llx: the level-%d spte has PS: shadow pages map 4 KiB pages only", g->mode,
-			(unsigned long long)gva, level);
-		require(g->nx || !(e & XD), "%s: 0x%llx: the level-%d spte has XD with the guest's EFER.NXE=0 (reserved)",
-			g->mode, (unsigned long long)gva, level);
-		x.w &= !!(e & W);
-		x.u &= !!(e & U);
-		x.nx |= !!(e & XD);
-		if (level == 1) {
-			x.present = true;
-			x.spte = e;
-			x.sptep = p;
-			return x;
-		}
-		table = host_phys_to_virt(e & PT64_BASE_ADDR_MASK);
-	}
+	return fake_mmu_shadow_xlate(g->vcpu, gva);
 }
 
 enum outcome { DONE, GUEST_PF, EXITED };
@@ -273,7 +224,7 @@ static enum outcome gaccess(struct guest *g, uint64_t gva, uint32_t access)
 	bool user = access & PFERR_USER_MASK, write = access & PFERR_WRITE_MASK, fetch = access & PFERR_FETCH_MASK;
 	for (int tries = 0; tries < 6; tries++) {
 		enter(g);
-		struct sxlate x = shadow_xlate(g, gva);
+		struct fake_mmu_xlate x = shadow_xlate(g, gva);
 		if (x.present && (!user || x.u) && (!write || x.w) && (!fetch || !(g->nx && x.nx)))
 			return DONE;
 		uint32_t ec = (x.present ? PFERR_PRESENT_MASK : 0) | (access & (PFERR_WRITE_MASK | PFERR_USER_MASK)) |
@@ -302,10 +253,10 @@ static void expect_outcome(struct guest *g, uint64_t gva, uint32_t access, enum 
 }
 
 /* The access completed and the shadow maps gva to the host page of gpa. */
-static struct sxlate expect_mapped(struct guest *g, uint64_t gva, uint32_t access, uint64_t gpa, const char *why)
+static struct fake_mmu_xlate expect_mapped(struct guest *g, uint64_t gva, uint32_t access, uint64_t gpa, const char *why)
 {
 	expect_outcome(g, gva, access, DONE, why);
-	struct sxlate x = shadow_xlate(g, gva);
+	struct fake_mmu_xlate x = shadow_xlate(g, gva);
 	uint64_t want = host_virt_to_phys(gptr(g, gpa & ~0xfffull));
 	require((x.spte & PT64_BASE_ADDR_MASK) == want,
 		"%s: 0x%llx (%s): the leaf spte 0x%llx maps host 0x%llx, expected guest page 0x%llx at host 0x%llx",
@@ -538,8 +489,8 @@ START_TEST(ex3_32bit_page_table_has_two_shadows)
 	uint64_t pt = gtable_of(&g, lo);
 	ck_assert(pt == gtable_of(&g, hi));
 	activate(&g);
-	struct sxlate xl = expect_mapped(&g, lo, 0, 0x10000, "lower half of a page table");
-	struct sxlate xh = expect_mapped(&g, hi, 0, 0x11000, "upper half of the same page table");
+	struct fake_mmu_xlate xl = expect_mapped(&g, lo, 0, 0x10000, "lower half of a page table");
+	struct fake_mmu_xlate xh = expect_mapped(&g, hi, 0, 0x11000, "upper half of the same page table");
 	struct kvm_mmu_page *pages[4];
 	int n = pages_of(&g, pt >> 12, 1, false, pages, 4);
 	require(n == 2, "%s: the page table at 0x%llx has %d shadow pages, expected 2 (one per quadrant)", g.mode,
@@ -724,7 +675,7 @@ START_TEST(ex4_shadowed_table_is_write_protected)
 	uint64_t t = gtable_of(&g, y);      /* the guest page table that maps y */
 	uint64_t x_pte = gmap(&g, x, t, W | U);  /* ... which the guest also maps at x, writable */
 	activate(&g);
-	struct sxlate xs = expect_mapped(&g, x, PFERR_WRITE_MASK, t, "a write to a page not yet used as a table");
+	struct fake_mmu_xlate xs = expect_mapped(&g, x, PFERR_WRITE_MASK, t, "a write to a page not yet used as a table");
 	require(xs.w, "%s: after a write fault the spte is not writable", g.mode);
 	require(gget(&g, x_pte) & D, "%s: the guest's PTE has no D flag after the write", g.mode);
 
@@ -801,7 +752,7 @@ START_TEST(ex4_write_to_a_root_table_needs_the_emulator)
 	uint64_t root_table = g.levels == 3 ? g.sp.pd[1] : g.sp.cr3;
 	gmap(&g, z, root_table, W | U | A | D);
 	activate(&g);
-	struct sxlate xs = expect_mapped(&g, z, 0, root_table, "a read of the root table");
+	struct fake_mmu_xlate xs = expect_mapped(&g, z, 0, root_table, "a read of the root table");
 	require(!xs.w, "%s: the root table is mapped writable", g.mode);
 	/* Zapping the root would only shadow it again: lab 07 emulates this write. */
 	int emu = fake_mmu_calls.emulate;
@@ -832,7 +783,7 @@ START_TEST(ex6_faults_follow_the_guest_tables)
 	uint32_t id = g.levels > 2 && g.nx ? PFERR_FETCH_MASK : 0;
 
 	/* Readable first: writable only once the guest's D flag is set, so the write faults and sets it. */
-	struct sxlate xs = expect_mapped(&g, rw, PFERR_USER_MASK, 0x10000, "user read of a user R/W page");
+	struct fake_mmu_xlate xs = expect_mapped(&g, rw, PFERR_USER_MASK, 0x10000, "user read of a user R/W page");
 	require(xs.u && !xs.w && !(gget(&g, rw_pte) & D),
 		"%s: after a read the leaf must be user, not writable while the guest's D is 0 (u %d w %d D %d)", g.mode,
 		xs.u, xs.w, !!(gget(&g, rw_pte) & D));
@@ -886,7 +837,7 @@ START_TEST(ex6_cr0_wp_zero)
 	/* With CR0.WP=0 a supervisor write to a read-only page succeeds (SDM Vol. 3 4.6.1);
 	 * the shadow must still never let CPL3 write it. */
 	expect_mapped(&g, ro, PFERR_WRITE_MASK, 0x11000, "supervisor write of a read-only page, CR0.WP=0");
-	struct sxlate xs = shadow_xlate(&g, ro);
+	struct fake_mmu_xlate xs = shadow_xlate(&g, ro);
 	require(!(xs.w && xs.u), "%s: CR0.WP=0: the shadow lets CPL3 write a read-only page", g.mode);
 	expect_mapped(&g, ro, PFERR_USER_MASK, 0x11000, "user read after it");
 	xs = shadow_xlate(&g, ro);
@@ -930,7 +881,7 @@ START_TEST(ex6_large_guest_pages)
 		snprintf(why, sizeof(why), "%s, offset 0x%llx", lc->name, (unsigned long long)offsets[i]);
 		/* Writes only below the guest's page tables: a write to one is exercise 4's business. */
 		uint32_t access = offsets[i] < TABLES_START ? PFERR_WRITE_MASK : 0;
-		struct sxlate xs = expect_mapped(&g, lc->gva + offsets[i], access, offsets[i], why);
+		struct fake_mmu_xlate xs = expect_mapped(&g, lc->gva + offsets[i], access, offsets[i], why);
 		struct kvm_mmu_page *sp = page_holding(&g, xs.sptep);
 		require(sp && sp->role.direct && sp->role.level == 1 && sp->gfn == ((offsets[i] >> 12) & ~511ull),
 			"%s: the leaf is in a shadow page of gfn 0x%llx, direct %d, level %d; expected a direct level-1 page "
@@ -957,7 +908,7 @@ START_TEST(ex6_read_only_slot)
 	uint64_t rom = g.levels == 4 ? 0x00007f0000401000ull : 0x40401000;
 	gmap(&g, rom, 0x1000000, W | U | A | D);
 	activate(&g);
-	struct sxlate xs = expect_mapped(&g, rom, 0, 0x1000000, "a read of a read-only slot");
+	struct fake_mmu_xlate xs = expect_mapped(&g, rom, 0, 0x1000000, "a read of a read-only slot");
 	require(!xs.w, "%s: a page of a read-only memslot is writable in the shadow", g.mode);
 	int emu = fake_mmu_calls.emulate;
 	expect_outcome(&g, rom, PFERR_WRITE_MASK, EXITED, "a write to a read-only slot");
@@ -1042,7 +993,7 @@ START_TEST(ex5_invlpg_drops_one_translation)
 	/* The guest points x elsewhere, then INVLPG x (SDM Vol. 3 4.10.4.1). */
 	gset(&g, x_pte, 0x12000 | P | W | U);
 	kvm_mmu_invlpg(g.vcpu, x);
-	struct sxlate xs = shadow_xlate(&g, x);
+	struct fake_mmu_xlate xs = shadow_xlate(&g, x);
 	require(!xs.present, "%s: after INVLPG x the shadow still maps x", g.mode);
 	require(shadow_xlate(&g, y).present, "%s: INVLPG x dropped y's translation too", g.mode);
 	require(g.kvm->arch.n_used_mmu_pages == used, "%s: INVLPG changed the number of shadow pages (%u to %u)", g.mode,
@@ -1149,7 +1100,7 @@ START_TEST(ex7_slot_remove_write_access)
 	activate(&g);
 	expect_mapped(&g, other, PFERR_WRITE_MASK, 0x20000, "a write to slot 0");
 	for (unsigned i = 0; i < 8; i++) {
-		struct sxlate xs = expect_mapped(&g, base + i * 4096ull, 0, 0x1000000 + i * 4096ull, "a read of a logged page");
+		struct fake_mmu_xlate xs = expect_mapped(&g, base + i * 4096ull, 0, 0x1000000 + i * 4096ull, "a read of a logged page");
 		require(!xs.w, "%s: a logged page is writable after a read: its first write would not be logged", g.mode);
 	}
 	require(slot->dirty_bitmap[0] == 0, "%s: reads made pages dirty (bitmap 0x%llx)", g.mode,
@@ -1163,7 +1114,7 @@ START_TEST(ex7_slot_remove_write_access)
 	slot->dirty_bitmap[0] = 0;
 	kvm_mmu_slot_remove_write_access(g.kvm, slot);
 	for (unsigned i = 0; i < 8; i++) {
-		struct sxlate xs = shadow_xlate(&g, base + i * 4096ull);
+		struct fake_mmu_xlate xs = shadow_xlate(&g, base + i * 4096ull);
 		require(!xs.present || !xs.w, "%s: logged page %u is still writable after the log was taken", g.mode, i);
 		struct rmap_iterator iter;
 		uint64_t *sptep;
