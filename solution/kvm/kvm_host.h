@@ -91,6 +91,9 @@ struct mmu_pool {
 struct kvm_vm_stat {
 	uint64_t mmu_shadow_zapped, mmu_cache_miss, mmu_recycled, mmu_flooded;
 	uint64_t pf_fixed, pf_guest, invlpg, max_mmu_pages;
+	/* TDP (lab 06): EPT exits, MMIO sptes made, faults sent to the emulator
+	 * (MMIO, read-only slots), and leaves made at 4 KiB and 2 MiB. */
+	uint64_t ept_violations, ept_misconfigs, pf_mmio_spte_created, pf_emulate, pages_4k, pages_2m;
 };
 
 #define KVM_MMU_HASH_SHIFT 10
@@ -116,6 +119,9 @@ struct kvm {
 	int handle;
 	int refs;                 /* the VM handle + one per vCPU */
 	struct kvm_memory_slot memslots[KVM_USER_MEM_SLOTS];
+	/* Bumped at every memslot change: what an MMIO spte remembers of the
+	 * memslots it was made under (Linux: kvm_memslots()->generation). */
+	uint64_t memslots_generation;
 	struct kvm_vcpu *vcpus[KVM_MAX_VCPUS];
 	int nr_vcpus;
 	struct kvm_arch arch;
@@ -179,6 +185,7 @@ struct kvm_mmu {
 	hpa_t root_hpa;           /* what the processor walks; INVALID_PAGE until kvm_mmu_load() */
 	int root_level;           /* its levels: 3 = PAE, 4 = 4-level (EPT too) */
 	bool direct_map;          /* no guest page tables behind it (nonpaging, TDP) */
+	bool tdp;                 /* EPT tables: the root is the VM's direct tree (lab 06) */
 	const char *unsupported;  /* the mode cannot run at this stage: why, naming the lab */
 	/* Shadow paging (lab 05): the guest's paging mode as the walker needs it
 	 * (mmu/paging.h), taken when the context is chosen and at each CR3 load. */
@@ -384,7 +391,13 @@ void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu);
 bool kvm_arch_vcpu_runnable(struct kvm_vcpu *vcpu);
 /* When a blocked vCPU must look again even without an event (a timer), or UINT64_MAX. */
 uint64_t kvm_arch_vcpu_wake_time_ns(struct kvm_vcpu *vcpu);
+/* The memslots changed (kvm->memslots_generation is the new generation):
+ * MMIO sptes of older generations stop counting, the MMU's bound follows
+ * (Linux: kvm_arch_memslots_updated). */
 void kvm_arch_memslots_updated(struct kvm *kvm);
+/* A slot is about to be deleted, moved or to change its flags: nothing may
+ * map its old gfns any more (Linux: kvm_arch_flush_shadow_memslot). */
+void kvm_arch_flush_shadow_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);
 /* A slot is created or deleted: the MMU's per-page arrays (Linux: kvm_arch_create_memslot, kvm_arch_free_memslot). */
 int kvm_arch_create_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);
 void kvm_arch_free_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);

@@ -177,9 +177,10 @@ static int kvm_set_memory_region(struct kvm *kvm, const struct kvm_userspace_mem
 		if (!old->npages)
 			return -EINVAL;
 		/* Zap while the slot still says which gfns its sptes map. */
-		kvm_arch_memslots_updated(kvm);
+		kvm_arch_flush_shadow_memslot(kvm, old);
 		kvm_slot_free(kvm, old);
 		memset(old, 0, sizeof(*old));
+		kvm->memslots_generation++;
 		kvm_arch_memslots_updated(kvm);
 		return 0;
 	}
@@ -200,7 +201,7 @@ static int kvm_set_memory_region(struct kvm *kvm, const struct kvm_userspace_mem
 	if (old->npages) {
 		/* A move or a new dirty-log flag: the MMU's arrays stay (the zap
 		 * below empties them); the bitmap follows the flag. */
-		kvm_arch_memslots_updated(kvm);
+		kvm_arch_flush_shadow_memslot(kvm, old);
 		new.arch = old->arch;
 		new.dirty_bitmap = old->dirty_bitmap;
 	} else if (kvm_arch_create_memslot(kvm, &new) < 0) {
@@ -219,6 +220,9 @@ static int kvm_set_memory_region(struct kvm *kvm, const struct kvm_userspace_mem
 		new.dirty_bitmap = NULL;
 	}
 	*old = new;
+	/* A new slot needs no zap: nothing mapped its gfns but MMIO sptes, and
+	 * the new generation retires those. */
+	kvm->memslots_generation++;
 	kvm_arch_memslots_updated(kvm);
 	return 0;
 }

@@ -73,8 +73,15 @@ size_t kvm_arch_vcpu_size(void)
 
 void kvm_arch_memslots_updated(struct kvm *kvm)
 {
-	kvm_mmu_zap_all(kvm);
+	kvm_mmu_invalidate_mmio_sptes(kvm, kvm->memslots_generation);
 	kvm_mmu_memslots_updated(kvm);
+}
+
+void kvm_arch_flush_shadow_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	/* Linux zaps only the slot's pages; every page is simpler and as right. */
+	(void)slot;
+	kvm_mmu_zap_all(kvm);
 }
 
 int kvm_arch_create_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)

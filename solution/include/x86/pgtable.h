@@ -47,5 +47,11 @@
 #define PFERR_RSVD_MASK     X86_BIT(3)   /* a reserved bit was set */
 #define PFERR_FETCH_MASK    X86_BIT(4)   /* instruction fetch */
 #define PFERR_PK_MASK       X86_BIT(5)
+/* KVM's own bits above the architectural ones, for faults on guest-physical
+ * addresses (Linux: PFERR_GUEST_FINAL_MASK, PFERR_GUEST_PAGE_MASK): the access
+ * was the final translation of a guest-linear address, or a read or A/D
+ * update of the guest's own page tables. */
+#define PFERR_GUEST_FINAL_MASK (1ull << 32)
+#define PFERR_GUEST_PAGE_MASK  (1ull << 33)
 
 #endif

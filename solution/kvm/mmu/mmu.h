@@ -25,7 +25,7 @@ enum {
 
 /* Called once by the vendor's hardware_setup (Linux: kvm_configure_mmu):
  * with TDP the processor walks the guest's tables and EPT does the rest. */
-void kvm_configure_mmu(bool enable_tdp);
+void kvm_configure_mmu(bool enable_tdp, int tdp_max_level);
 
 /* VM-wide (Linux: kvm_mmu_init_vm, kvm_mmu_uninit_vm, kvm_mmu_zap_all). */
 int kvm_mmu_init_vm(struct kvm *kvm);
@@ -41,6 +41,10 @@ void kvm_mmu_destroy(struct kvm_vcpu *vcpu);
 int kvm_mmu_create_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);
 void kvm_mmu_free_memslot(struct kvm *kvm, struct kvm_memory_slot *slot);
 void kvm_mmu_memslots_updated(struct kvm *kvm);
+/* The memslots are now at generation gen: MMIO sptes made before stop
+ * counting, and when the generation bits an MMIO spte holds wrap around,
+ * every shadow page goes (Linux: kvm_mmu_invalidate_mmio_sptes). */
+void kvm_mmu_invalidate_mmio_sptes(struct kvm *kvm, uint64_t gen);
 /* After KVM_GET_DIRTY_LOG: write-protect the slot again. */
 void kvm_mmu_slot_remove_write_access(struct kvm *kvm, struct kvm_memory_slot *slot);
 /* Zap the shadows of the guest table at gfn so the guest may write it. */

@@ -223,6 +223,61 @@ enum vmcs_field {
 #define VMX_MISC_ZERO_LEN_INS                   (1ull << 30)
 #define VMX_MISC_CR3_TARGETS(misc)              ((uint32_t)(((misc) >> 16) & 0x1ff))
 
+/* IA32_VMX_EPT_VPID_CAP (SDM Vol. 3 A.10). */
+#define VMX_EPT_EXECUTE_ONLY_BIT                (1ull << 0)
+#define VMX_EPT_PAGE_WALK_4_BIT                 (1ull << 6)
+#define VMX_EPTP_UC_BIT                         (1ull << 8)
+#define VMX_EPTP_WB_BIT                         (1ull << 14)
+#define VMX_EPT_2MB_PAGE_BIT                    (1ull << 16)
+#define VMX_EPT_1GB_PAGE_BIT                    (1ull << 17)
+#define VMX_EPT_INVEPT_BIT                      (1ull << 20)
+#define VMX_EPT_AD_BIT                          (1ull << 21)
+#define VMX_EPT_EXTENT_CONTEXT_BIT              (1ull << 25)
+#define VMX_EPT_EXTENT_GLOBAL_BIT               (1ull << 26)
+#define VMX_VPID_INVVPID_BIT                    (1ull << 32)
+#define VMX_VPID_EXTENT_SINGLE_CONTEXT_BIT      (1ull << 41)
+#define VMX_VPID_EXTENT_ALL_CONTEXT_BIT         (1ull << 42)
+
+/* The EPT pointer (SDM Vol. 3 25.6.11). */
+#define VMX_EPTP_MT_UC                          0ull
+#define VMX_EPTP_MT_WB                          6ull
+#define VMX_EPTP_PWL_SHIFT                      3       /* page-walk length - 1 */
+#define VMX_EPTP_AD_ENABLE_BIT                  (1ull << 6)
+
+/* EPT paging-structure entries (SDM Vol. 3 29.3.2, Tables 29-1 to 29-6). An
+ * entry is present when any of bits 2:0 is set. */
+#define VMX_EPT_READABLE_MASK                   (1ull << 0)
+#define VMX_EPT_WRITABLE_MASK                   (1ull << 1)
+#define VMX_EPT_EXECUTABLE_MASK                 (1ull << 2)
+#define VMX_EPT_RWX_MASK                        7ull
+#define VMX_EPT_MT_EPTE_SHIFT                   3       /* leaves: bits 5:3, the memory type */
+#define VMX_EPT_MT_MASK                         (7ull << VMX_EPT_MT_EPTE_SHIFT)
+#define VMX_EPT_IPAT_BIT                        (1ull << 6) /* leaves: ignore the guest's PAT */
+#define VMX_EPT_LARGE_PAGE_BIT                  (1ull << 7) /* PDPTE/PDE: maps a 1 GiB/2 MiB page */
+#define VMX_EPT_ACCESS_BIT                      (1ull << 8)
+#define VMX_EPT_DIRTY_BIT                       (1ull << 9) /* leaves */
+#define VMX_EPT_SUPPRESS_VE_BIT                 (1ull << 63)
+/* Memory types (SDM Vol. 3 11.11, Table 11-8) as EPT leaves and the EPTP use them. */
+#define VMX_EPT_MT_UC                           0ull
+#define VMX_EPT_MT_WB                           6ull
+
+/* The exit qualification of an EPT violation (SDM Vol. 3 28.2.1, Table 28-7). */
+#define EPT_VIOLATION_ACC_READ                  (1ull << 0)
+#define EPT_VIOLATION_ACC_WRITE                 (1ull << 1)
+#define EPT_VIOLATION_ACC_INSTR                 (1ull << 2)
+#define EPT_VIOLATION_RWX_SHIFT                 3       /* bits 5:3: what the entry allowed */
+#define EPT_VIOLATION_RWX_MASK                  (VMX_EPT_RWX_MASK << EPT_VIOLATION_RWX_SHIFT)
+#define EPT_VIOLATION_GVA_IS_VALID              (1ull << 7) /* a guest-linear address caused it */
+#define EPT_VIOLATION_GVA_TRANSLATED            (1ull << 8) /* ...its final translation, not a table read */
+#define EPT_VIOLATION_NMI_UNBLOCKING            (1ull << 12)
+
+/* INVEPT and INVVPID types (SDM Vol. 3 31.3). */
+#define VMX_EPT_EXTENT_CONTEXT                  1
+#define VMX_EPT_EXTENT_GLOBAL                   2
+#define VMX_VPID_EXTENT_INDIVIDUAL_ADDR         0
+#define VMX_VPID_EXTENT_SINGLE_CONTEXT          1
+#define VMX_VPID_EXTENT_ALL_CONTEXT             2
+
 /* Basic exit reasons (SDM Vol. 3 Appendix C); bit 31 of the exit-reason field
  * marks a VM-entry failure (SDM Vol. 3 27.8). */
 // @region exit_reasons

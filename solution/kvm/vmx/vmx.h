@@ -12,7 +12,8 @@
 
 /* A VMX instruction that failed outside VM entry (VMREAD, VMWRITE, VMPTRLD,
  * VMCLEAR): the first one of a vCPU is kept and ends its next KVM_RUN. */
-enum vmx_insn { VMX_INSN_NONE, VMX_INSN_VMREAD, VMX_INSN_VMWRITE, VMX_INSN_VMPTRLD, VMX_INSN_VMCLEAR };
+enum vmx_insn { VMX_INSN_NONE, VMX_INSN_VMREAD, VMX_INSN_VMWRITE, VMX_INSN_VMPTRLD, VMX_INSN_VMCLEAR, VMX_INSN_INVEPT,
+		VMX_INSN_INVVPID };
 
 struct vmx_insn_failure {
 	enum vmx_insn insn;       /* VMX_INSN_NONE: nothing failed */
@@ -32,6 +33,7 @@ struct vcpu_vmx {
 	uint32_t exit_intr_info;
 	uint32_t idt_vectoring_info;
 	struct vmcs_config ctls;  /* this vCPU's controls */
+	uint16_t vpid;            /* tags its guest's TLB entries (lab 06); 0: none, every entry and exit flushes */
 	struct vmx_insn_failure insn_fail;
 };
 

@@ -70,4 +70,14 @@ static inline bool vmx_fixed_bits_ok(uint64_t value, uint64_t fixed0, uint64_t f
 	return (value & fixed0) == fixed0 && (value & ~fixed1) == 0;
 }
 
+/* Whether this CPU's EPT can carry minikvm's tables (Linux: the checks of
+ * hardware_setup that turn enable_ept off): 4-level walks, write-back
+ * paging structures, INVEPT of one context. NULL when it can, else why not. */
+const char *vmx_ept_unusable_reason(uint64_t ept_vpid_cap);
+
+/* The EPT pointer for a table of root_level levels at root_hpa (SDM Vol. 3
+ * 25.6.11; Linux: construct_eptp): memory type write-back, the page-walk
+ * length, and the accessed/dirty flags when the CPU has them. */
+uint64_t vmx_construct_eptp(uint64_t root_hpa, int root_level, uint64_t ept_vpid_cap);
+
 #endif

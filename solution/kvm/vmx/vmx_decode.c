@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 
+#include <x86/pgtable.h>
+
 #include "kvmlabs/lab.h"
 #include "vmcs.h"
 #include "vmx_decode.h"
@@ -83,4 +85,32 @@ void vmx_segment_from_access_rights(uint32_t ar, struct kvm_segment *seg)
 	seg->l = (ar >> 13) & 1;
 	seg->db = (ar >> 14) & 1;
 	seg->g = (ar >> 15) & 1;
+}
+
+uint64_t vmx_ept_violation_error_code(uint64_t qual)
+{
+	// @lab 06 vmx_ept_violation_error_code: The page-fault error code the MMU gets for an EPT violation (SDM Vol. 3 Table 28-7; Linux: handle_ept_violation).
+	uint64_t error_code = 0;
+	/* A read is neither a write nor a fetch. Under EPT A/D flags the
+	 * processor's own A/D updates of guest tables count as writes (SDM Vol. 3
+	 * 29.3.3.2), and Bochs reports them with bit 1 alone. */
+	if (qual & EPT_VIOLATION_ACC_WRITE)
+		error_code |= PFERR_WRITE_MASK;
+	if (qual & EPT_VIOLATION_ACC_INSTR)
+		error_code |= PFERR_FETCH_MASK;
+	/* Any of R, W, X allowed: the entry is present, its rights are short. */
+	if (qual & EPT_VIOLATION_RWX_MASK)
+		error_code |= PFERR_PRESENT_MASK;
+	/* Bit 8 means something only with bit 7: a guest-linear address whose
+	 * final translation faulted, or else a read or A/D update of a guest page
+	 * table. Without bit 7 (no linear address: a table walk by the processor
+	 * itself) it is a table access too. */
+	if ((qual & EPT_VIOLATION_GVA_IS_VALID) && (qual & EPT_VIOLATION_GVA_TRANSLATED))
+		error_code |= PFERR_GUEST_FINAL_MASK;
+	else
+		error_code |= PFERR_GUEST_PAGE_MASK;
+	return error_code;
+	// @stub (void)qual;
+	// @stub lab_todo(6, "vmx_ept_violation_error_code");
+	// @end
 }

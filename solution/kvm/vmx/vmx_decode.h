@@ -32,6 +32,11 @@ struct vmx_cr_qual {
 };
 int vmx_decode_cr_qual(uint64_t qual, struct vmx_cr_qual *cr);
 
+/* The page-fault error code (PFERR_*) of an EPT violation from its exit
+ * qualification (SDM Vol. 3 28.2.1, Table 28-7): WRITE, FETCH, PRESENT when
+ * the entry allowed some access, and GUEST_FINAL or GUEST_PAGE. */
+uint64_t vmx_ept_violation_error_code(uint64_t qual);
+
 /* kvm_segment <-> VMCS access rights (SDM Vol. 3 25.4.1, Table 25-2). */
 uint32_t vmx_segment_access_rights(const struct kvm_segment *seg);
 void vmx_segment_from_access_rights(uint32_t ar, struct kvm_segment *seg);
