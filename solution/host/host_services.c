@@ -40,6 +40,11 @@ void *host_alloc_guest_ram(size_t bytes)
 	return p;
 }
 
+bool host_kvm_intel_ept(void)
+{
+	return !(archive_flags() & ARCHIVE_FLAG_NO_EPT);
+}
+
 void host_free_guest_ram(void *mem, size_t bytes)
 {
 	if (mem)

@@ -214,6 +214,7 @@ struct kvm_vcpu_arch {
 	/* The guest's view of its control registers and EFER (the vendor runs the
 	 * processor with what VMX needs and shows the guest these). */
 	uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+	unsigned int emulation_failures;  /* instructions outside ring 0 given #UD for want of the emulator */
 	/* MSRs kept in software (SDM Vol. 4 MSR index). */
 	uint64_t apic_base, pat, misc_enable, tsc_offset;
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;

@@ -418,13 +418,24 @@ static int handle_emulation_failure(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int
 		       X86EMUL_CONTINUE)
 		insn_size++;
 
-	printf("minikvm: %s at RIP 0x%llx needs the instruction emulator (lab 07)", what, (unsigned long long)rip);
-	if (insn_size) {
-		printf("; instruction bytes");
-		for (unsigned int i = 0; i < insn_size && i < 8; i++)
-			printf(" %02x", insn[i]);
+	/* Outside ring 0 the instruction is the guest's problem, not the
+	 * VMM's: #UD, and the guest goes on (Linux: handle_emulation_failure).
+	 * A guest can do that in a loop: the first few are told. */
+	int cpl = kvm_x86_ops.get_cpl(vcpu);
+	if (cpl == 0 || vcpu->arch.emulation_failures < 8) {
+		printf("minikvm: %s at RIP 0x%llx needs the instruction emulator (lab 07)", what, (unsigned long long)rip);
+		if (insn_size) {
+			printf("; instruction bytes");
+			for (unsigned int i = 0; i < insn_size && i < 8; i++)
+				printf(" %02x", insn[i]);
+		}
+		printf(cpl ? "; #UD to the guest at CPL %d\n" : "\n", cpl);
 	}
-	printf("\n");
+	if (cpl > 0) {
+		vcpu->arch.emulation_failures++;
+		kvm_queue_exception(vcpu, UD_VECTOR);
+		return 1;
+	}
 
 	uint64_t info[5] = { 0 };
 	uint32_t reason, intr_info, error_code;

@@ -33,4 +33,8 @@ uint64_t host_clock_ns(void);
  * at their own wake-up conditions again and wait once more. */
 bool host_wait_until(uint64_t deadline_ns);
 
+/* kvm_intel's "ept" parameter as the host was booted (Linux: kvm_intel.ept=0
+ * on the kernel command line): false keeps the shadow MMU at every stage. */
+bool host_kvm_intel_ept(void);
+
 #endif

@@ -251,8 +251,8 @@ static int vmx_hardware_setup(char *err, size_t errlen)
 	 * MMUs serve every stage until then. */
 	struct vmx_config_request req = {
 		.host_64bit = true,
-		.ept = LAB_ENABLED(6) && enable_ept,
-		.unrestricted_guest = LAB_ENABLED(6) && enable_ept && enable_unrestricted_guest,
+		.ept = LAB_ENABLED(6) && enable_ept && host_kvm_intel_ept(),
+		.unrestricted_guest = LAB_ENABLED(6) && enable_ept && host_kvm_intel_ept() && enable_unrestricted_guest,
 		.vpid = LAB_ENABLED(6) && enable_vpid,
 	};
 	// @end
