@@ -788,6 +788,10 @@ static void shadow_invlpg(struct kvm_vcpu *vcpu, gva_t gva)
 
 /* ---- TDP: the EPT tables (lab 06) ------------------------------------------ */
 
+// @lab 06 tdp_helpers: Your own types and static helpers for the TDP MMU.
+// @stub /* your helpers */
+// @end
+
 /* The largest leaf that may map gfn of slot: 2 (2 MiB) or 1 (4 KiB) (Linux:
  * kvm_mmu_max_mapping_level). A 2 MiB leaf maps 512 gfns onto 512 host
  * pages at once, so they must all be in the slot, in host memory aligned

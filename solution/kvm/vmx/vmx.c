@@ -753,6 +753,20 @@ static void vmx_set_tsc_offset(struct kvm_vcpu *vcpu, uint64_t offset)
 	vmcs_write(TSC_OFFSET, offset);
 }
 
+// @lab 06 vmx_ept_helpers: Your own types and static helpers for the EPT side of vmx.c.
+// @stub /* your helpers */
+// @end
+
+/* With EPT, VM entry takes a PAE guest's PDPTEs from the VMCS, not from
+ * memory (SDM Vol. 3 27.3.2.4; Linux: vmx_ept_load_pdptrs). */
+static void vmx_ept_load_pdptrs(struct kvm_vcpu *vcpu)
+{
+	if (!is_pae_paging(vcpu))
+		return;
+	for (int i = 0; i < 4; i++)
+		vmcs_write(GUEST_PDPTR0 + 2 * i, vcpu->arch.pdptrs[i]);
+}
+
 /* The processor's view of the MMU's root (Linux: vmx_load_mmu_pgd). */
 static void vmx_load_mmu_pgd(struct kvm_vcpu *vcpu, hpa_t root_hpa, int root_level)
 {
@@ -765,11 +779,7 @@ static void vmx_load_mmu_pgd(struct kvm_vcpu *vcpu, hpa_t root_hpa, int root_lev
 	// @lab 06 vmx_load_mmu_pgd: With EPT: the EPT pointer for root_hpa, the guest's own CR3, and for PAE paging its PDPTEs (SDM Vol. 3 27.3.2.4).
 	vmcs_write(EPT_POINTER, vmx_construct_eptp(root_hpa, root_level, vmx_caps.ept_vpid_cap));
 	vmcs_write(GUEST_CR3, kvm_read_cr3(vcpu));
-	/* With EPT, VM entry takes a PAE guest's PDPTEs from the VMCS, not from
-	 * memory (SDM Vol. 3 27.3.2.4; Linux: ept_load_pdptrs). */
-	if (is_pae_paging(vcpu))
-		for (int i = 0; i < 4; i++)
-			vmcs_write(GUEST_PDPTR0 + 2 * i, vcpu->arch.pdptrs[i]);
+	vmx_ept_load_pdptrs(vcpu);
 	// @stub (void)root_hpa, (void)root_level;
 	// @stub lab_todo(6, "vmx_load_mmu_pgd");
 	// @end
@@ -1389,10 +1399,10 @@ static int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	// @lab 04 vmx_vcpu_run: Enter the guest with VMLAUNCH or VMRESUME, then record why it exited (Linux: vmx_vcpu_run).
 	vmcs_write(GUEST_RIP, kvm_rip_read(vcpu));
 	vmcs_write(GUEST_RSP, kvm_rsp_read(vcpu));
-	/* Bochs stores PDPTEs read from memory at VM exit: put the registers back. */
-	if (enable_ept && is_pae_paging(vcpu))
-		for (int i = 0; i < 4; i++)
-			vmcs_write(GUEST_PDPTR0 + 2 * i, vcpu->arch.pdptrs[i]);
+	/* Bochs stores PDPTEs read from memory at VM exit: put the registers back
+	 * (vmx_update_cr3_exiting). */
+	if (enable_ept)
+		vmx_ept_load_pdptrs(vcpu);
 	/* Check before the processor does, to explain a failure by rule and field. */
 	if (!vmx->checked) {
 		uint64_t reason = vmx_run_entry_checks();

@@ -15,6 +15,7 @@
 #include <x86/cpuid.h>
 #include <x86/insns.h>
 #include <x86/msr-index.h>
+#include <x86/pgtable.h>
 #include <x86/processor-flags.h>
 #include <x86/trapnr.h>
 
@@ -45,11 +46,12 @@ _Static_assert(offsetof(struct kvm_vcpu_arch, regs[VCPU_REGS_R15]) - offsetof(st
 _Static_assert(VMENTER_HOST_RSP_FIELD == HOST_RSP, "HOST_RSP encoding");
 _Static_assert(offsetof(struct vcpu_vmx, vcpu) == 0, "struct vcpu_vmx starts with its struct kvm_vcpu");
 
-/* kvm_intel's module parameters: off until lab 06 brings EPT, unrestricted
- * guest and VPIDs. The requests go to the CPU only from stage 06 on. */
-static bool enable_ept = false;
-static bool enable_unrestricted_guest = false;
-static bool enable_vpid = false;
+/* kvm_intel's module parameters. EPT, unrestricted guest and VPIDs are lab
+ * 06's: below stage 06 they are never asked of the CPU, as with ept=0, and a
+ * host booted with kvm_intel.ept=0 keeps the shadow MMU at every stage. */
+static bool enable_ept = true;
+static bool enable_unrestricted_guest = true;
+static bool enable_vpid = true;
 
 /* ---- VMX instructions, and their failures -------------------------------- */
 
@@ -103,6 +105,30 @@ DEFINE_VMX_PA_INSN(vmxon)
 DEFINE_VMX_PA_INSN(vmclear)
 DEFINE_VMX_PA_INSN(vmptrld)
 
+/* INVEPT and INVVPID take a type in a register and a 128-bit descriptor in
+ * memory (SDM Vol. 3 31.3). */
+static inline int __invept(unsigned long type, uint64_t eptp)
+{
+	struct { uint64_t eptp, reserved; } desc = { eptp, 0 };
+	uint8_t cf, zf;
+	__asm__ volatile("invept %[desc], %[type]" VMX_FAIL_FLAGS
+			 : [cf] "=qm"(cf), [zf] "=qm"(zf)
+			 : [desc] "m"(desc), [type] "r"(type)
+			 : "cc", "memory");
+	return VMX_STATUS(cf, zf);
+}
+
+static inline int __invvpid(unsigned long type, uint16_t vpid, uint64_t gva)
+{
+	struct { uint64_t vpid, gva; } desc = { vpid, gva };
+	uint8_t cf, zf;
+	__asm__ volatile("invvpid %[desc], %[type]" VMX_FAIL_FLAGS
+			 : [cf] "=qm"(cf), [zf] "=qm"(zf)
+			 : [desc] "m"(desc), [type] "r"(type)
+			 : "cc", "memory");
+	return VMX_STATUS(cf, zf);
+}
+
 static inline void vmxoff(void) { __asm__ volatile("vmxoff" : : : "cc", "memory"); }
 
 static void vmx_insn_failed(struct vcpu_vmx *vmx, enum vmx_insn insn, uint32_t field, uint64_t value, int status)
@@ -142,7 +168,8 @@ static const char *vmx_insn_name(enum vmx_insn insn)
 {
 	static const char *const names[] = {
 		[VMX_INSN_NONE] = "none", [VMX_INSN_VMREAD] = "VMREAD", [VMX_INSN_VMWRITE] = "VMWRITE",
-		[VMX_INSN_VMPTRLD] = "VMPTRLD", [VMX_INSN_VMCLEAR] = "VMCLEAR",
+		[VMX_INSN_VMPTRLD] = "VMPTRLD", [VMX_INSN_VMCLEAR] = "VMCLEAR", [VMX_INSN_INVEPT] = "INVEPT",
+		[VMX_INSN_INVVPID] = "INVVPID",
 	};
 	return (unsigned int)insn < ARRAY_SIZE(names) ? names[insn] : "?";
 }
@@ -224,14 +251,26 @@ static int vmx_hardware_setup(char *err, size_t errlen)
 	 * MMUs serve every stage until then. */
 	struct vmx_config_request req = {
 		.host_64bit = true,
-		.ept = LAB_ENABLED(6) && enable_ept,
-		.unrestricted_guest = LAB_ENABLED(6) && enable_ept && enable_unrestricted_guest,
+		.ept = LAB_ENABLED(6) && enable_ept && host_kvm_intel_ept(),
+		.unrestricted_guest = LAB_ENABLED(6) && enable_ept && host_kvm_intel_ept() && enable_unrestricted_guest,
 		.vpid = LAB_ENABLED(6) && enable_vpid,
 	};
 	// @end
+	/* Linux turns EPT off on a CPU whose EPT cannot carry its tables. */
+	const char *why = req.ept ? vmx_ept_unusable_reason(caps->ept_vpid_cap) : NULL;
+	if (why) {
+		printf("minikvm: EPT off: %s\n", why);
+		req.ept = req.unrestricted_guest = false;
+	}
+	/* VPIDs only with EPT: the shadow MMU counts on every VM entry flushing
+	 * the guest's TLB (with VPIDs its CR3 loads would need INVVPIDs). */
+	if (!req.ept || !(caps->ept_vpid_cap & VMX_VPID_INVVPID_BIT) ||
+	    !(caps->ept_vpid_cap & VMX_VPID_EXTENT_SINGLE_CONTEXT_BIT))
+		req.vpid = false;
 	enable_ept = req.ept;
 	enable_unrestricted_guest = req.unrestricted_guest;
-	kvm_configure_mmu(enable_ept);
+	enable_vpid = req.vpid;
+	kvm_configure_mmu(enable_ept, (caps->ept_vpid_cap & VMX_EPT_2MB_PAGE_BIT) ? 2 : 1);
 	return vmx_setup_vmcs_config(caps, &req, &vmcs_config, err, errlen);
 }
 
@@ -302,8 +341,20 @@ static void vmx_init_vmcs_controls(struct kvm_vcpu *vcpu)
 		vmcs_write(SECONDARY_VM_EXEC_CONTROL, c->cpu_based_2nd_exec_ctrl);
 	vmcs_write(VM_EXIT_CONTROLS, c->vmexit_ctrl);
 	vmcs_write(VM_ENTRY_CONTROLS, c->vmentry_ctrl);
-	/* #PF is the MMU's (mmu/mmu.c); every other exception goes to the guest's IDT. */
-	vmcs_write(EXCEPTION_BITMAP, 1u << PF_VECTOR);
+	/* Without EPT, #PF is the MMU's (mmu/mmu.c); with it, the guest's own,
+	 * like every other exception: they go to the guest's IDT. */
+	vmcs_write(EXCEPTION_BITMAP, enable_ept ? 0 : 1u << PF_VECTOR);
+	/* The vCPU's VPID tags its TLB entries, so they outlive exits; a VPID
+	 * freed by an earlier vCPU may still tag some (Linux: allocate_vpid,
+	 * vpid_sync_context). */
+	if (c->cpu_based_2nd_exec_ctrl & SECONDARY_EXEC_ENABLE_VPID) {
+		struct vcpu_vmx *vmx = to_vmx(vcpu);
+		vmx->vpid = (uint16_t)(vcpu->kvm->handle * KVM_MAX_VCPUS + vcpu->vcpu_id + 1);
+		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
+		int status = __invvpid(VMX_VPID_EXTENT_SINGLE_CONTEXT, vmx->vpid, 0);
+		if (status)
+			vmx_insn_failed(vmx, VMX_INSN_INVVPID, 0, vmx->vpid, status);
+	}
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MASK, 0);
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MATCH, 0);
 	vmcs_write(CR3_TARGET_COUNT, 0);
@@ -505,6 +556,27 @@ static int vmx_set_efer(struct kvm_vcpu *vcpu, uint64_t efer)
 	return 0;
 }
 
+/*
+ * With EPT, MOV to CR3 does not exit, except under PAE paging. There the
+ * processor keeps the four PDPTEs in registers, loaded only by MOV CR3 and
+ * some CR0/CR4 writes (SDM Vol. 3 4.4.1), and a VM exit saves them in the
+ * VMCS (28.3.4) for minikvm to read back (Linux: ept_save_pdptrs). Bochs
+ * 2.7 saves the entries as they are in memory instead, so a guest that
+ * changed a PDPTE in memory would see it take effect at the next exit. With
+ * CR3-load exiting minikvm loads the PDPTEs itself (kvm_set_cr3) and writes
+ * the registers to the VMCS before each entry: exact on any processor, for
+ * the price of an exit per CR3 load of a PAE guest.
+ */
+static void vmx_update_cr3_exiting(struct kvm_vcpu *vcpu)
+{
+	if (!enable_ept)
+		return;
+	if (is_pae_paging(vcpu))
+		vmcs_set_bits(CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_CR3_LOAD_EXITING);
+	else
+		vmcs_clear_bits(CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_CR3_LOAD_EXITING);
+}
+
 static void vmx_set_cr0(struct kvm_vcpu *vcpu, uint64_t cr0)
 {
 	uint64_t old = vcpu->arch.cr0;
@@ -517,28 +589,36 @@ static void vmx_set_cr0(struct kvm_vcpu *vcpu, uint64_t cr0)
 		else if ((old & X86_CR0_PG) && !(cr0 & X86_CR0_PG))
 			vmx_set_efer(vcpu, vcpu->arch.efer & ~EFER_LMA);
 	}
-	/* What the processor runs with: the fixed-1 bits (PE, NE, PG), WP so the
-	 * hypervisor's read-only mappings hold against supervisor writes, and
-	 * caching always on (Linux: KVM_VM_CR0_ALWAYS_ON / _OFF). */
-	uint64_t hw = (cr0 | vmx_caps.cr0_fixed0 | X86_CR0_PG | X86_CR0_WP) & ~(X86_CR0_CD | X86_CR0_NW);
+	/* What the processor runs with: the fixed-1 bits (PE, NE, PG) and caching
+	 * always on (Linux: KVM_VM_CR0_ALWAYS_ON / _OFF). Without EPT, WP too so
+	 * the hypervisor's read-only mappings hold against supervisor writes;
+	 * with EPT the guest's WP is its own, and with unrestricted guest so are
+	 * PE and PG (SDM Vol. 3 A.7). */
+	uint64_t hw = (cr0 | vmx_caps.cr0_fixed0) & ~(X86_CR0_CD | X86_CR0_NW);
+	if (!enable_ept)
+		hw |= X86_CR0_PG | X86_CR0_WP;
 	if (enable_unrestricted_guest)
 		hw = (hw & ~(X86_CR0_PE | X86_CR0_PG)) | (cr0 & (X86_CR0_PE | X86_CR0_PG));
 	vmx_vcpu_load(vcpu);
 	vmx_guest_state_changed(vcpu);
 	vmcs_write(CR0_READ_SHADOW, cr0);
 	vmcs_write(GUEST_CR0, hw & vmx_caps.cr0_fixed1);
+	vmx_update_cr3_exiting(vcpu);
 }
 
 static void vmx_set_cr4(struct kvm_vcpu *vcpu, uint64_t cr4)
 {
 	vcpu->arch.cr4 = cr4;
-	/* VMXE is fixed to 1 in VMX operation and PAE is the nonpaging MMU's
-	 * mode; SMEP/SMAP/PKE would fault on its user-accessible mappings. */
-	uint64_t hw = (cr4 | vmx_caps.cr4_fixed0 | X86_CR4_PAE) & ~(X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_PKE);
+	/* VMXE is fixed to 1 in VMX operation. Without EPT, PAE is the nonpaging
+	 * MMU's mode, and SMEP/SMAP/PKE would fault on its user-accessible
+	 * mappings; minikvm offers the guest none of the three either way. */
+	uint64_t hw = (cr4 | vmx_caps.cr4_fixed0 | (enable_ept ? 0 : X86_CR4_PAE)) &
+		      ~(X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_PKE);
 	vmx_vcpu_load(vcpu);
 	vmx_guest_state_changed(vcpu);
 	vmcs_write(CR4_READ_SHADOW, cr4);
 	vmcs_write(GUEST_CR4, hw & vmx_caps.cr4_fixed1);
+	vmx_update_cr3_exiting(vcpu);
 }
 
 static int vmx_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
@@ -583,21 +663,49 @@ static void vmx_set_tsc_offset(struct kvm_vcpu *vcpu, uint64_t offset)
 	vmcs_write(TSC_OFFSET, offset);
 }
 
-static void vmx_load_mmu_pgd(struct kvm_vcpu *vcpu, hpa_t root_hpa, int root_level)
+// @lab 06 vmx_ept_helpers: Your own types and static helpers for the EPT side of vmx.c.
+/* your helpers */
+// @end
+
+/* With EPT, VM entry takes a PAE guest's PDPTEs from the VMCS, not from
+ * memory (SDM Vol. 3 27.3.2.4; Linux: vmx_ept_load_pdptrs). */
+static void vmx_ept_load_pdptrs(struct kvm_vcpu *vcpu)
 {
-	(void)root_level;
-	vmx_vcpu_load(vcpu);
-	/* Lab 06: with EPT, root_hpa goes to EPT_POINTER and the guest's own CR3
-	 * to GUEST_CR3 (Linux: vmx_load_mmu_pgd). Without, the processor walks
-	 * the MMU's tables. */
-	vmcs_write(GUEST_CR3, root_hpa);
+	if (!is_pae_paging(vcpu))
+		return;
+	for (int i = 0; i < 4; i++)
+		vmcs_write(GUEST_PDPTR0 + 2 * i, vcpu->arch.pdptrs[i]);
 }
 
+/* The processor's view of the MMU's root (Linux: vmx_load_mmu_pgd). */
+static void vmx_load_mmu_pgd(struct kvm_vcpu *vcpu, hpa_t root_hpa, int root_level)
+{
+	vmx_vcpu_load(vcpu);
+	if (!enable_ept) {
+		/* The processor walks the MMU's tables. */
+		vmcs_write(GUEST_CR3, root_hpa);
+		return;
+	}
+	// @lab 06 vmx_load_mmu_pgd: With EPT: the EPT pointer for root_hpa, the guest's own CR3, and for PAE paging its PDPTEs (SDM Vol. 3 27.3.2.4).
+	(void)root_hpa, (void)root_level;
+	lab_todo(6, "vmx_load_mmu_pgd");
+	// @end
+}
+
+/* Drop what the processor caches of the guest's translations (Linux:
+ * vmx_flush_tlb_all, vmx_flush_tlb_current). */
 static void vmx_flush_tlb_all(struct kvm_vcpu *vcpu)
 {
-	/* Without VPIDs every VM entry and exit flushes the guest's linear and
-	 * combined mappings (SDM Vol. 3 29.4.3.1); lab 06 adds INVVPID here. */
-	(void)vcpu;
+	struct vcpu_vmx *vmx = to_vmx(vcpu);
+	vmx_vcpu_load(vcpu);
+	// @lab 06 vmx_flush_tlb_all: With EPT: INVEPT of this VM's EPTP (single context), which also drops the combined mappings of every VPID (SDM Vol. 3 29.4.3.1, 31.3).
+	(void)vmx;
+	if (enable_ept)
+	lab_todo(6, "vmx_flush_tlb_all");
+	// @end
+	/* Without EPT (and so without VPIDs here) every VM entry and exit
+	 * flushes the guest's linear and combined mappings (SDM Vol. 3 29.4.3.1). */
+	(void)vmx;
 }
 
 /* ---- VM-entry diagnosis -------------------------------------------------- */
@@ -828,9 +936,34 @@ static int handle_preemption_timer(struct kvm_vcpu *vcpu)
 	return 1;
 }
 
-static int handle_ept(struct kvm_vcpu *vcpu)
+/* An access the EPT tables do not allow (Linux: handle_ept_violation). */
+static int handle_ept_violation(struct kvm_vcpu *vcpu)
 {
-	return vmx_unexpected_exit(vcpu, "EPT is off at this stage (lab 06):");
+	struct vcpu_vmx *vmx = to_vmx(vcpu);
+	uint64_t qual = vmx->exit_qualification;
+	if (!enable_ept)
+		return vmx_unexpected_exit(vcpu, "EPT is off, yet an");
+	/* An NMI whose IRET faulted left NMIs unblocked: block them again before
+	 * the IRET runs once more (SDM Vol. 3 28.2.3). */
+	if (!(vmx->idt_vectoring_info & INTR_INFO_VALID_MASK) && (qual & EPT_VIOLATION_NMI_UNBLOCKING))
+		vmcs_set_bits(GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE_NMI);
+	/* A guest page table outside the guest's memory comes here too, as MMIO
+	 * (PFERR_GUEST_PAGE): only the emulator can say which access the
+	 * instruction made, and so the #PF the guest must get (Linux does the
+	 * same; the qualification describes the table access, not the
+	 * instruction's). */
+	return kvm_mmu_page_fault(vcpu, vmcs_read(GUEST_PHYSICAL_ADDRESS), vmx_ept_violation_error_code(qual));
+}
+
+/* An EPT entry the processor found misconfigured (Linux:
+ * handle_ept_misconfig): minikvm's MMIO sptes are made so on purpose. */
+static int handle_ept_misconfig(struct kvm_vcpu *vcpu)
+{
+	if (!enable_ept)
+		return vmx_unexpected_exit(vcpu, "EPT is off, yet an");
+	// @lab 06 handle_ept_misconfig: The GPA from the VMCS to the MMU's fault path as a reserved-bit fault (PFERR_RSVD_MASK), which sends it down the MMIO path.
+	lab_todo(6, "handle_ept_misconfig");
+	// @end
 }
 
 // @region exit_handlers
@@ -877,8 +1010,8 @@ static int (*const vmx_exit_handlers[EXIT_REASON_MAX])(struct kvm_vcpu *vcpu) = 
 	[EXIT_REASON_MONITOR_INSTRUCTION] = handle_vmx_instruction,
 	[EXIT_REASON_WBINVD]              = handle_nop,
 	[EXIT_REASON_PREEMPTION_TIMER]    = handle_preemption_timer,
-	[EXIT_REASON_EPT_VIOLATION]       = handle_ept,
-	[EXIT_REASON_EPT_MISCONFIG]       = handle_ept,
+	[EXIT_REASON_EPT_VIOLATION]       = handle_ept_violation,
+	[EXIT_REASON_EPT_MISCONFIG]       = handle_ept_misconfig,
 };
 // @end
 

@@ -136,3 +136,22 @@ int vmx_setup_vmcs_config(const struct vmx_capability_msrs *caps, const struct v
 	*conf = c;
 	return 0;
 }
+
+const char *vmx_ept_unusable_reason(uint64_t cap)
+{
+	if (!(cap & VMX_EPT_PAGE_WALK_4_BIT))
+		return "IA32_VMX_EPT_VPID_CAP bit 6: no 4-level EPT walks";
+	if (!(cap & VMX_EPTP_WB_BIT))
+		return "IA32_VMX_EPT_VPID_CAP bit 14: EPT paging structures cannot be write-back";
+	if (!(cap & VMX_EPT_INVEPT_BIT) || !(cap & VMX_EPT_EXTENT_CONTEXT_BIT))
+		return "IA32_VMX_EPT_VPID_CAP bits 20 and 25: no single-context INVEPT";
+	return NULL;
+}
+
+uint64_t vmx_construct_eptp(uint64_t root_hpa, int root_level, uint64_t cap)
+{
+	// @lab 06 vmx_construct_eptp: Root address, memory type WB, page-walk length - 1 in bits 5:3, A/D enable when the CPU has it (SDM Vol. 3 25.6.11).
+	(void)root_hpa, (void)root_level, (void)cap;
+	lab_todo(6, "vmx_construct_eptp");
+	// @end
+}

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 
+#include <x86/pgtable.h>
+
 #include "kvmlabs/lab.h"
 #include "vmcs.h"
 #include "vmx_decode.h"
@@ -49,4 +51,12 @@ void vmx_segment_from_access_rights(uint32_t ar, struct kvm_segment *seg)
 	seg->l = (ar >> 13) & 1;
 	seg->db = (ar >> 14) & 1;
 	seg->g = (ar >> 15) & 1;
+}
+
+uint64_t vmx_ept_violation_error_code(uint64_t qual)
+{
+	// @lab 06 vmx_ept_violation_error_code: The page-fault error code the MMU gets for an EPT violation (SDM Vol. 3 Table 28-7; Linux: handle_ept_violation).
+	(void)qual;
+	lab_todo(6, "vmx_ept_violation_error_code");
+	// @end
 }

@@ -25,9 +25,17 @@
  * each gfn, the leaf sptes that map it (to write-protect it); for each
  * shadow page, the sptes that point to it (to unlink it when it is zapped).
  *
- * Where later labs plug in: kvm_init_mmu() picks TDP (lab 06) when the vendor
- * enables EPT; a fault the MMU cannot back with RAM, or a write to a guest
- * page table, goes to the instruction emulator (lab 07) through
+ * TDP (lab 06, EPT on). The processor walks the guest's own tables and then,
+ * for every guest-physical address, EPT tables minikvm owns (two-dimensional
+ * paging, SDM Vol. 3 29.3). Those are built with the same machinery: shadow
+ * pages with role.direct, one tree per VM from one root, filled from
+ * EPT-violation exits (kvm_tdp_page_fault, direct_map) with 4 KiB leaves or
+ * 2 MiB ones where the memslot allows. A gfn without a memslot gets an MMIO
+ * spte (spte.c), so its next access is an EPT misconfiguration the MMU
+ * recognizes without a memslot lookup (handle_mmio_page_fault).
+ *
+ * Where later labs plug in: a fault the MMU cannot back with RAM, or a write
+ * to a guest page table, goes to the instruction emulator (lab 07) through
  * kvm_mmu_page_fault().
  */
 #include <errno.h>
@@ -48,12 +56,17 @@
 
 #define PT32E_ROOT_LEVEL 3
 
-/* The processor walks the guest's own tables, under EPT (lab 06). */
+/* The processor walks the guest's own tables, under EPT (lab 06), and the
+ * largest EPT leaf it takes (1: 4 KiB, 2: 2 MiB). */
 static bool tdp_enabled;
+static int tdp_max_level = 1;
 
-void kvm_configure_mmu(bool enable_tdp)
+void kvm_configure_mmu(bool enable_tdp, int max_level)
 {
 	tdp_enabled = enable_tdp;
+	tdp_max_level = max_level;
+	/* Links and every spte the common code makes take EPT's format. */
+	spte_ept_format = enable_tdp;
 }
 
 /* What shadow_fetch returns besides RET_PF_*: the access is a write to a
@@ -224,6 +237,17 @@ static gfn_t sp_leaf_gfn(struct kvm_mmu_page *sp, uint64_t *sptep)
 	return sp->role.direct ? sp->gfn + i : sp->gfns[i];
 }
 
+/* Every vCPU drops its cached translations before it next enters (Linux:
+ * kvm_flush_remote_tlbs). Without EPT and VPIDs each VM entry does that
+ * anyway; EPT's guest-physical translations survive entries and exits, so
+ * an EPT entry made narrower or dropped needs this (INVEPT, SDM Vol. 3 29.4.3.1). */
+static void kvm_flush_remote_tlbs(struct kvm *kvm)
+{
+	for (int i = 0; i < kvm->nr_vcpus; i++)
+		if (kvm->vcpus[i])
+			kvm_make_request(KVM_REQ_TLB_FLUSH, kvm->vcpus[i]);
+}
+
 // @lab 05 mmu_helpers: Your own types and static helpers for mmu.c.
 /* your helpers */
 // @end
@@ -250,10 +274,14 @@ static void rmap_remove(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *spte
 static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *sptep)
 {
 	uint64_t spte = *sptep;
-	if (!is_shadow_present_pte(spte))
+	if (!is_shadow_present_pte(spte)) {
+		*sptep = 0;   /* nothing, or an MMIO spte: no links */
 		return;
+	}
 	if (sp->role.level == 1) {
 		rmap_remove(kvm, sp, sptep);
+	} else if (is_large_pte(spte)) {
+		/* A 2 MiB TDP leaf: not in any rmap (see direct_map). */
 	} else {
 		struct kvm_mmu_page *lower = spte_to_child_sp(kvm, spte);
 		if (lower)
@@ -316,6 +344,7 @@ static void kvm_mmu_zap_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
 	struct rmap_iterator iter;
 	uint64_t *sptep;
+	kvm_flush_remote_tlbs(kvm);
 	mmu_page_zap_ptes(kvm, sp);
 	while ((sptep = rmap_get_first(&sp->parent_ptes, &iter))) {
 		*sptep = 0;
@@ -556,6 +585,125 @@ static void shadow_invlpg(struct kvm_vcpu *vcpu, gva_t gva)
 	// @end
 }
 
+/* ---- TDP: the EPT tables (lab 06) ------------------------------------------ */
+
+// @lab 06 tdp_helpers: Your own types and static helpers for the TDP MMU.
+/* your helpers */
+// @end
+
+/* The largest leaf that may map gfn of slot: 2 (2 MiB) or 1 (4 KiB) (Linux:
+ * kvm_mmu_max_mapping_level). A 2 MiB leaf maps 512 gfns onto 512 host
+ * pages at once, so they must all be in the slot, in host memory aligned
+ * alike (the host's memory is contiguous: a 2 MiB-aligned host address
+ * starts a 2 MiB host page), and the slot's writes must not be logged: the
+ * log needs a fault per page (Linux: no huge pages in dirty-logged slots). */
+static int tdp_max_mapping_level(const struct kvm_memory_slot *slot, gfn_t gfn)
+{
+	// @lab 06 tdp_max_mapping_level: 2 when EPT has 2 MiB pages and the aligned 2 MiB around gfn is in slot, aligned alike in host memory, and not dirty-logged; else 1.
+	(void)slot, (void)gfn;
+	lab_todo(6, "tdp_max_mapping_level");
+	// @end
+}
+
+/* Put the leaf for gpa at level into the VM's EPT tables, making the tables
+ * on the way down (Linux: direct_map). hva is the host page of gpa's gfn,
+ * or KVM_HVA_ERR_BAD for an MMIO spte. Only level-1 leaves go on the rmap:
+ * the dirty log write-protects by gfn and a logged slot has no 2 MiB leaves
+ * (a change of slot flags zaps every page). */
+static int direct_map(struct kvm_vcpu *vcpu, gpa_t gpa, int level, hva_t hva, unsigned access)
+{
+	// @lab 06 direct_map: From the root down: descend links, else drop a large leaf in the way and link a new direct page; then the leaf (or MMIO spte), on the rmap at level 1.
+	(void)vcpu, (void)gpa, (void)level, (void)hva, (void)access;
+	lab_todo(6, "direct_map");
+	// @end
+}
+
+/* The leaf EPT entry for gpa and its level, following links from the root;
+ * NULL where a link is missing (Linux: get_walk). */
+static uint64_t *tdp_leaf_sptep(struct kvm_vcpu *vcpu, gpa_t gpa, int *level)
+{
+	struct kvm *kvm = vcpu->kvm;
+	struct kvm_mmu_page *sp = spte_to_child_sp(kvm, vcpu->arch.mmu->root_hpa);
+	for (int l = sp ? sp->role.level : 0; sp; l--) {
+		uint64_t *sptep = &sp->spt[shadow_index(gpa, l)];
+		if (l == 1 || !is_shadow_present_pte(*sptep) || is_large_pte(*sptep)) {
+			*level = l;
+			return sptep;
+		}
+		sp = spte_to_child_sp(kvm, *sptep);
+	}
+	return NULL;
+}
+
+/* Say which of our EPT entries for gpa the processor found misconfigured. */
+static void tdp_explain_misconfig(struct kvm_vcpu *vcpu, gpa_t gpa)
+{
+	struct kvm *kvm = vcpu->kvm;
+	struct kvm_mmu_page *sp = spte_to_child_sp(kvm, vcpu->arch.mmu->root_hpa);
+	printf("minikvm: EPT misconfiguration at GPA 0x%llx, and the entry there is no MMIO spte:",
+	       (unsigned long long)gpa);
+	for (int l = sp ? sp->role.level : 0; sp && l >= 1; l--) {
+		uint64_t e = sp->spt[shadow_index(gpa, l)];
+		/* Judged as if the processor had every optional EPT feature. */
+		const char *why = ept_misconfig_reason(e, l, ~0ull, 52);
+		printf(" level %d 0x%llx%s%s", l, (unsigned long long)e, why ? ": " : "", why ? why : "");
+		if (why || !is_shadow_present_pte(e) || is_large_pte(e))
+			break;
+		sp = spte_to_child_sp(kvm, e);
+	}
+	printf(" (SDM Vol. 3 29.3.3.1)\n");
+}
+
+/* An EPT misconfiguration at gpa (Linux: handle_mmio_page_fault). The only
+ * misconfigured entries minikvm makes are MMIO sptes: one of the current
+ * memslot generation says MMIO at once, without looking for a memslot (the
+ * fast path); an older one is dropped, and the access faults again to be
+ * judged afresh (RAM may have been plugged in there). Anything else is a
+ * broken EPT entry of ours. */
+static int handle_mmio_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa)
+{
+	// @lab 06 handle_mmio_page_fault: Find the leaf for gpa; an MMIO spte of the current generation is RET_PF_EMULATE, an older one is dropped (RET_PF_RETRY); else explain and RET_PF_INVALID.
+	(void)vcpu, (void)gpa;
+	lab_todo(6, "handle_mmio_page_fault");
+	// @end
+}
+
+/* An EPT violation at gpa, or (PFERR_RSVD_MASK) an EPT misconfiguration
+ * (Linux: kvm_tdp_page_fault). The guest's own page tables were walked by
+ * the processor already: what is missing is guest-physical to host. */
+static int kvm_tdp_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t error_code)
+{
+	// @lab 06 kvm_tdp_page_fault: Misconfiguration: the MMIO path. Else no slot: an MMIO spte, then emulate; a write to a read-only slot: emulate; else map at the largest level allowed, writable unless the slot or its dirty log forbids.
+	(void)vcpu, (void)gpa, (void)error_code;
+	lab_todo(6, "kvm_tdp_page_fault");
+	// @end
+}
+
+static void init_cpu_mode(struct kvm_vcpu *vcpu, struct paging_mode *m);
+
+/* A guest-linear address as the guest's own tables translate it: the
+ * processor walks them, minikvm only for the emulator and KVM_TRANSLATE.
+ * CR3 and the PDPTEs are those of the last exit (Linux: the walker of the
+ * guest's mode, under TDP too). */
+static gpa_t tdp_gva_to_gpa(struct kvm_vcpu *vcpu, struct kvm_mmu *mmu, gva_t gva, uint64_t access,
+			    struct x86_exception *fault)
+{
+	if (!is_paging(vcpu))
+		return nonpaging_gva_to_gpa(vcpu, mmu, gva, access, fault);
+	init_cpu_mode(vcpu, &mmu->cpu_mode);
+	return shadow_gva_to_gpa(vcpu, mmu, gva, access, fault);
+}
+
+/* The VM's one EPT tree: its root is a direct shadow page of level 4 for
+ * gfn 0, shared by every vCPU (Linux: mmu_alloc_direct_roots). */
+static int mmu_alloc_direct_roots(struct kvm_vcpu *vcpu)
+{
+	// @lab 06 mmu_alloc_direct_roots: Get the level-4 direct root (gfn 0), hold it, set root_hpa and root_level, and flush: a new root may stand where an old one was.
+	(void)vcpu;
+	lab_todo(6, "mmu_alloc_direct_roots");
+	// @end
+}
+
 /* ---- contexts ------------------------------------------------------------ */
 
 /* The guest's paging mode, as the walker reads it (Linux: kvm_mmu_role_regs). */
@@ -627,17 +775,27 @@ static void unsupported_init_context(struct kvm_mmu *context, const char *why)
 	};
 }
 
-/* Lab 06: the TDP context over EPT tables (Linux: init_kvm_tdp_mmu). */
+/* Lab 06: the TDP context over EPT tables, whatever the guest's own paging
+ * mode (Linux: init_kvm_tdp_mmu). */
 static void init_kvm_tdp_mmu(struct kvm_vcpu *vcpu, struct kvm_mmu *context)
 {
-	(void)vcpu;
-	unsupported_init_context(context, "TDP (EPT) needs lab 06");
+	*context = (struct kvm_mmu){
+		.name = "tdp",
+		.page_fault = kvm_tdp_page_fault,
+		.gva_to_gpa = tdp_gva_to_gpa,
+		.invlpg = NULL,            /* INVLPG does not exit: the processor has the guest's TLB */
+		.root_hpa = INVALID_PAGE,
+		.direct_map = true,
+		.tdp = true,
+	};
+	init_cpu_mode(vcpu, &context->cpu_mode);
 }
 
 // @region kvm_init_mmu
 void kvm_init_mmu(struct kvm_vcpu *vcpu)
 {
 	struct kvm_mmu *context = &vcpu->arch.root_mmu;
+	/* With EPT every mode is TDP, real mode included (unrestricted guest). */
 	if (LAB_ENABLED(6) && tdp_enabled)
 		init_kvm_tdp_mmu(vcpu, context);
 	else if (!is_paging(vcpu))
@@ -678,7 +836,9 @@ void kvm_mmu_unload(struct kvm_vcpu *vcpu)
 	struct kvm_mmu *mmu = vcpu->arch.mmu;
 	if (!mmu || !VALID_PAGE(mmu->root_hpa))
 		return;
-	if (!mmu->direct_map) {
+	if (mmu->tdp) {
+		mmu_put_root(vcpu->kvm, spte_to_child_sp(vcpu->kvm, mmu->root_hpa));
+	} else if (!mmu->direct_map) {
 		if (mmu->root_level == 4) {
 			mmu_put_root(vcpu->kvm, spte_to_child_sp(vcpu->kvm, mmu->root_hpa));
 		} else {
@@ -725,10 +885,11 @@ static int mmu_alloc_roots(struct kvm_vcpu *vcpu)
 		       (unsigned long long)vcpu->arch.cr0, (unsigned long long)kvm_rip_read(vcpu));
 		return kvm_internal_error(vcpu, KVM_INTERNAL_ERROR_EMULATION, 2, data);
 	}
+	if (mmu->tdp)
+		return mmu_alloc_direct_roots(vcpu);
 	if (!mmu->direct_map)
 		return mmu_alloc_shadow_roots(vcpu);
-	/* Lab 06 allocates a TDP root here (mmu_alloc_direct_roots); nonpaging
-	 * uses the VM's tables. */
+	/* Nonpaging uses the VM's tables. */
 	mmu->root_hpa = host_virt_to_phys(vcpu->kvm->arch.mmu_root);
 	mmu->root_level = PT32E_ROOT_LEVEL;
 	return 1;
@@ -772,6 +933,18 @@ void kvm_mmu_zap_all(struct kvm *kvm)
 static void mmu_print_stats(struct kvm *kvm)
 {
 	const struct kvm_vm_stat *st = &kvm->arch.stat;
+	if (tdp_enabled) {
+		/* The guest's MMIO: EPT violations made the MMIO sptes, the misconfigurations
+		 * that followed took the fast path (or found an MMIO spte stale). */
+		printf("minikvm: tdp: %u EPT pages alive, most %llu; ept_violations %llu ept_misconfigs %llu "
+		       "pf_fixed %llu pf_mmio_spte_created %llu pf_emulate %llu pages_4k %llu pages_2m %llu\n",
+		       kvm->arch.n_used_mmu_pages, (unsigned long long)st->max_mmu_pages,
+		       (unsigned long long)st->ept_violations, (unsigned long long)st->ept_misconfigs,
+		       (unsigned long long)st->pf_fixed, (unsigned long long)st->pf_mmio_spte_created,
+		       (unsigned long long)st->pf_emulate, (unsigned long long)st->pages_4k,
+		       (unsigned long long)st->pages_2m);
+		return;
+	}
 	if (!st->mmu_cache_miss)
 		return;
 	printf("minikvm: mmu: %u shadow pages alive, most %llu, bound %u; pf_fixed %llu pf_guest %llu invlpg %llu "
@@ -820,6 +993,14 @@ void kvm_mmu_destroy(struct kvm_vcpu *vcpu)
 	if (vcpu->arch.pae_root)
 		host_page_free(vcpu->arch.pae_root);
 	vcpu->arch.pae_root = NULL;
+}
+
+void kvm_mmu_invalidate_mmio_sptes(struct kvm *kvm, uint64_t gen)
+{
+	/* The bits an MMIO spte keeps came round to 0 again: an MMIO spte
+	 * made 2^MMIO_SPTE_GEN_BITS changes ago would look current. */
+	if ((gen & MMIO_SPTE_GEN_MASK) == 0)
+		kvm_mmu_zap_all(kvm);
 }
 
 void kvm_mmu_memslots_updated(struct kvm *kvm)
@@ -871,9 +1052,18 @@ void kvm_mmu_slot_remove_write_access(struct kvm *kvm, struct kvm_memory_slot *s
 
 int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, uint64_t error_code)
 {
+	struct kvm_vm_stat *st = &vcpu->kvm->arch.stat;
+	if (vcpu->arch.mmu->tdp) {
+		if (error_code & PFERR_RSVD_MASK)
+			st->ept_misconfigs++;
+		else
+			st->ept_violations++;
+	}
 	int r = vcpu->arch.mmu->page_fault(vcpu, cr2_or_gpa, error_code);
 	if (r < 0)
 		return r;
+	if (r == RET_PF_EMULATE)
+		st->pf_emulate++;
 	switch (r) {
 	case RET_PF_FIXED:
 	case RET_PF_RETRY:
