@@ -184,6 +184,11 @@ def _grade_stage(root, stage, lab, only, jobs, guests, progress):
     if unreached:
         return g.fail_all(tests, unreached, "the sandbox cannot reach the stage")
     guests = guests or build_guests(root)
+    absent = sorted({t.guest for t in tests if not Path(guests, t.guest).is_file()})
+    if absent:
+        return g.fail_all(tests, f"the rubric names guest images that were not built in {guests}: "
+                          f"{', '.join(absent)} (grader/guests/guests.list and its Makefile list the images)",
+                          "a guest image is missing")
 
     linux = hostcaps.linux_caps()
     # Every platform the tests need: the lab's, and any test's own on=.
