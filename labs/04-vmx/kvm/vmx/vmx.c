@@ -686,7 +686,7 @@ static void vmx_load_mmu_pgd(struct kvm_vcpu *vcpu, hpa_t root_hpa, int root_lev
 		vmcs_write(GUEST_CR3, root_hpa);
 		return;
 	}
-	// @lab 06 vmx_load_mmu_pgd: With EPT: the EPT pointer for root_hpa, the guest's own CR3, and for PAE paging its PDPTEs (SDM Vol. 3 27.3.2.4).
+	// @lab 06 vmx_load_mmu_pgd: With EPT: the EPT pointer for root_hpa and the guest's own CR3 (SDM Vol. 3 25.6.11, 27.3.2.4).
 	(void)root_hpa, (void)root_level;
 	lab_todo(6, "vmx_load_mmu_pgd");
 	// @end

@@ -771,7 +771,7 @@ static void vmx_load_mmu_pgd(struct kvm_vcpu *vcpu, hpa_t root_hpa, int root_lev
 		vmcs_write(GUEST_CR3, root_hpa);
 		return;
 	}
-	// @lab 06 vmx_load_mmu_pgd: With EPT: the EPT pointer for root_hpa, the guest's own CR3, and for PAE paging its PDPTEs (SDM Vol. 3 27.3.2.4).
+	// @lab 06 vmx_load_mmu_pgd: With EPT: the EPT pointer for root_hpa and the guest's own CR3 (SDM Vol. 3 25.6.11, 27.3.2.4).
 	(void)root_hpa, (void)root_level;
 	lab_todo(6, "vmx_load_mmu_pgd");
 	// @end
@@ -1375,7 +1375,8 @@ static int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	// @lab 04 vmx_vcpu_run: Enter the guest with VMLAUNCH or VMRESUME, then record why it exited (Linux: vmx_vcpu_run).
 	vmcs_write(GUEST_RIP, kvm_rip_read(vcpu));
 	vmcs_write(GUEST_RSP, kvm_rsp_read(vcpu));
-	/* Bochs stores PDPTEs read from memory at VM exit: put the registers back
+	/* With EPT a PAE guest's PDPTE registers go in through the VMCS at every
+	 * entry: Bochs stores PDPTEs read from memory at VM exit
 	 * (vmx_update_cr3_exiting). */
 	if (enable_ept)
 		vmx_ept_load_pdptrs(vcpu);
