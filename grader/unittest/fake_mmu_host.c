@@ -14,6 +14,8 @@
 #include "fake_mmu_host.h"
 #include "kvm/cpuid.h"
 #include "kvm/mmu/mmu.h"
+#include "kvm/mmu/spte.h"
+#include "kvm/vmx/vmcs.h"
 #include "kvm/x86.h"
 #include "kvmlabs/host_kernel.h"
 
@@ -102,8 +104,7 @@ void kvm_free(void *p, size_t size)
 	free(p);
 }
 
-/* As kvm_main.c's: the slot that holds gfn, or NULL. */
-struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
+static struct kvm_memory_slot *find_slot(struct kvm *kvm, gfn_t gfn)
 {
 	for (int i = 0; i < KVM_USER_MEM_SLOTS; i++) {
 		struct kvm_memory_slot *slot = &kvm->memslots[i];
@@ -111,6 +112,15 @@ struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
 			return slot;
 	}
 	return NULL;
+}
+
+/* As kvm_main.c's: the slot that holds gfn, or NULL. Counted: every lookup
+ * the MMU makes comes through here (gfn_to_hva_prot, kvm_read_guest and
+ * mark_page_dirty too). */
+struct kvm_memory_slot *gfn_to_memslot(struct kvm *kvm, gfn_t gfn)
+{
+	fake_mmu_calls.gfn_to_memslot++;
+	return find_slot(kvm, gfn);
 }
 
 hva_t gfn_to_hva_prot(struct kvm *kvm, gfn_t gfn, bool *writable)
@@ -231,37 +241,144 @@ struct kvm_x86_ops kvm_x86_ops = {
 
 /* ---- a VM ------------------------------------------------------------------- */
 
-static void *ram_alloc(uint64_t npages)
+#define HUGE_PAGES (2ull << 20 >> KVM_PAGE_SHIFT)
+
+/* npages of zeroed host memory skew pages after a 2 MiB boundary. */
+static void *ram_alloc(uint64_t npages, unsigned skew)
 {
-	void *p = mmap(NULL, npages * KVM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t len = npages * KVM_PAGE_SIZE, room = (npages + 2 * HUGE_PAGES) * KVM_PAGE_SIZE;
+	uint8_t *p = mmap(NULL, room, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ck_assert_msg(p != MAP_FAILED, "fake host: no memory for %llu guest pages", (unsigned long long)npages);
-	return p;
+	uintptr_t huge = HUGE_PAGES * KVM_PAGE_SIZE;
+	uint8_t *start = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(huge - 1)) + (uint64_t)(skew % HUGE_PAGES) * KVM_PAGE_SIZE;
+	if (start > p)
+		munmap(p, (size_t)(start - p));
+	if (start + len < p + room)
+		munmap(start + len, (size_t)(p + room - (start + len)));
+	return start;
+}
+
+/* What kvm_set_memory_region() does after any change (kvm_arch_memslots_updated). */
+static void memslots_changed(struct kvm *kvm)
+{
+	kvm->memslots_generation++;
+	kvm_mmu_invalidate_mmio_sptes(kvm, kvm->memslots_generation);
+	kvm_mmu_memslots_updated(kvm);
+}
+
+struct kvm_memory_slot *fake_mmu_add_slot_skewed(struct kvm *kvm, int id, gfn_t base_gfn, uint64_t npages,
+						 uint32_t flags, unsigned skew_pages)
+{
+	struct kvm_memory_slot *slot = &kvm->memslots[id];
+	ck_assert_msg(id >= 0 && id < KVM_USER_MEM_SLOTS && !slot->npages, "fake VM: slot %d is taken", id);
+	for (uint64_t g = base_gfn; g < base_gfn + npages; g++)
+		ck_assert_msg(!find_slot(kvm, g), "fake VM: slot %d at gfn 0x%llx overlaps another", id,
+			      (unsigned long long)g);
+	*slot = (struct kvm_memory_slot){
+		.base_gfn = base_gfn, .npages = npages, .flags = flags, .id = (uint16_t)id,
+		.userspace_addr = (hva_t)(uintptr_t)ram_alloc(npages, skew_pages),
+	};
+	if (flags & KVM_MEM_LOG_DIRTY_PAGES)
+		slot->dirty_bitmap = calloc((npages + 63) / 64, sizeof(uint64_t));
+	/* kvm_set_memory_region(): the arch arrays; a new slot zaps nothing
+	 * (its gfns had MMIO sptes at most, which the new generation retires). */
+	ck_assert_int_eq(kvm_mmu_create_memslot(kvm, slot), 0);
+	memslots_changed(kvm);
+	return slot;
 }
 
 struct kvm_memory_slot *fake_mmu_add_slot(struct kvm *kvm, int id, gfn_t base_gfn, uint64_t npages, uint32_t flags)
 {
+	return fake_mmu_add_slot_skewed(kvm, id, base_gfn, npages, flags, 0);
+}
+
+void fake_mmu_set_slot(struct kvm *kvm, int id, gfn_t base_gfn, uint32_t flags)
+{
 	struct kvm_memory_slot *slot = &kvm->memslots[id];
-	ck_assert_msg(!slot->npages, "fake VM: slot %d is taken", id);
-	*slot = (struct kvm_memory_slot){
-		.base_gfn = base_gfn, .npages = npages, .flags = flags, .id = (uint16_t)id,
-		.userspace_addr = (hva_t)(uintptr_t)ram_alloc(npages),
-	};
-	if (flags & KVM_MEM_LOG_DIRTY_PAGES)
-		slot->dirty_bitmap = calloc((npages + 63) / 64, sizeof(uint64_t));
-	/* kvm_set_memory_region(): the arch arrays, then kvm_arch_memslots_updated(). */
-	ck_assert_int_eq(kvm_mmu_create_memslot(kvm, slot), 0);
+	ck_assert_msg(slot->npages, "fake VM: slot %d does not exist", id);
+	ck_assert_msg(!((flags ^ slot->flags) & KVM_MEM_READONLY), "fake VM: slot %d cannot change KVM_MEM_READONLY", id);
+	if (base_gfn == slot->base_gfn && flags == slot->flags)
+		return;
+	for (uint64_t g = base_gfn; g < base_gfn + slot->npages; g++) {
+		struct kvm_memory_slot *other = find_slot(kvm, g);
+		ck_assert_msg(!other || other == slot, "fake VM: slot %d moved to gfn 0x%llx overlaps another", id,
+			      (unsigned long long)g);
+	}
+	/* Zapped while the slot still says which gfns its sptes map. */
 	kvm_mmu_zap_all(kvm);
-	kvm_mmu_memslots_updated(kvm);
-	return slot;
+	slot->base_gfn = base_gfn;
+	slot->flags = flags;
+	if ((flags & KVM_MEM_LOG_DIRTY_PAGES) && !slot->dirty_bitmap) {
+		slot->dirty_bitmap = calloc((slot->npages + 63) / 64, sizeof(uint64_t));
+		ck_assert(slot->dirty_bitmap);
+	} else if (!(flags & KVM_MEM_LOG_DIRTY_PAGES)) {
+		free(slot->dirty_bitmap);
+		slot->dirty_bitmap = NULL;
+	}
+	memslots_changed(kvm);
+}
+
+static void slot_free(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	kvm_mmu_free_memslot(kvm, slot);
+	munmap((void *)(uintptr_t)slot->userspace_addr, slot->npages * KVM_PAGE_SIZE);
+	free(slot->dirty_bitmap);
+	*slot = (struct kvm_memory_slot){ 0 };
+}
+
+void fake_mmu_delete_slot(struct kvm *kvm, int id)
+{
+	struct kvm_memory_slot *slot = &kvm->memslots[id];
+	ck_assert_msg(slot->npages, "fake VM: slot %d does not exist", id);
+	kvm_mmu_zap_all(kvm);
+	slot_free(kvm, slot);
+	memslots_changed(kvm);
 }
 
 void *fake_mmu_gpa_to_hva(struct kvm *kvm, gpa_t gpa)
 {
-	hva_t hva = gfn_to_hva(kvm, gpa >> KVM_PAGE_SHIFT);
-	return hva == KVM_HVA_ERR_BAD ? NULL : (void *)(uintptr_t)(hva + (gpa & (KVM_PAGE_SIZE - 1)));
+	struct kvm_memory_slot *slot = find_slot(kvm, gpa >> KVM_PAGE_SHIFT);
+	if (!slot)
+		return NULL;
+	return (void *)(uintptr_t)(slot->userspace_addr + (gpa - (slot->base_gfn << KVM_PAGE_SHIFT)));
 }
 
-struct kvm_vcpu *fake_mmu_vm_create(uint64_t ram_pages, uint8_t maxphyaddr, bool gbpages)
+static void vcpu_init(struct kvm *kvm, struct kvm_vcpu *vcpu, int vcpu_id, uint8_t maxphyaddr, bool gbpages)
+{
+	vcpu->kvm = kvm;
+	vcpu->vcpu_id = vcpu_id;
+	vcpu->run = calloc(1, KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
+	ck_assert(vcpu->run);
+	vcpu->arch.cr0 = X86_CR0_PE | X86_CR0_ET;
+	vcpu->arch.cpuid_entries[0] = (struct kvm_cpuid_entry2){
+		.function = 0x80000001, .edx = gbpages ? (1u << 26) : 0,
+	};
+	vcpu->arch.cpuid_entries[1] = (struct kvm_cpuid_entry2){ .function = 0x80000008, .eax = maxphyaddr };
+	vcpu->arch.cpuid_nent = 2;
+	ck_assert_int_eq(kvm_mmu_create(vcpu), 0);
+	kvm_init_mmu(vcpu);
+}
+
+struct kvm_vcpu *fake_mmu_vcpu_create(struct kvm *kvm, int vcpu_id)
+{
+	struct kvm_vcpu *vcpu = calloc(1, sizeof(*vcpu));
+	ck_assert(vcpu);
+	struct kvm_vcpu *first = kvm->vcpus[0];
+	vcpu_init(kvm, vcpu, vcpu_id, first ? (uint8_t)first->arch.cpuid_entries[1].eax : 36,
+		  first && (first->arch.cpuid_entries[0].edx & (1u << 26)));
+	kvm->refs++;
+	return vcpu;
+}
+
+void fake_mmu_vcpu_destroy(struct kvm_vcpu *vcpu)
+{
+	kvm_mmu_destroy(vcpu);
+	vcpu->kvm->refs--;
+	free(vcpu->run);
+	free(vcpu);
+}
+
+static struct kvm_vcpu *vm_create(uint64_t ram_pages, uint8_t maxphyaddr, bool gbpages)
 {
 	/* minikvm's lines (statistics at teardown, its diagnostics) would drown
 	 * Check's; the test's own message says what went wrong. A test runs in
@@ -275,21 +392,23 @@ struct kvm_vcpu *fake_mmu_vm_create(uint64_t ram_pages, uint8_t maxphyaddr, bool
 	ck_assert(kvm && vcpu);
 	ck_assert_int_eq(kvm_mmu_init_vm(kvm), 0);
 	fake_mmu_add_slot(kvm, 0, 0, ram_pages, 0);
-	vcpu->kvm = kvm;
-	vcpu->run = calloc(1, KVM_VCPU_MMAP_PAGES * KVM_PAGE_SIZE);
-	ck_assert(vcpu->run);
 	kvm->vcpus[0] = vcpu;
 	kvm->nr_vcpus = 1;
 	kvm->refs = 2;
-	vcpu->arch.cr0 = X86_CR0_PE | X86_CR0_ET;
-	vcpu->arch.cpuid_entries[0] = (struct kvm_cpuid_entry2){
-		.function = 0x80000001, .edx = gbpages ? (1u << 26) : 0,
-	};
-	vcpu->arch.cpuid_entries[1] = (struct kvm_cpuid_entry2){ .function = 0x80000008, .eax = maxphyaddr };
-	vcpu->arch.cpuid_nent = 2;
-	ck_assert_int_eq(kvm_mmu_create(vcpu), 0);
-	kvm_init_mmu(vcpu);
+	vcpu_init(kvm, vcpu, 0, maxphyaddr, gbpages);
 	return vcpu;
+}
+
+struct kvm_vcpu *fake_mmu_vm_create(uint64_t ram_pages, uint8_t maxphyaddr, bool gbpages)
+{
+	kvm_configure_mmu(false, 1);
+	return vm_create(ram_pages, maxphyaddr, gbpages);
+}
+
+struct kvm_vcpu *fake_mmu_tdp_vm_create(uint64_t ram_pages, int tdp_max_level)
+{
+	kvm_configure_mmu(true, tdp_max_level);
+	return vm_create(ram_pages, 36, false);
 }
 
 void fake_mmu_vm_destroy(struct kvm_vcpu *vcpu)
@@ -297,15 +416,9 @@ void fake_mmu_vm_destroy(struct kvm_vcpu *vcpu)
 	struct kvm *kvm = vcpu->kvm;
 	kvm_mmu_destroy(vcpu);
 	kvm_mmu_zap_all(kvm);
-	for (int i = 0; i < KVM_USER_MEM_SLOTS; i++) {
-		struct kvm_memory_slot *slot = &kvm->memslots[i];
-		if (!slot->npages)
-			continue;
-		kvm_mmu_free_memslot(kvm, slot);
-		munmap((void *)(uintptr_t)slot->userspace_addr, slot->npages * KVM_PAGE_SIZE);
-		free(slot->dirty_bitmap);
-		*slot = (struct kvm_memory_slot){ 0 };
-	}
+	for (int i = 0; i < KVM_USER_MEM_SLOTS; i++)
+		if (kvm->memslots[i].npages)
+			slot_free(kvm, &kvm->memslots[i]);
 	kvm_mmu_uninit_vm(kvm);
 	free(vcpu->run);
 	free(vcpu);
@@ -367,4 +480,50 @@ struct fake_mmu_xlate fake_mmu_shadow_xlate(struct kvm_vcpu *vcpu, uint64_t va)
 		}
 		table = host_phys_to_virt(e & PT64_BASE_ADDR_MASK);
 	}
+}
+
+/* ---- the processor's walk of the EPT tables (lab 06) ------------------------------------ */
+
+struct fake_mmu_ept_xlate fake_mmu_ept_xlate(struct kvm_vcpu *vcpu, uint64_t gpa, unsigned access, uint64_t qual_gva)
+{
+	struct kvm_mmu *mmu = vcpu->arch.mmu;
+	struct fake_mmu_ept_xlate x = { .rwx = VMX_EPT_RWX_MASK };
+	ck_assert_msg(mmu->tdp && VALID_PAGE(mmu->root_hpa) && mmu->root_level == 4,
+		      "%s: no 4-level EPT root is loaded (root_hpa 0x%llx, root_level %d)", mmu->name,
+		      (unsigned long long)mmu->root_hpa, mmu->root_level);
+	uint64_t *table = host_phys_to_virt(mmu->root_hpa);
+	for (int level = 4;; level--) {
+		uint64_t *p = &table[(gpa >> (12 + 9 * (level - 1))) & 511];
+		uint64_t e = *p;
+		x.level = level;
+		x.spte = e;
+		x.sptep = p;
+		/* Bits 2:0 clear: not present (SDM Vol. 3 29.3.2). */
+		if (!(e & VMX_EPT_RWX_MASK)) {
+			x.rwx = 0;
+			break;
+		}
+		x.misconfig = ept_misconfig_reason(e, level, FAKE_MMU_EPT_CAP, FAKE_MMU_HOST_MAXPHYADDR);
+		if (x.misconfig) {
+			x.result = FAKE_EPT_MISCONFIG;
+			return x;
+		}
+		x.rwx &= e & VMX_EPT_RWX_MASK;
+		bool leaf = level == 1 || ((level == 2 || level == 3) && (e & VMX_EPT_LARGE_PAGE_BIT));
+		if (leaf) {
+			uint64_t size = 1ull << (12 + 9 * (level - 1));
+			if ((access & ~x.rwx & VMX_EPT_RWX_MASK) == 0) {
+				x.result = FAKE_EPT_MAPPED;
+				x.hpa = (e & PT64_BASE_ADDR_MASK & ~(size - 1)) | (gpa & (size - 1));
+				return x;
+			}
+			break;
+		}
+		table = host_phys_to_virt(e & PT64_BASE_ADDR_MASK);
+	}
+	/* An EPT violation (SDM Vol. 3 28.2.1, Table 28-7): what the access was,
+	 * what the path allowed, whether a guest-linear address was behind it. */
+	x.result = FAKE_EPT_VIOLATION;
+	x.qual = (access & 7) | ((uint64_t)x.rwx << EPT_VIOLATION_RWX_SHIFT) | qual_gva;
+	return x;
 }
