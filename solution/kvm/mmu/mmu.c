@@ -284,7 +284,7 @@ static void rmap_remove(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *spte
 static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *sptep)
 {
 	uint64_t spte = *sptep;
-	if (!is_shadow_present_pte(spte)) {
+	if (!is_shadow_present_pte(*sptep)) {
 		*sptep = 0;   /* nothing, or an MMIO spte: no links */
 		return;
 	}
@@ -935,10 +935,10 @@ static int handle_mmio_page_fault(struct kvm_vcpu *vcpu, gpa_t gpa)
 	int level;
 	uint64_t *sptep = tdp_leaf_sptep(vcpu, gpa, &level);
 	if (sptep && is_mmio_spte(*sptep)) {
-		if (get_mmio_spte_generation(*sptep) == (vcpu->kvm->memslots_generation & MMIO_SPTE_GEN_MASK))
-			return RET_PF_EMULATE;
-		*sptep = 0;
-		return RET_PF_RETRY;
+		bool current = get_mmio_spte_generation(*sptep) == (vcpu->kvm->memslots_generation & MMIO_SPTE_GEN_MASK);
+		if (!current)
+			*sptep = 0;
+		return current ? RET_PF_EMULATE : RET_PF_RETRY;
 	}
 	tdp_explain_misconfig(vcpu, gpa);
 	return RET_PF_INVALID;

@@ -34,8 +34,8 @@ uint64_t make_ept_leaf_spte(uint64_t hpa, unsigned access, int level)
 	 * set now so the processor never writes our tables (and D only where a
 	 * write is allowed). Always readable: a write- or execute-only leaf
 	 * would be misconfigured or need the execute-only capability. */
-	uint64_t spte = hpa | VMX_EPT_READABLE_MASK | (VMX_EPT_MT_WB << VMX_EPT_MT_EPTE_SHIFT) | VMX_EPT_IPAT_BIT |
-			VMX_EPT_ACCESS_BIT;
+	uint64_t spte = hpa | VMX_EPT_READABLE_MASK | VMX_EPT_ACCESS_BIT;
+	spte |= (VMX_EPT_MT_WB << VMX_EPT_MT_EPTE_SHIFT) | VMX_EPT_IPAT_BIT;
 	if (access & ACC_WRITE_MASK)
 		spte |= VMX_EPT_WRITABLE_MASK | VMX_EPT_DIRTY_BIT;
 	if (access & ACC_EXEC_MASK)

@@ -274,7 +274,7 @@ static void rmap_remove(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *spte
 static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *sptep)
 {
 	uint64_t spte = *sptep;
-	if (!is_shadow_present_pte(spte)) {
+	if (!is_shadow_present_pte(*sptep)) {
 		*sptep = 0;   /* nothing, or an MMIO spte: no links */
 		return;
 	}
