@@ -34,6 +34,9 @@ enum abi_testdev_cmd {
 	ABI_CMD_ROM_WRITES     = 3, /* DATA = number of guest writes the ROM slot trapped */
 	ABI_CMD_DOORBELLS      = 4, /* DATA = number of doorbells the VMM has served */
 	ABI_CMD_MMIO_ACCESSES  = 5, /* DATA = number of MMIO exits the test MMIO window saw */
+	ABI_CMD_PLUG_RAM       = 6, /* DATA = 1: a new memslot of zeroed RAM at ABI_HOTPLUG_GPA,
+	                               DATA = 0: delete it; DATA = 1 done, 0 refused (already
+	                               plugged, or nothing to unplug, or KVM said no) */
 };
 
 /* QEMU's board devices the kvm-unit-tests x86 images expect (their
@@ -67,6 +70,10 @@ enum abi_testdev_cmd {
 #define ABI_ROM_GPA          0xffff0000 /* 64 KiB read-only slot (KVM_MEM_READONLY) */
 #define ABI_ROM_SIZE         0x10000
 #define ABI_ROM_SIGNATURE    "kvmlabs-rom-v1"  /* at offset 0; byte i >= 16 holds (i & 0xff) */
+/* RAM a guest plugs and unplugs itself (ABI_CMD_PLUG_RAM); unassigned while
+ * unplugged. Away from 0xc0000000, which guests use as "no memory here". */
+#define ABI_HOTPLUG_GPA      0xc8000000
+#define ABI_HOTPLUG_SIZE     0x10000
 
 /* GDT selectors the VMM installs (SDM Vol. 3 3.4.5 segment descriptors). */
 #define ABI_SEL_CODE32       0x08

@@ -4,7 +4,7 @@
  * what the VMM and KVM did — values it wrote coming back, how many MMIO exits
  * and ROM writes the VMM saw, the dirty log, KVM_TRANSLATE — so that the
  * grader judges by what the guest saw, not by what the VMM claims. Also the
- * test MMIO window and the ROM slot.
+ * test MMIO window, the ROM slot and RAM the guest plugs in and out.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +15,10 @@
 
 #include "../vmm.h"
 #include "devices.h"
+
+/* The hot-plugged RAM's memslot: past every slot of vm->regions
+ * (memory.c), so the VMM's own GPA look-ups never see it. */
+#define TESTDEV_HOTPLUG_SLOT VMM_MAX_REGIONS
 
 /* One device model on three ranges, each its own bus device: the port
  * registers, the test MMIO window and the ROM. It is freed when the last of
@@ -27,6 +31,7 @@ struct testdev {
 	atomic_uint mmio_accesses, rom_writes;
 	uint8_t window[ABI_TESTMMIO_SIZE];
 	uint8_t *rom;
+	struct mem_region hotplug; /* .hva NULL: nothing plugged */
 };
 
 static uint32_t testdev_translate(struct vcpu *vcpu, uint32_t linear)
@@ -35,6 +40,40 @@ static uint32_t testdev_translate(struct vcpu *vcpu, uint32_t linear)
 	if (kvm_ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
 		return ~0u;
 	return (uint32_t)tr.physical_address;
+}
+
+/* ABI_CMD_PLUG_RAM: a memslot created or deleted while the guest runs,
+ * from the vCPU's own thread (api.rst 4.35: KVM_SET_USER_MEMORY_REGION may
+ * be called at any time; KVM makes it visible to every vCPU before it
+ * returns). Fresh memory each time, so a plugged slot always reads zero,
+ * and it is freed only once KVM no longer maps it. 1: done, 0: refused. */
+static uint32_t testdev_plug_ram(struct testdev *t, uint32_t plug)
+{
+	struct mem_region *slot = &t->hotplug;
+	if (plug > 1 || (plug == 1) == (slot->hva != NULL))
+		return 0;
+	if (plug) {
+		void *ram = host_alloc_guest_ram(ABI_HOTPLUG_SIZE);
+		if (!ram)
+			return 0;
+		*slot = (struct mem_region){
+			.gpa = ABI_HOTPLUG_GPA, .size = ABI_HOTPLUG_SIZE, .hva = ram,
+			.slot = TESTDEV_HOTPLUG_SLOT, .name = "hotplug",
+		};
+		if (vm_set_memslot(t->vm, slot) < 0) {
+			host_free_guest_ram(ram, ABI_HOTPLUG_SIZE);
+			slot->hva = NULL;
+			return 0;
+		}
+		return 1;
+	}
+	struct mem_region gone = *slot;
+	gone.size = 0; /* memory_size 0 deletes the slot */
+	if (vm_set_memslot(t->vm, &gone) < 0)
+		return 0;
+	host_free_guest_ram(slot->hva, ABI_HOTPLUG_SIZE);
+	slot->hva = NULL;
+	return 1;
 }
 
 /* One command on DATA, the result back in DATA (guest_abi.h, abi_testdev_cmd). */
@@ -50,6 +89,7 @@ static void testdev_command(struct vcpu *vcpu, struct testdev *t, uint32_t cmd)
 	case ABI_CMD_ROM_WRITES:    t->data = atomic_load(&t->rom_writes); break;
 	case ABI_CMD_DOORBELLS:     t->data = atomic_load(&t->vm->doorbells); break;
 	case ABI_CMD_MMIO_ACCESSES: t->data = atomic_load(&t->mmio_accesses); break;
+	case ABI_CMD_PLUG_RAM:      t->data = testdev_plug_ram(t, t->data); break;
 	default:                    t->data = ~0u; break;
 	}
 }
@@ -122,6 +162,8 @@ static void testdev_put(struct testdev *t)
 {
 	if (atomic_fetch_sub(&t->ranges, 1) != 1)
 		return;
+	if (t->hotplug.hva) /* the VM outlives its devices (vmm.c): take the slot out first */
+		testdev_plug_ram(t, 0);
 	if (t->rom)
 		host_free_guest_ram(t->rom, ABI_ROM_SIZE);
 	free(t);
