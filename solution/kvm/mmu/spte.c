@@ -94,6 +94,7 @@ uint64_t get_mmio_spte_generation(uint64_t spte)
 	// @end
 }
 
+// @region ept_misconfig_reason
 /*
  * The processor's rules for a misconfigured EPT entry (SDM Vol. 3 29.3.3.1),
  * as an oracle: minikvm explains an unexpected EPT_MISCONFIG exit with it,
@@ -131,3 +132,4 @@ const char *ept_misconfig_reason(uint64_t e, int level, uint64_t ept_vpid_cap, u
 		return "memory type 2, 3 or 7 in bits 5:3 (reserved)";
 	return NULL;
 }
+// @end

@@ -73,6 +73,7 @@ static inline uint64_t pages_per_spte(int level)
 
 /* ---- EPT entries and MMIO sptes (spte.c, lab 06) ----------------------------- */
 
+// @region mmio_spte_layout
 /* An MMIO spte (spte.c): bits 2:0 = W|X without R, a misconfiguration (SDM
  * Vol. 3 29.3.3.1); the gfn in bits 51:12; the low MMIO_SPTE_GEN_BITS bits
  * of the memslot generation in bits 10:3 and 62:52 (Linux keeps its
@@ -85,6 +86,7 @@ static inline uint64_t pages_per_spte(int level)
 #define MMIO_SPTE_GEN_HIGH_BITS 11
 #define MMIO_SPTE_GEN_BITS      (MMIO_SPTE_GEN_LOW_BITS + MMIO_SPTE_GEN_HIGH_BITS)
 #define MMIO_SPTE_GEN_MASK      ((1ull << MMIO_SPTE_GEN_BITS) - 1)
+// @end
 
 /* An EPT leaf mapping host page (or 2 MiB page, level 2) hpa with the ACC_*
  * rights access (Linux: make_spte under EPT masks). */

@@ -646,6 +646,7 @@ static int vmx_set_efer(struct kvm_vcpu *vcpu, uint64_t efer)
 	return 0;
 }
 
+// @region vmx_update_cr3_exiting
 /*
  * With EPT, MOV to CR3 does not exit, except under PAE paging. There the
  * processor keeps the four PDPTEs in registers, loaded only by MOV CR3 and
@@ -666,6 +667,7 @@ static void vmx_update_cr3_exiting(struct kvm_vcpu *vcpu)
 	else
 		vmcs_clear_bits(CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_CR3_LOAD_EXITING);
 }
+// @end
 
 static void vmx_set_cr0(struct kvm_vcpu *vcpu, uint64_t cr0)
 {
@@ -1106,6 +1108,7 @@ static int handle_preemption_timer(struct kvm_vcpu *vcpu)
 	return 1;
 }
 
+// @region handle_ept_violation
 /* An access the EPT tables do not allow (Linux: handle_ept_violation). */
 static int handle_ept_violation(struct kvm_vcpu *vcpu)
 {
@@ -1124,6 +1127,7 @@ static int handle_ept_violation(struct kvm_vcpu *vcpu)
 	 * instruction's). */
 	return kvm_mmu_page_fault(vcpu, vmcs_read(GUEST_PHYSICAL_ADDRESS), vmx_ept_violation_error_code(qual));
 }
+// @end
 
 /* An EPT entry the processor found misconfigured (Linux:
  * handle_ept_misconfig): minikvm's MMIO sptes are made so on purpose. */

@@ -955,6 +955,7 @@ static void unsupported_init_context(struct kvm_mmu *context, const char *why)
 	};
 }
 
+// @region init_kvm_tdp_mmu
 /* Lab 06: the TDP context over EPT tables, whatever the guest's own paging
  * mode (Linux: init_kvm_tdp_mmu). */
 static void init_kvm_tdp_mmu(struct kvm_vcpu *vcpu, struct kvm_mmu *context)
@@ -970,6 +971,7 @@ static void init_kvm_tdp_mmu(struct kvm_vcpu *vcpu, struct kvm_mmu *context)
 	};
 	init_cpu_mode(vcpu, &context->cpu_mode);
 }
+// @end
 
 // @region kvm_init_mmu
 void kvm_init_mmu(struct kvm_vcpu *vcpu)
@@ -1217,6 +1219,7 @@ void kvm_mmu_destroy(struct kvm_vcpu *vcpu)
 	vcpu->arch.pae_root = NULL;
 }
 
+// @region kvm_mmu_invalidate_mmio_sptes
 void kvm_mmu_invalidate_mmio_sptes(struct kvm *kvm, uint64_t gen)
 {
 	/* The bits an MMIO spte keeps came round to 0 again: an MMIO spte
@@ -1224,6 +1227,7 @@ void kvm_mmu_invalidate_mmio_sptes(struct kvm *kvm, uint64_t gen)
 	if ((gen & MMIO_SPTE_GEN_MASK) == 0)
 		kvm_mmu_zap_all(kvm);
 }
+// @end
 
 void kvm_mmu_memslots_updated(struct kvm *kvm)
 {
