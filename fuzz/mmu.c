@@ -19,7 +19,10 @@
  *   byte 1   MAXPHYADDR (maxphyaddrs[b & 7])
  *   byte 2   CR3's page (a page byte, below); byte 3: PAE: the PDPT's
  *            32-byte slot in that page
- *   bytes 4-7 unused
+ *   byte 4   bit 0: TDP mode (EPT, lab 06; below); bit 1: without 2 MiB pages
+ *   byte 5   TDP: the memslot generation to start from (tdp_gens[b & 3]:
+ *            near the wrap of what an MMIO spte holds)
+ *   bytes 6-7 unused
  * Each operation is an opcode byte, its kind in bits 0-3 and a parameter
  * in bits 4-7, then its arguments. Memory is described the way a guest
  * builds it, so that mutations keep meaning something:
@@ -68,6 +71,39 @@
  * finding; so is an injected #PF the guest's tables do not give, an exit to
  * the emulator the access does not need, an internal error, and a host page
  * not given back when the VM is destroyed.
+ *
+ * TDP mode (lab 06): the MMU under EPT (kvm_configure_mmu(true, 2 or 1)).
+ * The guest's own page tables do not matter (K0 and K1 are skipped); its
+ * accesses are to guest-physical addresses, and this target is the
+ * processor walking the EPT tables (fake_mmu_ept_xlate: every entry judged
+ * by ept_misconfig_reason, SDM Vol. 3 29.3.3.1), reporting an EPT violation
+ * through vmx_ept_violation_error_code() and a misconfiguration as
+ * PFERR_RSVD_MASK, as vmx.c does. RAM is 4 MiB (two 2 MiB pages); slot 1
+ * (2 MiB at gfn 0x400, read-only, logged, its host memory skewed, moved to
+ * the unaligned gfn 0x700) and slot 2 (16 read-only pages at 0xfee00) come
+ * and go; the memslot generation may start next to its wrap. The operations:
+ *   K2, K12-15 ACCESS gpa        param bits 0-1: read/write/fetch/read
+ *   K3 FAULT gpa                 kvm_mmu_page_fault() with error code param
+ *                                (bit 0 P, 1 W, 2 fetch, 3 RSVD), whatever
+ *                                the tables hold: a hostile or stale exit
+ *   K4 UNLOAD                    kvm_mmu_unload() (KVM_REQ_MMU_RELOAD)
+ *   K5 INVLPG, K6 UNPROTECT, K7 DIRTY, K10 OOM, K11 RESET: as above
+ *   K8 SLOT flags                param 0: add slot 1 (flags bit 0 read-only,
+ *                                bit 1 logged, bit 2 host memory one page
+ *                                off 2 MiB), 1: remove it, 2: move it,
+ *                                3: add or remove slot 2
+ *   K9 ZAP                       kvm_mmu_zap_all()
+ * A gpa is 5 bytes: b[0] & 7 picks RAM (0, 1, 6, 7), slot 1's area (2),
+ * slot 2's (3), anywhere below 2^44 (4) or the top of a 36-bit space (5);
+ * the other bytes the page and the offset. After every operation: every EPT
+ * entry reachable from the root passes the processor's checks, except MMIO
+ * sptes, which are misconfigured, level-1, hold their own gfn, and exist
+ * for the current generation only where no slot is; every leaf maps the
+ * host page of its gfn in that gfn's slot, writable only outside read-only
+ * slots and once logged, 2 MiB only where the slot allows; the structures
+ * and the bound as above; a misconfiguration on an MMIO spte of the current
+ * generation is MMIO without a memslot lookup; an exit to the emulator only
+ * for a gpa without a slot or a write to a read-only one.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -83,6 +119,9 @@
 #include "fake_mmu_host.h"
 #include "kvm/mmu/mmu.h"
 #include "kvm/mmu/mmu_internal.h"
+#include "kvm/mmu/spte.h"
+#include "kvm/vmx/vmcs.h"
+#include "kvm/vmx/vmx_decode.h"
 #include "kvm/x86.h"
 #include "kvmlabs/host_kernel.h"
 
@@ -94,6 +133,14 @@
 #define MAX_OPS      256     /* enough to go past the bound on shadow pages */
 #define MAX_FAULTS   16      /* one fault builds the whole path: more is no progress */
 #define TREE_CAP     256     /* leaves compared with the guest's walk after each operation */
+
+/* TDP mode's memory (gfns). */
+#define TDP_RAM_PAGES     1024ull
+#define TDP_SLOT1_BASE    0x400ull
+#define TDP_SLOT1_PAGES   0x200ull
+#define TDP_SLOT1_MOVED   0x700ull
+#define TDP_SLOT2_BASE    0xfee00ull
+#define TDP_SLOT2_PAGES   16ull
 
 #define P  PT_PRESENT_MASK
 #define W  PT_WRITABLE_MASK
@@ -118,6 +165,9 @@ struct fz {
 	struct kvm_vcpu *vcpu;
 	struct kvm *kvm;
 	struct paging_mode m;       /* the guest's mode as this target sees it, for the reference walks */
+	bool tdp;                   /* EPT: the TDP MMU, accesses by guest-physical address */
+	int tdp_max_level;
+	gfn_t slot1_base, slot1_pages, slot1_moved;
 	bool paging, dead, oom;
 	unsigned op;                /* the operation being run, for messages */
 	const char *what;
@@ -132,8 +182,8 @@ static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), nore
 static void fail(const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "fuzz: mmu: %s paging, operation %u (%s): ", fz.m.levels == 4 ? "4-level" :
-		fz.m.levels == 3 ? "PAE" : "32-bit", fz.op, fz.what);
+	fprintf(stderr, "fuzz: mmu: %s, operation %u (%s): ", fz.tdp ? "TDP (EPT)" : fz.m.levels == 4 ?
+		"4-level paging" : fz.m.levels == 3 ? "PAE paging" : "32-bit paging", fz.op, fz.what);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -379,6 +429,8 @@ static void check_structures(void)
 			uint64_t e = sp->spt[k];
 			if (!(e & P))
 				continue;
+			if (sp->role.level > 1 && fz.tdp && is_large_pte(e))
+				continue;   /* a 2 MiB EPT leaf, off the rmaps: check_ept_tree's */
 			if (sp->role.level > 1) {
 				int c = sp_holding(host_phys_to_virt(spte_to_hpa(e)));
 				require(c >= 0 && sps[c]->spt == host_phys_to_virt(spte_to_hpa(e)),
@@ -795,25 +847,13 @@ static void op_cr3(uint8_t page, uint8_t slot)
 	kvm_mmu_new_pgd(fz.vcpu, cr3);
 }
 
-/* KVM_SET_USER_MEMORY_REGION of slot 1 or a new flag for a slot, in
- * kvm_main.c's order: zap, change, zap (kvm_arch_memslots_updated). */
-static void memslots_updated(void)
-{
-	kvm_mmu_zap_all(fz.kvm);
-	kvm_mmu_memslots_updated(fz.kvm);
-}
-
+/* KVM_SET_USER_MEMORY_REGION of slot 1 or a new flag for a slot, as
+ * kvm_main.c makes them (fake_mmu_host.c: a new generation each time; a new
+ * slot zaps nothing, the other changes zap every shadow page). */
 static void slot_remove(int id)
 {
-	struct kvm_memory_slot *s = &fz.kvm->memslots[id];
-	if (!s->npages)
-		return;
-	memslots_updated();
-	kvm_mmu_free_memslot(fz.kvm, s);
-	munmap((void *)(uintptr_t)s->userspace_addr, s->npages * KVM_PAGE_SIZE);
-	free(s->dirty_bitmap);
-	*s = (struct kvm_memory_slot){ 0 };
-	memslots_updated();
+	if (fz.kvm->memslots[id].npages)
+		fake_mmu_delete_slot(fz.kvm, id);
 }
 
 static void slot_logging(int id, bool on)
@@ -821,37 +861,31 @@ static void slot_logging(int id, bool on)
 	struct kvm_memory_slot *s = &fz.kvm->memslots[id];
 	if (!s->npages || on == !!s->dirty_bitmap)
 		return;
-	memslots_updated();
-	if (on) {
-		s->flags |= KVM_MEM_LOG_DIRTY_PAGES;
-		s->dirty_bitmap = calloc((s->npages + 63) / 64, sizeof(uint64_t));
-		require(s->dirty_bitmap, "out of memory");
-	} else {
-		s->flags &= ~KVM_MEM_LOG_DIRTY_PAGES;
-		free(s->dirty_bitmap);
-		s->dirty_bitmap = NULL;
-	}
-	memslots_updated();
+	fake_mmu_set_slot(fz.kvm, id, s->base_gfn, on ? s->flags | KVM_MEM_LOG_DIRTY_PAGES : s->flags & ~KVM_MEM_LOG_DIRTY_PAGES);
 }
 
 static void op_slot(unsigned param, uint8_t flags)
 {
 	struct kvm_memory_slot *s = &fz.kvm->memslots[1];
-	switch (param % 3) {
+	switch (param % (fz.tdp ? 4 : 3)) {
 	case 0:
 		if (!s->npages)
-			fake_mmu_add_slot(fz.kvm, 1, SLOT1_BASE, SLOT1_PAGES,
-					  (flags & 1 ? KVM_MEM_READONLY : 0) | (flags & 2 ? KVM_MEM_LOG_DIRTY_PAGES : 0));
+			fake_mmu_add_slot_skewed(fz.kvm, 1, fz.slot1_base, fz.slot1_pages,
+						 (flags & 1 ? KVM_MEM_READONLY : 0) | (flags & 2 ? KVM_MEM_LOG_DIRTY_PAGES : 0),
+						 fz.tdp && (flags & 4) ? 1 : 0);
 		break;
 	case 1:
 		slot_remove(1);
 		break;
+	case 2:
+		if (s->npages)
+			fake_mmu_set_slot(fz.kvm, 1, s->base_gfn == fz.slot1_base ? fz.slot1_moved : fz.slot1_base, s->flags);
+		break;
 	default:
-		if (!s->npages)
-			break;
-		memslots_updated();
-		s->base_gfn = s->base_gfn == SLOT1_BASE ? SLOT1_MOVED : SLOT1_BASE;
-		memslots_updated();
+		if (fz.kvm->memslots[2].npages)
+			slot_remove(2);
+		else
+			fake_mmu_add_slot(fz.kvm, 2, TDP_SLOT2_BASE, TDP_SLOT2_PAGES, KVM_MEM_READONLY);
 		break;
 	}
 }
@@ -950,6 +984,303 @@ static void trace_bytes(const uint8_t *b, size_t n)
 	fputc('\n', stderr);
 }
 
+/* ---- TDP mode: the processor walks the EPT tables (lab 06) --------------------------------- */
+
+static const uint64_t tdp_gens[4] = { 1, 2, MMIO_SPTE_GEN_MASK - 1, MMIO_SPTE_GEN_MASK };
+
+static uint64_t tdp_gpa(const uint8_t *b)
+{
+	uint64_t page = b[1] | (uint64_t)b[2] << 8, off = ((uint64_t)b[3] << 4) & 0xff8, gfn;
+	switch (b[0] & 7) {
+	case 2:
+		gfn = TDP_SLOT1_BASE + page % 0x600;
+		break;
+	case 3:
+		gfn = TDP_SLOT2_BASE - 8 + page % 32;
+		break;
+	case 4:
+		gfn = (page | (uint64_t)b[3] << 16 | (uint64_t)b[4] << 24) & ((1ull << 32) - 1);
+		off = 0;
+		break;
+	case 5:
+		gfn = (1ull << 24) - 1 - page % 1024;
+		break;
+	default:
+		gfn = page % TDP_RAM_PAGES;
+		break;
+	}
+	return gfn << PAGE_SHIFT | off;
+}
+
+static const char *ept_access_name(unsigned access)
+{
+	return access & EPT_VIOLATION_ACC_WRITE ? "write" : access & EPT_VIOLATION_ACC_INSTR ? "fetch" : "read";
+}
+
+static bool mmio_spte_current(uint64_t spte)
+{
+	return get_mmio_spte_generation(spte) == (fz.kvm->memslots_generation & MMIO_SPTE_GEN_MASK);
+}
+
+/* Every EPT entry reachable from the root (the processor's checks, MMIO
+ * sptes, leaves against the memslots). */
+static void check_ept_tree(void)
+{
+	struct kvm_mmu *mmu = fz.vcpu->arch.mmu;
+	if (!VALID_PAGE(mmu->root_hpa))
+		return;
+	struct frame {
+		const uint64_t *table;
+		int level;
+		uint64_t base;
+	} stack[4 * 512];
+	int n = 0;
+	stack[n++] = (struct frame){ host_phys_to_virt(mmu->root_hpa), 4, 0 };
+	while (n) {
+		struct frame f = stack[--n];
+		for (unsigned i = 0; i < 512; i++) {
+			uint64_t e = f.table[i], gpa = f.base | (uint64_t)i << (12 + 9 * (f.level - 1));
+			if (!(e & VMX_EPT_RWX_MASK))
+				continue;
+			const char *why = ept_misconfig_reason(e, f.level, FAKE_MMU_EPT_CAP, FAKE_MMU_HOST_MAXPHYADDR);
+			if (is_mmio_spte(e)) {
+				require(f.level == 1 && why, "gpa 0x%llx: an MMIO spte 0x%llx at level %d%s",
+					(unsigned long long)gpa, (unsigned long long)e, f.level,
+					why ? "" : " that the processor would not find misconfigured");
+				require(get_mmio_spte_gfn(e) == gpa >> PAGE_SHIFT, "the MMIO spte for gpa 0x%llx holds gfn 0x%llx",
+					(unsigned long long)gpa, (unsigned long long)get_mmio_spte_gfn(e));
+				require(!mmio_spte_current(e) || !slot_of(gpa >> PAGE_SHIFT), "gpa 0x%llx has a slot, yet an MMIO "
+					"spte of the current generation 0x%llx", (unsigned long long)gpa,
+					(unsigned long long)fz.kvm->memslots_generation);
+				continue;
+			}
+			require(!why, "gpa 0x%llx: the level-%d EPT entry 0x%llx is misconfigured: %s (SDM Vol. 3 29.3.3.1)",
+				(unsigned long long)gpa, f.level, (unsigned long long)e, why);
+			bool leaf = f.level == 1 || (e & VMX_EPT_LARGE_PAGE_BIT);
+			if (!leaf) {
+				require(f.level > 1 && n < (int)(sizeof(stack) / sizeof(stack[0])), "the EPT tree is too wide");
+				stack[n++] = (struct frame){ host_phys_to_virt(spte_to_hpa(e)), f.level - 1, gpa };
+				continue;
+			}
+			require(f.level <= fz.tdp_max_level, "gpa 0x%llx: a level-%d EPT leaf, with the MMU configured for %d",
+				(unsigned long long)gpa, f.level, fz.tdp_max_level);
+			uint64_t pages = pages_per_spte(f.level);
+			struct kvm_memory_slot *s = slot_of(gpa >> PAGE_SHIFT);
+			require(s, "gpa 0x%llx: a level-%d leaf 0x%llx where no slot is", (unsigned long long)gpa, f.level,
+				(unsigned long long)e);
+			for (uint64_t k = 0; k < pages; k++) {
+				uint64_t g = gpa + (k << PAGE_SHIFT);
+				void *hva = gpa_hva(g);
+				require(hva && slot_of(g >> PAGE_SHIFT) == s && spte_to_hpa(e) + (k << PAGE_SHIFT) ==
+						host_virt_to_phys(hva),
+					"the level-%d leaf 0x%llx maps gpa 0x%llx to host 0x%llx, outside the host memory of "
+					"its slot", f.level, (unsigned long long)e, (unsigned long long)g,
+					(unsigned long long)(spte_to_hpa(e) + (k << PAGE_SHIFT)));
+				if (e & VMX_EPT_WRITABLE_MASK)
+					require(gfn_logged_dirty(g >> PAGE_SHIFT), "gpa 0x%llx is writable but not in the dirty "
+						"log", (unsigned long long)g);
+			}
+			require(!(e & VMX_EPT_WRITABLE_MASK) || !(s->flags & KVM_MEM_READONLY),
+				"gpa 0x%llx of a read-only slot is writable", (unsigned long long)gpa);
+			require(f.level == 1 || !s->dirty_bitmap, "a 2 MiB leaf at gpa 0x%llx in a dirty-logged slot",
+				(unsigned long long)gpa);
+		}
+	}
+}
+
+/* What the access may end in besides a mapping: the emulator, for a gpa
+ * without a slot or a write to a read-only one (stage 06: KVM_EXIT_MMIO). */
+static bool tdp_emulation_needed(uint64_t gpa, bool write)
+{
+	struct kvm_memory_slot *s = slot_of(gpa >> PAGE_SHIFT);
+	return !s || (write && (s->flags & KVM_MEM_READONLY));
+}
+
+/* The memslot lookups the MMU made in the last tdp_exit(). */
+static int tdp_lookups;
+
+/* One exit handled as vmx.c does; false when the vCPU left minikvm. */
+static bool tdp_exit(uint64_t gpa, uint64_t ec, bool write, const char *what)
+{
+	struct fake_mmu_calls before = fake_mmu_calls;
+	int r = kvm_mmu_page_fault(fz.vcpu, gpa, ec);
+	tdp_lookups = fake_mmu_calls.gfn_to_memslot - before.gfn_to_memslot;
+	if (fake_mmu_calls.internal_error != before.internal_error)
+		return false;   /* the caller judges it */
+	if (r < 0) {
+		require(fz.oom, "gpa 0x%llx %s: kvm_mmu_page_fault returned %d with host pages to spare",
+			(unsigned long long)gpa, what, r);
+		fz.dead = true;
+		return false;
+	}
+	if (fake_mmu_calls.emulate != before.emulate) {
+		require(tdp_emulation_needed(gpa, write), "gpa 0x%llx %s (error code 0x%llx): sent to the emulator, yet "
+			"the gpa is %s RAM", (unsigned long long)gpa, what, (unsigned long long)ec,
+			write ? "writable" : "readable");
+		return false;
+	}
+	require(r == 1, "gpa 0x%llx %s: kvm_mmu_page_fault returned %d without an exit", (unsigned long long)gpa, what, r);
+	return true;
+}
+
+static void tdp_access(uint64_t gpa, unsigned access)
+{
+	const char *what = ept_access_name(access);
+	bool write = access & EPT_VIOLATION_ACC_WRITE;
+	for (int tries = 0; tries < MAX_FAULTS; tries++) {
+		if (!enter())
+			return;
+		struct fake_mmu_ept_xlate x =
+			fake_mmu_ept_xlate(fz.vcpu, gpa, access, EPT_VIOLATION_GVA_IS_VALID | EPT_VIOLATION_GVA_TRANSLATED);
+		if (trace)
+			fprintf(stderr, "  gpa 0x%llx %s: %s at level %d (entry 0x%llx)\n", (unsigned long long)gpa, what,
+				x.result == FAKE_EPT_MAPPED ? "mapped" : x.result == FAKE_EPT_VIOLATION ? "EPT violation" :
+				"EPT misconfiguration", x.level, (unsigned long long)x.spte);
+		if (x.result == FAKE_EPT_MAPPED) {
+			void *hva = gpa_hva(gpa);
+			require(hva && x.hpa == host_virt_to_phys(hva), "gpa 0x%llx %s: the EPT tables give host 0x%llx, the "
+				"memslots %s 0x%llx", (unsigned long long)gpa, what, (unsigned long long)x.hpa,
+				hva ? "host" : "no page, not even", (unsigned long long)(hva ? host_virt_to_phys(hva) : 0));
+			require(!write || !tdp_emulation_needed(gpa, true), "gpa 0x%llx: a write completed in a read-only slot",
+				(unsigned long long)gpa);
+			require(!write || gfn_logged_dirty(gpa >> PAGE_SHIFT), "gpa 0x%llx: a write completed, not in the "
+				"dirty log", (unsigned long long)gpa);
+			return;
+		}
+		uint64_t ec;
+		bool fast = false;
+		if (x.result == FAKE_EPT_MISCONFIG) {
+			require(x.level == 1 && is_mmio_spte(x.spte), "gpa 0x%llx %s: the processor finds the level-%d EPT "
+				"entry 0x%llx misconfigured (%s), and it is no MMIO spte", (unsigned long long)gpa, what,
+				x.level, (unsigned long long)x.spte, x.misconfig);
+			fast = mmio_spte_current(x.spte);
+			ec = PFERR_RSVD_MASK;
+		} else {
+			ec = vmx_ept_violation_error_code(x.qual);
+		}
+		struct fake_mmu_calls before = fake_mmu_calls;
+		bool again = tdp_exit(gpa, ec, write, what);
+		require(fake_mmu_calls.internal_error == before.internal_error, "gpa 0x%llx %s: error code 0x%llx ended in "
+			"an internal error", (unsigned long long)gpa, what, (unsigned long long)ec);
+		if (fast) {
+			require(fake_mmu_calls.emulate == before.emulate + 1, "gpa 0x%llx %s: a misconfiguration on an MMIO "
+				"spte of the current generation did not go to the emulator", (unsigned long long)gpa, what);
+			require(tdp_lookups == 0, "gpa 0x%llx %s: the MMIO fast path looked for a memslot %d times",
+				(unsigned long long)gpa, what, tdp_lookups);
+		}
+		if (!again)
+			return;
+	}
+	fail("gpa 0x%llx %s: still refused by the EPT tables after %d faults handled with 'retry': no progress",
+	     (unsigned long long)gpa, what, MAX_FAULTS);
+}
+
+/* An exit the tables need not explain: a stale or hostile error code. */
+static void tdp_fault(uint64_t gpa, unsigned param)
+{
+	static const uint64_t bits[4] = { PFERR_PRESENT_MASK, PFERR_WRITE_MASK, PFERR_FETCH_MASK, PFERR_RSVD_MASK };
+	uint64_t ec = PFERR_GUEST_FINAL_MASK;
+	for (int i = 0; i < 4; i++)
+		if (param & (1u << i))
+			ec |= bits[i];
+	if (!enter())
+		return;
+	bool mmio_leaf = false;
+	struct fake_mmu_ept_xlate x = fake_mmu_ept_xlate(fz.vcpu, gpa, 0, 0);
+	mmio_leaf = x.result == FAKE_EPT_MISCONFIG && is_mmio_spte(x.spte);
+	struct fake_mmu_calls before = fake_mmu_calls;
+	tdp_exit(gpa, ec, ec & PFERR_WRITE_MASK, "FAULT");
+	/* A misconfiguration where no MMIO spte is: minikvm's tables are fine,
+	 * the exit is not; an internal error is the right end (RET_PF_INVALID). */
+	require(fake_mmu_calls.internal_error == before.internal_error || ((ec & PFERR_RSVD_MASK) && !mmio_leaf),
+		"gpa 0x%llx: error code 0x%llx ended in an internal error", (unsigned long long)gpa, (unsigned long long)ec);
+}
+
+static void tdp_run_op(unsigned kind, unsigned param, const uint8_t *arg)
+{
+	static const unsigned types[4] = { EPT_VIOLATION_ACC_READ, EPT_VIOLATION_ACC_WRITE, EPT_VIOLATION_ACC_INSTR,
+					   EPT_VIOLATION_ACC_READ };
+	switch (kind) {
+	case 3:
+		tdp_fault(tdp_gpa(arg), param);
+		break;
+	case 4:
+		kvm_mmu_unload(fz.vcpu);
+		break;
+	case 5:
+		if (enter())
+			kvm_mmu_invlpg(fz.vcpu, tdp_gpa(arg));
+		break;
+	case 6:
+		kvm_mmu_unprotect_page(fz.kvm, page_gfn(arg[0]));
+		break;
+	case 7:
+		op_dirty(param);
+		break;
+	case 8:
+		op_slot(param, arg[0]);
+		break;
+	case 9:
+		kvm_mmu_zap_all(fz.kvm);
+		break;
+	case 10:
+		fz.oom = true;
+		fake_mmu_fail_pages_after(arg[0] == 0xff ? -1 : arg[0]);
+		break;
+	case 11:
+		kvm_mmu_reset_context(fz.vcpu);
+		break;
+	default:
+		tdp_access(tdp_gpa(arg), types[param & 3]);
+		break;
+	}
+}
+
+static const char *const tdp_op_names[16] = { "SET", "MAP", "ACCESS", "FAULT", "UNLOAD", "INVLPG", "UNPROTECT",
+					     "DIRTY", "SLOT", "ZAP", "OOM", "RESET", "ACCESS", "ACCESS", "ACCESS", "ACCESS" };
+
+static void tdp_run(const uint8_t *data, size_t size)
+{
+	fz.tdp = true;
+	fz.tdp_max_level = data[4] & 2 ? 1 : 2;
+	fz.slot1_base = TDP_SLOT1_BASE;
+	fz.slot1_pages = TDP_SLOT1_PAGES;
+	fz.slot1_moved = TDP_SLOT1_MOVED;
+	fz.vcpu = fake_mmu_tdp_vm_create(TDP_RAM_PAGES, fz.tdp_max_level);
+	fz.kvm = fz.vcpu->kvm;
+	fz.kvm->memslots_generation = tdp_gens[data[5] & 3];
+	fz.paging = true;   /* the guest's own mode does not matter under EPT */
+	if (data[0] & 64)
+		slot_logging(0, true);
+	if (data[0] & 128)
+		fake_mmu_add_slot(fz.kvm, 1, fz.slot1_base, fz.slot1_pages, 0);
+	size_t pos = HEADER_SIZE;
+	for (fz.op = 0; fz.op < MAX_OPS && pos < size && !fz.dead; fz.op++) {
+		unsigned kind = data[pos] & 15, param = data[pos] >> 4;
+		size_t n = arg_size(kind);
+		if (size - pos - 1 < n)
+			break;
+		const uint8_t *arg = data + pos + 1;
+		pos += 1 + n;
+		fz.what = tdp_op_names[kind];
+		if (trace)
+			fprintf(stderr, "op %u: %s param %u args", fz.op, fz.what, param), trace_bytes(arg, n);
+		if (kind <= 1)
+			continue;
+		tdp_run_op(kind, param, arg);
+		if (enter()) {
+			check_structures();
+			check_ept_tree();
+		}
+	}
+	fz.what = "the end";
+	if (enter()) {
+		check_structures();
+		check_ept_tree();
+	}
+}
+
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
@@ -962,7 +1293,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < HEADER_SIZE)
 		return -1;
 	fake_mmu_fail_pages_after(-1);
-	fz = (struct fz){ .what = "set-up" };
+	fz = (struct fz){ .what = "set-up", .slot1_base = SLOT1_BASE, .slot1_pages = SLOT1_PAGES,
+			  .slot1_moved = SLOT1_MOVED };
+	if (data[4] & 1) {
+		tdp_run(data, size);
+		fake_mmu_fail_pages_after(-1);
+		fake_mmu_vm_destroy(fz.vcpu);
+		require(fake_mmu_pages_live() == 0, "%u host pages not given back when the VM was destroyed",
+			fake_mmu_pages_live());
+		return 0;
+	}
 	fz.m = (struct paging_mode){
 		.levels = (data[0] & 3) == 0 ? 2 : (data[0] & 3) == 1 ? 3 : 4,
 		.cr0_wp = data[0] & 4, .cr4_pse = data[0] & 8, .efer_nx = data[0] & 16, .gbpages = data[0] & 32,

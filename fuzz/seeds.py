@@ -18,7 +18,10 @@ space and written through it, a recursive top-level entry, entries with
 reserved bits and entries outside memory, large pages, two address spaces
 switched by CR3 with INVLPG, the dirty log, a second memslot coming and
 going with tables in it, one page mapped at many addresses, CR0.WP, CR4.PSE
-and EFER.NXE changes, the host running out of pages.
+and EFER.NXE changes, the host running out of pages; and in TDP mode (EPT):
+RAM at 4 KiB and 2 MiB, MMIO and its fast path, a slot plugged in where
+MMIO sptes were, read-only, logged, skewed and moved slots, the generation
+at its wrap, hostile error codes, zaps, reloads and the host out of pages.
 """
 import struct
 import sys
@@ -306,8 +309,79 @@ def mmu_seeds():
         yield f"{m}-modes-oom", g.data
 
 
+# TDP mode: guest-physical accesses; a gpa is 5 bytes (fuzz/mmu.c tdp_gpa).
+RAM, SLOT1, SLOT2, FAR, TOP = 0, 2, 3, 4, 5
+
+
+class Tdp:
+    def __init__(self, no_2m=False, gen=0, log0=False, slot1=False):
+        self.data = bytearray([log0 << 6 | slot1 << 7, 0, 0, 0, 1 | no_2m << 1, gen, 0, 0])
+
+    @staticmethod
+    def gpa(region, page, off=0):
+        """page: a gfn offset in the region (FAR: the whole 32-bit gfn)."""
+        if region == FAR:
+            return bytes([region, page & 0xff, page >> 8 & 0xff, page >> 16 & 0xff, page >> 24 & 0xff])
+        return bytes([region, page & 0xff, page >> 8 & 0xff, off >> 4 & 0xff, 0])
+
+    def op(self, kind, param=0, args=b""):
+        sizes = (5, 10, 5, 8, 2, 5, 1, 0, 1, 0, 1, 0, 5, 5, 5, 5)
+        self.data += bytes([param << 4 | kind]) + args.ljust(sizes[kind], b"\0")
+        return self
+
+    def access(self, region, page, kind="read", off=0):
+        return self.op(2, {"read": 0, "write": 1, "fetch": 2}[kind], self.gpa(region, page, off))
+
+    def fault(self, region, page, ec):
+        return self.op(3, ec, self.gpa(region, page))
+
+
+def tdp_seeds():
+    t = Tdp()
+    for page, kind in ((1, "read"), (1, "write"), (0x1ff, "fetch"), (0x200, "write"), (0x3ff, "read")):
+        t.access(RAM, page, kind)
+    yield "tdp-ram", t.data
+
+    t = Tdp(no_2m=True)
+    for page in range(0, 64, 3):
+        t.access(RAM, page * 7, "write" if page & 1 else "read")
+    yield "tdp-4k-only", t.data
+
+    # MMIO: a violation makes the MMIO spte, the next access is the fast path;
+    # then RAM is plugged in there and the stale spte must go.
+    t = Tdp()
+    t.access(SLOT1, 5).access(SLOT1, 5, "write").access(SLOT1, 6).access(FAR, 0xfee00).access(FAR, 0xfee00)
+    t.op(8, 0, b"\0").access(SLOT1, 5).access(SLOT1, 5, "write").access(SLOT1, 0x205)
+    t.op(8, 2).access(SLOT1, 5).access(SLOT1, 0x305, "write").op(8, 1).access(SLOT1, 0x305)
+    yield "tdp-mmio-then-ram", t.data
+
+    # Read-only, logged and skewed slots; the dirty log.
+    t = Tdp(log0=True)
+    t.op(8, 0, b"\x01").access(SLOT1, 1).access(SLOT1, 1, "write").op(8, 1)
+    t.op(8, 0, b"\x02").access(SLOT1, 2).access(SLOT1, 2, "write").op(7, 1).access(SLOT1, 2, "write")
+    t.access(RAM, 3, "write").op(7, 0).access(RAM, 3, "write").op(7, 2).access(RAM, 0x100)
+    t.op(8, 1).op(8, 0, b"\x04").access(SLOT1, 0x1ff, "write").op(8, 3).access(SLOT2, 8).access(SLOT2, 9, "write")
+    yield "tdp-slots-dirty-log", t.data
+
+    # The generation at the wrap of what an MMIO spte holds.
+    t = Tdp(gen=3)
+    t.access(FAR, 0x123456).op(8, 3).access(FAR, 0x123456).op(8, 3).access(FAR, 0x123456).access(SLOT2, 8)
+    yield "tdp-generation-wrap", t.data
+
+    # Hostile error codes, zaps, reloads, the host out of pages, the bound.
+    t = Tdp()
+    t.access(RAM, 7).fault(RAM, 7, 8).fault(FAR, 0x777, 8).access(FAR, 0x777).fault(FAR, 0x777, 8)
+    t.fault(RAM, 9, 3).fault(SLOT1, 1, 1).op(9).access(RAM, 7).op(4).access(RAM, 8).op(11).access(TOP, 0)
+    for i in range(80):
+        t.access(FAR, 0x100000 + i * 0x201)
+    t.op(10, 0, b"\x03").access(FAR, 0x7000000).access(RAM, 0x300)
+    yield "tdp-hostile-bound-oom", t.data
+
+
 def mmu(out):
     for name, data in mmu_seeds():
+        (out / name).write_bytes(bytes(data))
+    for name, data in tdp_seeds():
         (out / name).write_bytes(bytes(data))
 
 
