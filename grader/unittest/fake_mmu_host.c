@@ -164,6 +164,13 @@ void mark_page_dirty(struct kvm *kvm, gfn_t gfn)
 	}
 }
 
+void kvm_flush_remote_tlbs(struct kvm *kvm)
+{
+	for (int i = 0; i < kvm->nr_vcpus; i++)
+		if (kvm->vcpus[i])
+			kvm_make_request(KVM_REQ_TLB_FLUSH, kvm->vcpus[i]);
+}
+
 /* ---- cpuid.c, x86.c ------------------------------------------------------------ */
 
 struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu, uint32_t function, uint32_t index)

@@ -376,6 +376,9 @@ hva_t gfn_to_hva_prot(struct kvm *kvm, gfn_t gfn, bool *writable);
 int kvm_read_guest(struct kvm *kvm, gpa_t gpa, void *data, size_t len);
 /* Note gfn written, for the dirty log of its slot (Linux: mark_page_dirty). */
 void mark_page_dirty(struct kvm *kvm, gfn_t gfn);
+/* Every vCPU flushes its cached guest translations before its next entry
+ * (KVM_REQ_TLB_FLUSH; Linux: kvm_flush_remote_tlbs). */
+void kvm_flush_remote_tlbs(struct kvm *kvm);
 /* Wait in the kernel until the vCPU can run or deadline_ns passes
  * (Linux: kvm_vcpu_block); true when it can run. */
 bool kvm_vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline_ns);

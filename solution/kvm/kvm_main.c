@@ -227,6 +227,17 @@ static int kvm_set_memory_region(struct kvm *kvm, const struct kvm_userspace_mem
 	return 0;
 }
 
+/* Every vCPU drops its cached translations before it next enters (Linux:
+ * kvm_flush_remote_tlbs). Without EPT and VPIDs each VM entry does that
+ * anyway; EPT's guest-physical translations survive entries and exits, so
+ * an EPT entry made narrower or dropped needs this (INVEPT, SDM Vol. 3 29.4.3.1). */
+void kvm_flush_remote_tlbs(struct kvm *kvm)
+{
+	for (int i = 0; i < kvm->nr_vcpus; i++)
+		if (kvm->vcpus[i])
+			kvm_make_request(KVM_REQ_TLB_FLUSH, kvm->vcpus[i]);
+}
+
 /* ---- the dirty log (Linux: kvm_get_dirty_log_protect, mark_page_dirty) -------- */
 
 void mark_page_dirty(struct kvm *kvm, gfn_t gfn)

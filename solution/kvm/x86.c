@@ -97,6 +97,9 @@ void kvm_arch_free_memslot(struct kvm *kvm, struct kvm_memory_slot *slot)
 void kvm_arch_sync_dirty_log(struct kvm *kvm, struct kvm_memory_slot *slot)
 {
 	kvm_mmu_slot_remove_write_access(kvm, slot);
+	/* A writable translation the processor still caches would write on
+	 * unlogged (Linux: kvm_arch_flush_remote_tlbs_memslot). */
+	kvm_flush_remote_tlbs(kvm);
 }
 
 /* ---- registers and events ------------------------------------------------- */

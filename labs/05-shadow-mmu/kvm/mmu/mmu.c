@@ -237,17 +237,6 @@ static gfn_t sp_leaf_gfn(struct kvm_mmu_page *sp, uint64_t *sptep)
 	return sp->role.direct ? sp->gfn + i : sp->gfns[i];
 }
 
-/* Every vCPU drops its cached translations before it next enters (Linux:
- * kvm_flush_remote_tlbs). Without EPT and VPIDs each VM entry does that
- * anyway; EPT's guest-physical translations survive entries and exits, so
- * an EPT entry made narrower or dropped needs this (INVEPT, SDM Vol. 3 29.4.3.1). */
-static void kvm_flush_remote_tlbs(struct kvm *kvm)
-{
-	for (int i = 0; i < kvm->nr_vcpus; i++)
-		if (kvm->vcpus[i])
-			kvm_make_request(KVM_REQ_TLB_FLUSH, kvm->vcpus[i]);
-}
-
 // @lab 05 mmu_helpers: Your own types and static helpers for mmu.c.
 /* your helpers */
 // @end
@@ -910,6 +899,11 @@ int kvm_mmu_load(struct kvm_vcpu *vcpu)
 	if (r <= 0)
 		return r;
 	kvm_mmu_load_pgd(vcpu);
+	/* The requests were handled before the reload: a flush the new root
+	 * asked for happens now, before the first entry on it (Linux: the
+	 * flush_tlb_current at the end of kvm_mmu_load). */
+	if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu))
+		kvm_x86_ops.flush_tlb_all(vcpu);
 	return 1;
 }
 
