@@ -153,7 +153,9 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	       user_end_name(a.end), user_end_name(b.end));
 
 	/* RAM comes: page 0 still has its MMIO spte, of the old generation. */
-	uint32_t r = testdev_cmd(ABI_CMD_PLUG_RAM, 1);
+	uint32_t r = testdev_cmd(ABI_CMD_PLUG_RAM, 2);
+	report(r == 0, "plug-bad-arg", "PLUG_RAM 2 answered %u, want 0 (refused)", r);
+	r = testdev_cmd(ABI_CMD_PLUG_RAM, 1);
 	report(r == 1, "plug-cmd", "PLUG_RAM 1 answered %u, want 1", r);
 	if (r != 1)
 		end();
