@@ -273,10 +273,10 @@ static void rmap_remove(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *spte
 static void mmu_page_zap_pte(struct kvm *kvm, struct kvm_mmu_page *sp, uint64_t *sptep)
 {
 	uint64_t spte = *sptep;
-	if (!is_shadow_present_pte(*sptep)) {
-		*sptep = 0;   /* nothing, or an MMIO spte: no links */
+	/* Nothing there, or an MMIO spte: no links to undo (whoever drops an
+	 * MMIO spte overwrites it). */
+	if (!is_shadow_present_pte(spte))
 		return;
-	}
 	if (sp->role.level == 1) {
 		rmap_remove(kvm, sp, sptep);
 	} else if (is_large_pte(spte)) {
