@@ -94,6 +94,7 @@ struct kvm_vm_stat {
 	/* TDP (lab 06): EPT exits, MMIO sptes made, faults sent to the emulator
 	 * (MMIO, read-only slots), and leaves made at 4 KiB and 2 MiB. */
 	uint64_t ept_violations, ept_misconfigs, pf_mmio_spte_created, pf_emulate, pages_4k, pages_2m;
+	uint64_t exits;           /* every VM exit, whatever its reason (Linux: the vCPUs' "exits") */
 };
 
 #define KVM_MMU_HASH_SHIFT 10

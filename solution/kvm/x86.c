@@ -392,6 +392,16 @@ static int handle_emulation_failure(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int
 	uint64_t rip = kvm_rip_read(vcpu);
 	char what[96];
 
+	/* Outside ring 0 the instruction is the guest's problem, not the
+	 * VMM's: #UD, and the guest goes on (Linux: handle_emulation_failure).
+	 * A guest can do that in a loop: the first few are told (below), the
+	 * rest cost no more than the #UD. */
+	int cpl = kvm_x86_ops.get_cpl(vcpu);
+	if (cpl > 0 && vcpu->arch.emulation_failures >= 8) {
+		kvm_queue_exception(vcpu, UD_VECTOR);
+		return 1;
+	}
+
 	if (emulation_type & EMULTYPE_PF) {
 		struct x86_exception fault;
 		gpa_t gpa = vcpu->arch.mmu->direct_map ? cr2_or_gpa
@@ -421,19 +431,13 @@ static int handle_emulation_failure(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int
 		       X86EMUL_CONTINUE)
 		insn_size++;
 
-	/* Outside ring 0 the instruction is the guest's problem, not the
-	 * VMM's: #UD, and the guest goes on (Linux: handle_emulation_failure).
-	 * A guest can do that in a loop: the first few are told. */
-	int cpl = kvm_x86_ops.get_cpl(vcpu);
-	if (cpl == 0 || vcpu->arch.emulation_failures < 8) {
-		printf("minikvm: %s at RIP 0x%llx needs the instruction emulator (lab 07)", what, (unsigned long long)rip);
-		if (insn_size) {
-			printf("; instruction bytes");
-			for (unsigned int i = 0; i < insn_size && i < 8; i++)
-				printf(" %02x", insn[i]);
-		}
-		printf(cpl ? "; #UD to the guest at CPL %d\n" : "\n", cpl);
+	printf("minikvm: %s at RIP 0x%llx needs the instruction emulator (lab 07)", what, (unsigned long long)rip);
+	if (insn_size) {
+		printf("; instruction bytes");
+		for (unsigned int i = 0; i < insn_size && i < 8; i++)
+			printf(" %02x", insn[i]);
 	}
+	printf(cpl ? "; #UD to the guest at CPL %d\n" : "\n", cpl);
 	if (cpl > 0) {
 		vcpu->arch.emulation_failures++;
 		kvm_queue_exception(vcpu, UD_VECTOR);
@@ -1020,6 +1024,7 @@ static int vcpu_enter_guest(struct kvm_vcpu *vcpu)
 		kvm_x86_ops.cancel_injection(vcpu);
 		return r;
 	}
+	vcpu->kvm->arch.stat.exits++;
 	return kvm_x86_ops.handle_exit(vcpu);
 }
 // @end

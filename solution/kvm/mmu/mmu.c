@@ -1298,9 +1298,9 @@ static void mmu_print_stats(struct kvm *kvm)
 	if (tdp_enabled) {
 		/* The guest's MMIO: EPT violations made the MMIO sptes, the misconfigurations
 		 * that followed took the fast path (or found an MMIO spte stale). */
-		printf("minikvm: tdp: %u EPT pages alive, most %llu; ept_violations %llu ept_misconfigs %llu "
+		printf("minikvm: tdp: %u EPT pages alive, most %llu; exits %llu ept_violations %llu ept_misconfigs %llu "
 		       "pf_fixed %llu pf_mmio_spte_created %llu pf_emulate %llu pages_4k %llu pages_2m %llu\n",
-		       kvm->arch.n_used_mmu_pages, (unsigned long long)st->max_mmu_pages,
+		       kvm->arch.n_used_mmu_pages, (unsigned long long)st->max_mmu_pages, (unsigned long long)st->exits,
 		       (unsigned long long)st->ept_violations, (unsigned long long)st->ept_misconfigs,
 		       (unsigned long long)st->pf_fixed, (unsigned long long)st->pf_mmio_spte_created,
 		       (unsigned long long)st->pf_emulate, (unsigned long long)st->pages_4k,
@@ -1309,11 +1309,12 @@ static void mmu_print_stats(struct kvm *kvm)
 	}
 	if (!st->mmu_cache_miss)
 		return;
-	printf("minikvm: mmu: %u shadow pages alive, most %llu, bound %u; pf_fixed %llu pf_guest %llu invlpg %llu "
-	       "mmu_cache_miss %llu mmu_shadow_zapped %llu mmu_recycled %llu mmu_flooded %llu\n",
+	printf("minikvm: mmu: %u shadow pages alive, most %llu, bound %u; exits %llu pf_fixed %llu pf_guest %llu "
+	       "invlpg %llu pf_emulate %llu mmu_cache_miss %llu mmu_shadow_zapped %llu mmu_recycled %llu "
+	       "mmu_flooded %llu\n",
 	       kvm->arch.n_used_mmu_pages, (unsigned long long)st->max_mmu_pages, kvm->arch.n_max_mmu_pages,
-	       (unsigned long long)st->pf_fixed, (unsigned long long)st->pf_guest, (unsigned long long)st->invlpg,
-	       (unsigned long long)st->mmu_cache_miss, (unsigned long long)st->mmu_shadow_zapped,
+	       (unsigned long long)st->exits, (unsigned long long)st->pf_fixed, (unsigned long long)st->pf_guest,
+	       (unsigned long long)st->invlpg, (unsigned long long)st->pf_emulate, (unsigned long long)st->mmu_cache_miss, (unsigned long long)st->mmu_shadow_zapped,
 	       (unsigned long long)st->mmu_recycled, (unsigned long long)st->mmu_flooded);
 }
 
