@@ -309,10 +309,52 @@ def _eintr(test, status, transcript):
     return None
 
 
+# vmx.c vmx_insn_failure_exit(): an INVEPT the processor refused, with the EPT pointer it was given.
+INVEPT_FAILED = re.compile(r"^minikvm: INVEPT of the EPT pointer (0x[0-9a-f]+) failed", re.M)
+# mmu.c tdp_explain_misconfig(): the processor refused an EPT entry that is no MMIO spte.
+EPT_MISCONFIG = re.compile(r"^minikvm: EPT misconfiguration at GPA (0x[0-9a-f]+), and the entry there is no MMIO spte:"
+                           r".* level (\d) (0x[0-9a-f]+)(?:: (.*?))? \(SDM Vol", re.M)
+
+
+def _ept_pointer(test, status, transcript):
+    # INVEPT single-context refuses an EPTP VM entry would refuse (SDM Vol. 3 31.3, 25.6.11): memory type
+    # UC (0) or WB (6) in bits 2:0, the page-walk length less one (3) in bits 5:3. Such an EPTP is
+    # vmx_construct_eptp's; a good one refused means the INVEPT itself is wrong.
+    m = INVEPT_FAILED.search(transcript)
+    if not m:
+        return None
+    eptp = int(m[1], 16)
+    if eptp & 7 not in (0, 6) or (eptp >> 3) & 7 != 3:
+        return Diagnosis(f"the EPT pointer {m[1]} is not one the processor takes: bits 2:0 must be the memory type "
+                         f"(6, write-back) and bits 5:3 the page-walk length less one (3), SDM Vol. 3 25.6.11 "
+                         f"(vmx_construct_eptp)", "vmx_construct_eptp")
+    return Diagnosis(f"INVEPT refused a valid EPT pointer ({m[1]}): the type (single context, 1) goes in the "
+                     f"register operand and the EPTP in the first quadword of the 16-byte descriptor, SDM Vol. 3 "
+                     f"31.3 (vmx_flush_tlb_all)", "vmx_flush_tlb_all")
+
+
+def _ept_entry(test, status, transcript):
+    # An EPT entry the processor found misconfigured that is not an MMIO spte: W|X without R at the
+    # leaf is the shape of an MMIO spte is_mmio_spte() did not recognise; anything else is a leaf or
+    # link of the tables that breaks an SDM rule (make_ept_leaf_spte, or direct_map linking it).
+    m = EPT_MISCONFIG.search(transcript)
+    if not m:
+        return None
+    entry = int(m[3], 16)
+    why = f" ({m[4].strip()})" if m[4] else ""
+    if entry & 7 == 6:
+        return Diagnosis(f"an EPT misconfiguration at GPA {m[1]} found a write-only entry 0x{entry:x} at level "
+                         f"{m[2]}: an MMIO spte that is_mmio_spte() does not recognise, or one of another "
+                         f"generation layout than get_mmio_spte_generation() reads", "is_mmio_spte")
+    return Diagnosis(f"the processor found the EPT entry 0x{entry:x} at level {m[2]} for GPA {m[1]} "
+                     f"misconfigured{why}: EPT leaves must be readable, with memory type WB in bits 5:3 (SDM Vol. 3 "
+                     f"29.3.3.1)", "make_ept_leaf_spte")
+
+
 # In order: the VMM's own notes (causes the guest cannot see) before the guests' checks;
 # a protected-mode image entered in real mode before the real-mode rules.
-RULES = (_cr0_pe, _cs_long, _cs_base, _host_rip, _vmxon, _memory_view, _setup_step, _eintr, _string_pio, _msr_fault_rip, _reinject,
-         _pdpte_registers, _flat_segments, _segment_refused, _identity_map)
+RULES = (_cr0_pe, _cs_long, _cs_base, _host_rip, _vmxon, _ept_pointer, _ept_entry, _memory_view, _setup_step, _eintr,
+         _string_pio, _msr_fault_rip, _reinject, _pdpte_registers, _flat_segments, _segment_refused, _identity_map)
 
 
 def explain(test, status, transcript):

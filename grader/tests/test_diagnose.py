@@ -485,5 +485,56 @@ class SetupStepTest(unittest.TestCase):
             self.assertIn(f'"{name}"', vmm_c, f"no subsystem named {name} in vmm.c")
 
 
+
+# vmx_construct_eptp with the page-walk length 4 in bits 5:3 (lab 06): the first
+# INVEPT, on the new root, refuses it (trimmed transcript of real-hello.bin).
+INVEPT_BAD_EPTP = """\
+kvmlabs-host: 127 MiB RAM, TSC 49 MHz, 1 guest file(s), VMM on minikvm
+minikvm: INVEPT of the EPT pointer 0x1be066 failed: VM-instruction error 28: invalid operand to INVEPT/INVVPID (SDM Vol. 3 31.4)
+vmm: vCPU 0 KVM internal error 4 (unexpected exit reason); data 0x5 0x201a 0x1be066 0x1c (exit status 12)
+"""
+
+# make_ept_leaf_spte with the memory type unshifted would give W|X; with it in
+# bits 5:3 as 2 (reserved) the processor refuses the leaf.
+EPT_LEAF_MISCONFIG = """\
+minikvm: EPT misconfiguration at GPA 0x100000, and the entry there is no MMIO spte: level 4 0x1c0107 level 3 0x1c1107 level 2 0x1c2107 level 1 0x100157: memory type 2, 3 or 7 in bits 5:3 (reserved) (SDM Vol. 3 29.3.3.1)
+vmm: vCPU 0 KVM internal error 1 (emulation) (exit status 12)
+"""
+
+# is_mmio_spte() that does not know make_mmio_spte()'s entries.
+EPT_MMIO_UNKNOWN = """\
+minikvm: EPT misconfiguration at GPA 0xc8000000, and the entry there is no MMIO spte: level 4 0x1c0107 level 3 0x1c1107 level 2 0x1c3107 level 1 0xc8000016: writable but not readable (bit 1 set, bit 0 clear) (SDM Vol. 3 29.3.3.1)
+"""
+
+
+class EptTest(unittest.TestCase):
+    def explain(self, transcript):
+        return diagnose.explain(test("long-ept-mmio.elf"), STATUS["INTERNAL_ERROR"], transcript)
+
+    def test_bad_eptp(self):
+        d = self.explain(INVEPT_BAD_EPTP)
+        self.assertEqual(d.region, "vmx_construct_eptp")
+        self.assertIn("0x1be066", d.reason)
+
+    def test_good_eptp_refused(self):
+        d = self.explain(INVEPT_BAD_EPTP.replace("0x1be066", "0x1be05e"))
+        self.assertEqual(d.region, "vmx_flush_tlb_all")
+
+    def test_leaf_misconfigured(self):
+        d = self.explain(EPT_LEAF_MISCONFIG)
+        self.assertEqual(d.region, "make_ept_leaf_spte")
+        self.assertIn("memory type 2, 3 or 7", d.reason)
+
+    def test_mmio_spte_not_recognised(self):
+        self.assertEqual(self.explain(EPT_MMIO_UNKNOWN).region, "is_mmio_spte")
+
+    def test_the_words_are_minikvms(self):
+        vmx_c = (ROOT / "solution" / "kvm" / "vmx" / "vmx.c").read_text()
+        mmu_c = (ROOT / "solution" / "kvm" / "mmu" / "mmu.c").read_text()
+        self.assertIn('"minikvm: INVEPT of the EPT pointer 0x%llx failed"', vmx_c)
+        self.assertIn('"minikvm: EPT misconfiguration at GPA 0x%llx, and the entry there is no MMIO spte:"', mmu_c)
+        self.assertIn('" level %d 0x%llx%s%s"', mmu_c)
+
+
 if __name__ == "__main__":
     unittest.main()

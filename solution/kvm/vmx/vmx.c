@@ -191,6 +191,10 @@ static int vmx_insn_failure_exit(struct kvm_vcpu *vcpu)
 		printf("minikvm: %s of the VMCS at 0x%llx failed", vmx_insn_name(f->insn), (unsigned long long)f->value);
 	else if (f->insn == VMX_INSN_VMWRITE)
 		printf("minikvm: VMWRITE of VMCS field 0x%04x = 0x%llx failed", f->field, (unsigned long long)f->value);
+	else if (f->insn == VMX_INSN_INVEPT)
+		printf("minikvm: INVEPT of the EPT pointer 0x%llx failed", (unsigned long long)f->value);
+	else if (f->insn == VMX_INSN_INVVPID)
+		printf("minikvm: INVVPID of VPID %llu failed", (unsigned long long)f->value);
 	else
 		printf("minikvm: VMREAD of VMCS field 0x%04x failed", f->field);
 	if (f->error)
