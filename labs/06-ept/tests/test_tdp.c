@@ -195,6 +195,17 @@ static void check_tree(struct kvm_vcpu *vcpu, const char *when)
 				"29.3.3.1)", when, (unsigned long long)gpa, f.level, (unsigned long long)e, why);
 			bool leaf = f.level == 1 || (e & VMX_EPT_LARGE_PAGE_BIT);
 			if (!leaf) {
+				/* The direct page under a link maps the range the link covers,
+				 * from its first gfn: rmap_remove() finds a leaf's gfn as
+				 * sp->gfn + index (Linux: kvm_mmu_page_get_gfn). */
+				struct kvm_mmu_page *child = spte_to_child_sp(kvm, e);
+				require(child && child->role.direct && child->role.level == f.level - 1 &&
+						child->gfn == gpa >> 12,
+					"%s: the level-%d link for gpa 0x%llx points to %s (gfn 0x%llx, level %d), not the "
+					"direct page of the range it covers (gfn 0x%llx, level %d)", when, f.level,
+					(unsigned long long)gpa, child ? "a shadow page" : "no shadow page",
+					child ? (unsigned long long)child->gfn : 0ull, child ? (int)child->role.level : 0,
+					(unsigned long long)(gpa >> 12), f.level - 1);
 				require(n < 64, "test: the EPT tree is too deep");
 				stack[n++] = (struct frame){ host_phys_to_virt(spte_to_hpa(e)), f.level - 1, gpa };
 				continue;
