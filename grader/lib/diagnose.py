@@ -342,6 +342,11 @@ def _ept_entry(test, status, transcript):
         return None
     entry = int(m[3], 16)
     why = f" ({m[4].strip()})" if m[4] else ""
+    if not m[4] and entry & 1:
+        # The walk ended at a good, present leaf: the processor cannot have refused that one.
+        return Diagnosis(f"the EPT misconfiguration was handled for GPA {m[1]}, where minikvm's entries are good (a "
+                         f"present leaf 0x{entry:x}): the GPA handed to the MMU is not the one the processor "
+                         f"reports in GUEST_PHYSICAL_ADDRESS (handle_ept_misconfig)", "handle_ept_misconfig")
     if entry & 7 == 6:
         return Diagnosis(f"an EPT misconfiguration at GPA {m[1]} found a write-only entry 0x{entry:x} at level "
                          f"{m[2]}: an MMIO spte that is_mmio_spte() does not recognise, or one of another "

@@ -525,6 +525,11 @@ class EptTest(unittest.TestCase):
         self.assertEqual(d.region, "make_ept_leaf_spte")
         self.assertIn("memory type 2, 3 or 7", d.reason)
 
+    def test_misconfig_at_a_good_leaf(self):
+        t = ("minikvm: EPT misconfiguration at GPA 0x0, and the entry there is no MMIO spte: level 4 0x1c0107 "
+             "level 3 0x1c1107 level 2 0xf7 (SDM Vol. 3 29.3.3.1)\n")
+        self.assertEqual(self.explain(t).region, "handle_ept_misconfig")
+
     def test_mmio_spte_not_recognised(self):
         self.assertEqual(self.explain(EPT_MMIO_UNKNOWN).region, "is_mmio_spte")
 
