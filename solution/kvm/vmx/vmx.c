@@ -1204,6 +1204,11 @@ static int vmx_handle_exit(struct kvm_vcpu *vcpu)
 		return vmx_report_vmfail(vcpu);
 	if (vmx->exit_reason & VMX_EXIT_REASON_FAILED_VMENTRY)
 		return vmx_report_failed_vmentry(vcpu);
+	/* With EPT the guest loads CR3 without exiting: take it back for the
+	 * walker, the emulator and KVM_GET_SREGS (Linux: vmx_cache_reg). A PAE
+	 * guest's PDPTEs are not read back (vmx_update_cr3_exiting). */
+	if (enable_ept)
+		vcpu->arch.cr3 = vmcs_read(GUEST_CR3);
 	// @lab 04 vmx_handle_exit: Dispatch a VM exit through vmx_exit_handlers[] by basic exit reason.
 	uint32_t basic = VMX_EXIT_REASON_BASIC(vmx->exit_reason);
 	if (basic < EXIT_REASON_MAX && vmx_exit_handlers[basic])
@@ -1403,14 +1408,14 @@ static int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	/* A guest that never exits still comes back now and then (SDM 26.5.1). */
 	if (vmx->ctls.pin_based_exec_ctrl & PIN_BASED_VMX_PREEMPTION_TIMER)
 		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, VMX_PREEMPTION_TIMER_SLICE);
-	// @lab 04 vmx_vcpu_run: Enter the guest with VMLAUNCH or VMRESUME, then record why it exited (Linux: vmx_vcpu_run).
-	vmcs_write(GUEST_RIP, kvm_rip_read(vcpu));
-	vmcs_write(GUEST_RSP, kvm_rsp_read(vcpu));
 	/* With EPT a PAE guest's PDPTE registers go in through the VMCS at every
 	 * entry: Bochs stores PDPTEs read from memory at VM exit
 	 * (vmx_update_cr3_exiting). */
 	if (enable_ept)
 		vmx_ept_load_pdptrs(vcpu);
+	// @lab 04 vmx_vcpu_run: Enter the guest with VMLAUNCH or VMRESUME, then record why it exited (Linux: vmx_vcpu_run).
+	vmcs_write(GUEST_RIP, kvm_rip_read(vcpu));
+	vmcs_write(GUEST_RSP, kvm_rsp_read(vcpu));
 	/* Check before the processor does, to explain a failure by rule and field. */
 	if (!vmx->checked) {
 		uint64_t reason = vmx_run_entry_checks();
@@ -1448,11 +1453,6 @@ static int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	vmx->exit_qualification = vmcs_read(EXIT_QUALIFICATION);
 	vmx->exit_intr_info = (uint32_t)vmcs_read(VM_EXIT_INTR_INFO);
 	vmx->idt_vectoring_info = (uint32_t)vmcs_read(IDT_VECTORING_INFO_FIELD);
-	/* With EPT the guest loads CR3 without exiting: take it back for the
-	 * walker, the emulator and KVM_GET_SREGS (Linux: vmx_cache_reg). A PAE
-	 * guest's PDPTEs are not read back (vmx_update_cr3_exiting). */
-	if (enable_ept)
-		vcpu->arch.cr3 = vmcs_read(GUEST_CR3);
 	vmx_complete_interrupts(vcpu);
 	return 1;
 	// @stub lab_todo(4, "vmx_vcpu_run");

@@ -191,6 +191,10 @@ static int vmx_insn_failure_exit(struct kvm_vcpu *vcpu)
 		printf("minikvm: %s of the VMCS at 0x%llx failed", vmx_insn_name(f->insn), (unsigned long long)f->value);
 	else if (f->insn == VMX_INSN_VMWRITE)
 		printf("minikvm: VMWRITE of VMCS field 0x%04x = 0x%llx failed", f->field, (unsigned long long)f->value);
+	else if (f->insn == VMX_INSN_INVEPT)
+		printf("minikvm: INVEPT of the EPT pointer 0x%llx failed", (unsigned long long)f->value);
+	else if (f->insn == VMX_INSN_INVVPID)
+		printf("minikvm: INVVPID of VPID %llu failed", (unsigned long long)f->value);
 	else
 		printf("minikvm: VMREAD of VMCS field 0x%04x failed", f->field);
 	if (f->error)
@@ -1029,6 +1033,11 @@ static int vmx_handle_exit(struct kvm_vcpu *vcpu)
 		return vmx_report_vmfail(vcpu);
 	if (vmx->exit_reason & VMX_EXIT_REASON_FAILED_VMENTRY)
 		return vmx_report_failed_vmentry(vcpu);
+	/* With EPT the guest loads CR3 without exiting: take it back for the
+	 * walker, the emulator and KVM_GET_SREGS (Linux: vmx_cache_reg). A PAE
+	 * guest's PDPTEs are not read back (vmx_update_cr3_exiting). */
+	if (enable_ept)
+		vcpu->arch.cr3 = vmcs_read(GUEST_CR3);
 	// @lab 04 vmx_handle_exit: Dispatch a VM exit through vmx_exit_handlers[] by basic exit reason.
 	lab_todo(4, "vmx_handle_exit");
 	// @end
@@ -1224,6 +1233,11 @@ static int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	/* A guest that never exits still comes back now and then (SDM 26.5.1). */
 	if (vmx->ctls.pin_based_exec_ctrl & PIN_BASED_VMX_PREEMPTION_TIMER)
 		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, VMX_PREEMPTION_TIMER_SLICE);
+	/* With EPT a PAE guest's PDPTE registers go in through the VMCS at every
+	 * entry: Bochs stores PDPTEs read from memory at VM exit
+	 * (vmx_update_cr3_exiting). */
+	if (enable_ept)
+		vmx_ept_load_pdptrs(vcpu);
 	// @lab 04 vmx_vcpu_run: Enter the guest with VMLAUNCH or VMRESUME, then record why it exited (Linux: vmx_vcpu_run).
 	lab_todo(4, "vmx_vcpu_run");
 	// @end
