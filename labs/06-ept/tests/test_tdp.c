@@ -198,13 +198,13 @@ static void check_tree(struct kvm_vcpu *vcpu, const char *when)
 				/* The direct page under a link maps the range the link covers,
 				 * from its first gfn: rmap_remove() finds a leaf's gfn as
 				 * sp->gfn + index (Linux: kvm_mmu_page_get_gfn). */
-				struct kvm_mmu_page *child = spte_to_child_sp(kvm, e);
-				require(child && child->role.direct && child->role.level == f.level - 1 &&
-						child->gfn == gpa >> 12,
+				const struct kvm_mmu_page *linked = spte_to_linked_sp(kvm, e);
+				require(linked && linked->role.direct && linked->role.level == f.level - 1 &&
+						linked->gfn == gpa >> 12,
 					"%s: the level-%d link for gpa 0x%llx points to %s (gfn 0x%llx, level %d), not the "
 					"direct page of the range it covers (gfn 0x%llx, level %d)", when, f.level,
-					(unsigned long long)gpa, child ? "a shadow page" : "no shadow page",
-					child ? (unsigned long long)child->gfn : 0ull, child ? (int)child->role.level : 0,
+					(unsigned long long)gpa, linked ? "a shadow page" : "no shadow page",
+					linked ? (unsigned long long)linked->gfn : 0ull, linked ? (int)linked->role.level : 0,
 					(unsigned long long)(gpa >> 12), f.level - 1);
 				require(n < 64, "test: the EPT tree is too deep");
 				stack[n++] = (struct frame){ host_phys_to_virt(spte_to_hpa(e)), f.level - 1, gpa };
