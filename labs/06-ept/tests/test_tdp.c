@@ -198,7 +198,7 @@ static void check_tree(struct kvm_vcpu *vcpu, const char *when)
 				/* The direct page under a link maps the range the link covers,
 				 * from its first gfn: rmap_remove() finds a leaf's gfn as
 				 * sp->gfn + index (Linux: kvm_mmu_page_get_gfn). */
-				const struct kvm_mmu_page *linked = spte_to_linked_sp(kvm, e);
+				const struct kvm_mmu_page *linked = spte_to_child_sp(kvm, e);
 				require(linked && linked->role.direct && linked->role.level == f.level - 1 &&
 						linked->gfn == gpa >> 12,
 					"%s: the level-%d link for gpa 0x%llx points to %s (gfn 0x%llx, level %d), not the "
