@@ -1362,7 +1362,7 @@ void kvm_mmu_destroy(struct kvm_vcpu *vcpu)
 void kvm_mmu_invalidate_mmio_sptes(struct kvm *kvm, uint64_t gen)
 {
 	/* The bits an MMIO spte keeps came round to 0 again: an MMIO spte
-	 * made 2^MMIO_SPTE_GEN_BITS changes ago would look current. */
+	 * made one full turn of those bits ago would look current. */
 	if ((gen & MMIO_SPTE_GEN_MASK) == 0)
 		kvm_mmu_zap_all(kvm);
 }
