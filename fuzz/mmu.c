@@ -1022,70 +1022,11 @@ static bool mmio_spte_current(uint64_t spte)
 	return get_mmio_spte_generation(spte) == (fz.kvm->memslots_generation & MMIO_SPTE_GEN_MASK);
 }
 
-/* Every EPT entry reachable from the root (the processor's checks, MMIO
- * sptes, leaves against the memslots). */
+/* Every EPT entry reachable from the root (fake_mmu_check_ept_tree: the
+ * processor's checks, MMIO sptes, links, leaves against the memslots). */
 static void check_ept_tree(void)
 {
-	struct kvm_mmu *mmu = fz.vcpu->arch.mmu;
-	if (!VALID_PAGE(mmu->root_hpa))
-		return;
-	struct frame {
-		const uint64_t *table;
-		int level;
-		uint64_t base;
-	} stack[4 * 512];
-	int n = 0;
-	stack[n++] = (struct frame){ host_phys_to_virt(mmu->root_hpa), 4, 0 };
-	while (n) {
-		struct frame f = stack[--n];
-		for (unsigned i = 0; i < 512; i++) {
-			uint64_t e = f.table[i], gpa = f.base | (uint64_t)i << (12 + 9 * (f.level - 1));
-			if (!(e & VMX_EPT_RWX_MASK))
-				continue;
-			const char *why = ept_misconfig_reason(e, f.level, FAKE_MMU_EPT_CAP, FAKE_MMU_HOST_MAXPHYADDR);
-			if (is_mmio_spte(e)) {
-				require(f.level == 1 && why, "gpa 0x%llx: an MMIO spte 0x%llx at level %d%s",
-					(unsigned long long)gpa, (unsigned long long)e, f.level,
-					why ? "" : " that the processor would not find misconfigured");
-				require(get_mmio_spte_gfn(e) == gpa >> PAGE_SHIFT, "the MMIO spte for gpa 0x%llx holds gfn 0x%llx",
-					(unsigned long long)gpa, (unsigned long long)get_mmio_spte_gfn(e));
-				require(!mmio_spte_current(e) || !slot_of(gpa >> PAGE_SHIFT), "gpa 0x%llx has a slot, yet an MMIO "
-					"spte of the current generation 0x%llx", (unsigned long long)gpa,
-					(unsigned long long)fz.kvm->memslots_generation);
-				continue;
-			}
-			require(!why, "gpa 0x%llx: the level-%d EPT entry 0x%llx is misconfigured: %s (SDM Vol. 3 29.3.3.1)",
-				(unsigned long long)gpa, f.level, (unsigned long long)e, why);
-			bool leaf = f.level == 1 || (e & VMX_EPT_LARGE_PAGE_BIT);
-			if (!leaf) {
-				require(f.level > 1 && n < (int)(sizeof(stack) / sizeof(stack[0])), "the EPT tree is too wide");
-				stack[n++] = (struct frame){ host_phys_to_virt(spte_to_hpa(e)), f.level - 1, gpa };
-				continue;
-			}
-			require(f.level <= fz.tdp_max_level, "gpa 0x%llx: a level-%d EPT leaf, with the MMU configured for %d",
-				(unsigned long long)gpa, f.level, fz.tdp_max_level);
-			uint64_t pages = pages_per_spte(f.level);
-			struct kvm_memory_slot *s = slot_of(gpa >> PAGE_SHIFT);
-			require(s, "gpa 0x%llx: a level-%d leaf 0x%llx where no slot is", (unsigned long long)gpa, f.level,
-				(unsigned long long)e);
-			for (uint64_t k = 0; k < pages; k++) {
-				uint64_t g = gpa + (k << PAGE_SHIFT);
-				void *hva = gpa_hva(g);
-				require(hva && slot_of(g >> PAGE_SHIFT) == s && spte_to_hpa(e) + (k << PAGE_SHIFT) ==
-						host_virt_to_phys(hva),
-					"the level-%d leaf 0x%llx maps gpa 0x%llx to host 0x%llx, outside the host memory of "
-					"its slot", f.level, (unsigned long long)e, (unsigned long long)g,
-					(unsigned long long)(spte_to_hpa(e) + (k << PAGE_SHIFT)));
-				if (e & VMX_EPT_WRITABLE_MASK)
-					require(gfn_logged_dirty(g >> PAGE_SHIFT), "gpa 0x%llx is writable but not in the dirty "
-						"log", (unsigned long long)g);
-			}
-			require(!(e & VMX_EPT_WRITABLE_MASK) || !(s->flags & KVM_MEM_READONLY),
-				"gpa 0x%llx of a read-only slot is writable", (unsigned long long)gpa);
-			require(f.level == 1 || !s->dirty_bitmap, "a 2 MiB leaf at gpa 0x%llx in a dirty-logged slot",
-				(unsigned long long)gpa);
-		}
-	}
+	fake_mmu_check_ept_tree(fz.vcpu, fz.tdp_max_level, "after the last operation");
 }
 
 /* What the access may end in besides a mapping: the emulator, for a gpa

@@ -14,6 +14,7 @@
 #include "fake_mmu_host.h"
 #include "kvm/cpuid.h"
 #include "kvm/mmu/mmu.h"
+#include "kvm/mmu/mmu_internal.h"
 #include "kvm/mmu/spte.h"
 #include "kvm/vmx/vmcs.h"
 #include "kvm/x86.h"
@@ -533,4 +534,90 @@ struct fake_mmu_ept_xlate fake_mmu_ept_xlate(struct kvm_vcpu *vcpu, uint64_t gpa
 	x.result = FAKE_EPT_VIOLATION;
 	x.qual = (access & 7) | ((uint64_t)x.rwx << EPT_VIOLATION_RWX_SHIFT) | qual_gva;
 	return x;
+}
+
+/* ck_assert_msg() for the hot loops below: Check records every assertion that
+ * passes (a write to its pipe in fork mode); this acts on failure only. */
+#define require(cond, ...)                         \
+	do {                                       \
+		if (!(cond))                       \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
+
+void fake_mmu_check_ept_tree(struct kvm_vcpu *vcpu, int tdp_max_level, const char *when)
+{
+	struct kvm *kvm = vcpu->kvm;
+	if (!VALID_PAGE(vcpu->arch.mmu->root_hpa))
+		return;
+	struct frame {
+		const uint64_t *table;
+		int level;
+		uint64_t base;
+	} stack[4 * 512];   /* depth first: at most 511 siblings waiting per level */
+	int n = 0;
+	stack[n++] = (struct frame){ host_phys_to_virt(vcpu->arch.mmu->root_hpa), 4, 0 };
+	while (n) {
+		struct frame f = stack[--n];
+		for (unsigned i = 0; i < 512; i++) {
+			uint64_t e = f.table[i], gpa = f.base | (uint64_t)i << (12 + 9 * (f.level - 1));
+			if (!(e & VMX_EPT_RWX_MASK))
+				continue;
+			const char *why = ept_misconfig_reason(e, f.level, FAKE_MMU_EPT_CAP, FAKE_MMU_HOST_MAXPHYADDR);
+			if (is_mmio_spte(e)) {
+				require(f.level == 1 && why, "%s: gpa 0x%llx: an MMIO spte 0x%llx at level %d%s", when,
+					(unsigned long long)gpa, (unsigned long long)e, f.level,
+					why ? "" : " that the processor would not find misconfigured");
+				require(get_mmio_spte_gfn(e) == gpa >> PAGE_SHIFT,
+					"%s: the MMIO spte for gpa 0x%llx holds gfn 0x%llx", when, (unsigned long long)gpa,
+					(unsigned long long)get_mmio_spte_gfn(e));
+				bool current = get_mmio_spte_generation(e) == (kvm->memslots_generation & MMIO_SPTE_GEN_MASK);
+				require(!current || !gfn_to_memslot(kvm, gpa >> PAGE_SHIFT), "%s: gpa 0x%llx has a slot, "
+					"yet an MMIO spte of the current generation 0x%llx", when, (unsigned long long)gpa,
+					(unsigned long long)kvm->memslots_generation);
+				continue;
+			}
+			require(!why, "%s: gpa 0x%llx: the level-%d EPT entry 0x%llx is misconfigured: %s (SDM Vol. 3 "
+				"29.3.3.1)", when, (unsigned long long)gpa, f.level, (unsigned long long)e, why);
+			if (f.level > 1 && !(e & VMX_EPT_LARGE_PAGE_BIT)) {
+				/* The direct page under a link maps the range the link covers,
+				 * from its first gfn: rmap_remove() finds a leaf's gfn as
+				 * sp->gfn + index (Linux: kvm_mmu_page_get_gfn). */
+				const struct kvm_mmu_page *linked = spte_to_child_sp(kvm, e);
+				require(linked && linked->role.direct && linked->role.level == f.level - 1 &&
+						      linked->gfn == gpa >> PAGE_SHIFT,
+					"%s: the level-%d link for gpa 0x%llx points to %s (gfn 0x%llx, level %d), not the "
+					"direct page of the range it covers (gfn 0x%llx, level %d)", when, f.level,
+					(unsigned long long)gpa, linked ? "a shadow page" : "no shadow page",
+					linked ? (unsigned long long)linked->gfn : 0ull, linked ? (int)linked->role.level : 0,
+					(unsigned long long)(gpa >> PAGE_SHIFT), f.level - 1);
+				require(n < (int)(sizeof(stack) / sizeof(stack[0])), "%s: the EPT tree is too wide", when);
+				stack[n++] = (struct frame){ host_phys_to_virt(spte_to_hpa(e)), f.level - 1, gpa };
+				continue;
+			}
+			require(f.level <= tdp_max_level, "%s: gpa 0x%llx: a level-%d EPT leaf, with the MMU "
+				"configured for %d", when, (unsigned long long)gpa, f.level, tdp_max_level);
+			struct kvm_memory_slot *s = gfn_to_memslot(kvm, gpa >> PAGE_SHIFT);
+			require(s, "%s: gpa 0x%llx: a level-%d leaf 0x%llx where no slot is", when,
+				(unsigned long long)gpa, f.level, (unsigned long long)e);
+			require(!(e & VMX_EPT_WRITABLE_MASK) || !(s->flags & KVM_MEM_READONLY),
+				"%s: gpa 0x%llx of a read-only slot is writable", when, (unsigned long long)gpa);
+			require(f.level == 1 || !s->dirty_bitmap, "%s: a 2 MiB leaf at gpa 0x%llx in a dirty-logged "
+				"slot", when, (unsigned long long)gpa);
+			for (uint64_t k = 0; k < pages_per_spte(f.level); k++) {
+				uint64_t g = gpa + (k << PAGE_SHIFT), idx = (g >> PAGE_SHIFT) - s->base_gfn;
+				void *hva = fake_mmu_gpa_to_hva(kvm, g);
+				require(hva && gfn_to_memslot(kvm, g >> PAGE_SHIFT) == s &&
+						      spte_to_hpa(e) + (k << PAGE_SHIFT) == host_virt_to_phys(hva),
+					"%s: the level-%d leaf 0x%llx maps gpa 0x%llx to host 0x%llx, outside the host "
+					"memory of its slot", when, f.level, (unsigned long long)e, (unsigned long long)g,
+					(unsigned long long)(spte_to_hpa(e) + (k << PAGE_SHIFT)));
+				require(!(e & VMX_EPT_WRITABLE_MASK) || !s->dirty_bitmap ||
+						      (s->dirty_bitmap[idx / 64] & (1ull << (idx % 64))),
+					"%s: gpa 0x%llx is writable but not in the dirty log: its next write would go "
+					"unlogged", when, (unsigned long long)g);
+			}
+		}
+	}
+	require(kvm->arch.n_used_mmu_pages <= kvm->arch.n_max_mmu_pages, "%s: %u EPT pages, more than the bound %u",
+		when, kvm->arch.n_used_mmu_pages, kvm->arch.n_max_mmu_pages);
 }

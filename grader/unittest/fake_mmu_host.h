@@ -130,4 +130,14 @@ struct fake_mmu_ept_xlate {
  * page tables. */
 struct fake_mmu_ept_xlate fake_mmu_ept_xlate(struct kvm_vcpu *vcpu, uint64_t gpa, unsigned access, uint64_t qual_gva);
 
+/* Every EPT entry reachable from vcpu's root, as the processor and minikvm's
+ * invariants want it (fails the test naming the entry and `when`): no entry
+ * misconfigured but MMIO sptes, which sit at level 1, hold their gfn, and,
+ * of the current memslot generation, only where no slot is; every link to
+ * the direct page of the range it covers; every leaf at most at
+ * tdp_max_level, inside one slot's host memory, writable only in a writable
+ * slot and only once the dirty log (if any) has the page; no 2 MiB leaf in a
+ * logged slot; the EPT pages within the bound. */
+void fake_mmu_check_ept_tree(struct kvm_vcpu *vcpu, int tdp_max_level, const char *when);
+
 #endif

@@ -4,6 +4,8 @@
 
 #include <check.h>
 
+#include "fake_mmu_host.h"
+
 /* ck_assert_msg() for hot loops: Check records the place of every assertion
  * it passes (a write to its pipe in fork mode); this only acts on failure. */
 #define require(cond, ...)                          \
@@ -12,10 +14,8 @@
 			ck_abort_msg(__VA_ARGS__);  \
 	} while (0)
 
-/* Bochs' IA32_VMX_EPT_VPID_CAP (../shared/BOCHS-VMX.md), the processor the
- * lab runs on: execute-only, 4-level walks, UC and WB, 2 MiB and 1 GiB
- * pages, INVEPT, A/D flags, INVVPID. */
-#define BOCHS_EPT_VPID_CAP 0x00000F0106334141ull
+/* Bochs' IA32_VMX_EPT_VPID_CAP, the processor the lab runs on, is the fake
+ * host's FAKE_MMU_EPT_CAP (fake_mmu_host.h). */
 
 /* Test names start with the handout's exercise number. */
 Suite *vmx_ept_suite(void);     /* exercise 1: kvm/vmx/vmx_decode.c, kvm/vmx/vmx_caps.c */

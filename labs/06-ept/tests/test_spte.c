@@ -133,7 +133,7 @@ static void check_leaf(uint64_t hpa, unsigned access, int level)
 	for (unsigned m = 0; m < sizeof(maxphyaddrs) / sizeof(maxphyaddrs[0]); m++) {
 		if (hpa >> maxphyaddrs[m])
 			continue;
-		const char *why = ept_misconfig_reason(e, level, BOCHS_EPT_VPID_CAP, maxphyaddrs[m]);
+		const char *why = ept_misconfig_reason(e, level, FAKE_MMU_EPT_CAP, maxphyaddrs[m]);
 		require(!why, "%s: the processor (Bochs' capabilities, MAXPHYADDR %u) finds it misconfigured: %s "
 			"(SDM Vol. 3 29.3.3.1)", what, maxphyaddrs[m], why);
 	}
@@ -169,7 +169,7 @@ START_TEST(ex2_link_allows_everything)
 			for (unsigned m = 0; m < sizeof(maxphyaddrs) / sizeof(maxphyaddrs[0]); m++) {
 				if (tables[i] >> maxphyaddrs[m])
 					continue;
-				const char *why = ept_misconfig_reason(e, level, BOCHS_EPT_VPID_CAP, maxphyaddrs[m]);
+				const char *why = ept_misconfig_reason(e, level, FAKE_MMU_EPT_CAP, maxphyaddrs[m]);
 				require(!why, "make_ept_nonleaf_spte(0x%llx) = 0x%llx at level %d, MAXPHYADDR %u: "
 					"misconfigured: %s", (unsigned long long)tables[i], (unsigned long long)e, level,
 					maxphyaddrs[m], why);
@@ -184,7 +184,7 @@ static const uint64_t gfns[] = { 0, 1, 0xfee00, 0xfffff, 0x100000, 0xfffffffull,
 
 START_TEST(ex4_mmio_spte_is_misconfigured)
 {
-	static const uint64_t caps[] = { 0, BOCHS_EPT_VPID_CAP, ~0ull };
+	static const uint64_t caps[] = { 0, FAKE_MMU_EPT_CAP, ~0ull };
 	static const unsigned widths[] = { 36, 39, 46, 52 };
 	static const uint64_t gens[] = { 0, 1, 0xff, 0x100, 0x5a5a5, MMIO_SPTE_GEN_MASK };
 	for (unsigned g = 0; g < sizeof(gfns) / sizeof(gfns[0]); g++)

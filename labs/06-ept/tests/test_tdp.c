@@ -144,8 +144,12 @@ static struct fake_mmu_ept_xlate ept_lookup(struct kvm_vcpu *vcpu, uint64_t gpa)
 	return fake_mmu_ept_xlate(vcpu, gpa, 0, 0);
 }
 
+/* The largest EPT leaf of the test's VM (kvm_configure_mmu). */
+static int vm_tdp_max_level;
+
 static struct kvm_vcpu *tdp_vm(int max_level)
 {
+	vm_tdp_max_level = max_level;
 	struct kvm_vcpu *vcpu = fake_mmu_tdp_vm_create(RAM_PAGES, max_level);
 	require(vcpu->arch.mmu->tdp, "with EPT on, kvm_init_mmu() chose the '%s' context, not TDP",
 		vcpu->arch.mmu->name);
@@ -159,82 +163,10 @@ static void vm_done(struct kvm_vcpu *vcpu)
 		fake_mmu_pages_live());
 }
 
-/* Every EPT entry reachable from the root: judged as the processor would,
- * an MMIO spte only at level 1 for a gfn without a slot of this generation,
- * each leaf on the host page of its gfn, writable only where a write is
- * allowed and logged. */
+/* Every EPT entry reachable from the root (fake_mmu_check_ept_tree). */
 static void check_tree(struct kvm_vcpu *vcpu, const char *when)
 {
-	struct kvm *kvm = vcpu->kvm;
-	struct frame {
-		const uint64_t *table;
-		int level;
-		uint64_t base;
-	} stack[64];
-	int n = 0;
-	stack[n++] = (struct frame){ host_phys_to_virt(vcpu->arch.mmu->root_hpa), 4, 0 };
-	while (n) {
-		struct frame f = stack[--n];
-		for (unsigned i = 0; i < 512; i++) {
-			uint64_t e = f.table[i], gpa = f.base | (uint64_t)i << (12 + 9 * (f.level - 1));
-			if (!(e & VMX_EPT_RWX_MASK))
-				continue;
-			const char *why = ept_misconfig_reason(e, f.level, FAKE_MMU_EPT_CAP, FAKE_MMU_HOST_MAXPHYADDR);
-			if (is_mmio_spte(e)) {
-				require(f.level == 1 && why, "%s: gpa 0x%llx: an MMIO spte 0x%llx at level %d%s", when,
-					(unsigned long long)gpa, (unsigned long long)e, f.level,
-					why ? "" : " that the processor would not find misconfigured");
-				require(get_mmio_spte_gfn(e) == gpa >> 12, "%s: the MMIO spte for gpa 0x%llx holds gfn 0x%llx",
-					when, (unsigned long long)gpa, (unsigned long long)get_mmio_spte_gfn(e));
-				bool current = get_mmio_spte_generation(e) == (kvm->memslots_generation & MMIO_SPTE_GEN_MASK);
-				require(!current || !fake_mmu_gpa_to_hva(kvm, gpa), "%s: gpa 0x%llx has a slot, yet an MMIO spte "
-					"of the current generation", when, (unsigned long long)gpa);
-				continue;
-			}
-			require(!why, "%s: gpa 0x%llx: the level-%d EPT entry 0x%llx is misconfigured: %s (SDM Vol. 3 "
-				"29.3.3.1)", when, (unsigned long long)gpa, f.level, (unsigned long long)e, why);
-			bool leaf = f.level == 1 || (e & VMX_EPT_LARGE_PAGE_BIT);
-			if (!leaf) {
-				/* The direct page under a link maps the range the link covers,
-				 * from its first gfn: rmap_remove() finds a leaf's gfn as
-				 * sp->gfn + index (Linux: kvm_mmu_page_get_gfn). */
-				const struct kvm_mmu_page *linked = spte_to_child_sp(kvm, e);
-				require(linked && linked->role.direct && linked->role.level == f.level - 1 &&
-						linked->gfn == gpa >> 12,
-					"%s: the level-%d link for gpa 0x%llx points to %s (gfn 0x%llx, level %d), not the "
-					"direct page of the range it covers (gfn 0x%llx, level %d)", when, f.level,
-					(unsigned long long)gpa, linked ? "a shadow page" : "no shadow page",
-					linked ? (unsigned long long)linked->gfn : 0ull, linked ? (int)linked->role.level : 0,
-					(unsigned long long)(gpa >> 12), f.level - 1);
-				require(n < 64, "test: the EPT tree is too deep");
-				stack[n++] = (struct frame){ host_phys_to_virt(spte_to_hpa(e)), f.level - 1, gpa };
-				continue;
-			}
-			uint64_t pages = pages_per_spte(f.level);
-			for (uint64_t p = 0; p < pages; p++) {
-				uint64_t g = gpa + (p << 12);
-				void *hva = fake_mmu_gpa_to_hva(kvm, g);
-				require(hva && spte_to_hpa(e) + (p << 12) == host_virt_to_phys(hva), "%s: the level-%d leaf "
-					"0x%llx maps gpa 0x%llx to host 0x%llx, outside the host memory of its memslot", when,
-					f.level, (unsigned long long)e, (unsigned long long)g,
-					(unsigned long long)(spte_to_hpa(e) + (p << 12)));
-				struct kvm_memory_slot *s = gfn_to_memslot(kvm, g >> 12);
-				if (e & VMX_EPT_WRITABLE_MASK) {
-					require(!(s->flags & KVM_MEM_READONLY), "%s: gpa 0x%llx of a read-only slot is writable",
-						when, (unsigned long long)g);
-					uint64_t k = (g >> 12) - s->base_gfn;
-					require(!s->dirty_bitmap || (s->dirty_bitmap[k / 64] & (1ull << (k % 64))),
-						"%s: gpa 0x%llx is writable but not in the dirty log: its next write would go "
-						"unlogged", when, (unsigned long long)g);
-				}
-				if (f.level == 2)
-					require(!s->dirty_bitmap, "%s: a 2 MiB leaf at gpa 0x%llx in a dirty-logged slot", when,
-						(unsigned long long)gpa);
-			}
-		}
-	}
-	require(kvm->arch.n_used_mmu_pages <= kvm->arch.n_max_mmu_pages, "%s: %u EPT pages, more than the bound %u",
-		when, kvm->arch.n_used_mmu_pages, kvm->arch.n_max_mmu_pages);
+	fake_mmu_check_ept_tree(vcpu, vm_tdp_max_level, when);
 }
 
 /* ---- exercise 2: the largest leaf a slot allows (tdp_max_mapping_level) ---------------- */

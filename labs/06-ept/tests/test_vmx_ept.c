@@ -108,7 +108,7 @@ START_TEST(ex1_eptp_fields)
 {
 	static const uint64_t roots[] = { 0x1000, 0x12345000, 0x12345fff, 0x7ffff000, 0xfffff000ull, 0x123456789000ull,
 					  0x000ffffffffff000ull };
-	static const uint64_t caps[] = { 0, BOCHS_EPT_VPID_CAP, BOCHS_EPT_VPID_CAP & ~VMX_EPT_AD_BIT, VMX_EPT_AD_BIT,
+	static const uint64_t caps[] = { 0, FAKE_MMU_EPT_CAP, FAKE_MMU_EPT_CAP & ~VMX_EPT_AD_BIT, VMX_EPT_AD_BIT,
 					 ~0ull, ~VMX_EPT_AD_BIT };
 	for (unsigned r = 0; r < sizeof(roots) / sizeof(roots[0]); r++)
 		for (unsigned c = 0; c < sizeof(caps) / sizeof(caps[0]); c++)
@@ -121,7 +121,7 @@ START_TEST(ex1_eptp_examples)
 	uint64_t e = vmx_construct_eptp(0x12345000, 4, 0);
 	ck_assert_msg(e == 0x1234501e, "vmx_construct_eptp(0x12345000, 4, no A/D) = 0x%llx, expected 0x1234501e "
 		      "(root | 3 << 3 | 6)", (unsigned long long)e);
-	e = vmx_construct_eptp(0x12345000, 4, BOCHS_EPT_VPID_CAP);
+	e = vmx_construct_eptp(0x12345000, 4, FAKE_MMU_EPT_CAP);
 	ck_assert_msg(e == 0x1234505e, "vmx_construct_eptp(0x12345000, 4, Bochs' capabilities) = 0x%llx, expected "
 		      "0x1234505e (Bochs offers A/D: bit 6)", (unsigned long long)e);
 	e = vmx_construct_eptp(0x12345fff, 4, 0);
