@@ -71,8 +71,40 @@ struct x86_emulate_ops {
 	void (*halt)(struct x86_emulate_ctxt *ctxt);
 };
 
-/* One emulation (Linux: struct x86_emulate_ctxt). Lab 07 adds the decode
- * state: prefixes, opcode, ModRM, operands. */
+/* An operand of the decoded instruction (Linux: struct operand). */
+enum x86_operand_type { OP_NONE, OP_REG, OP_MEM, OP_IMM };
+
+struct x86_operand {
+	enum x86_operand_type type;
+	unsigned int bytes;       /* 1, 2, 4 or 8 */
+	union {
+		struct {
+			unsigned int reg;  /* VCPU_REGS_* number (the SDM's register encoding) */
+			bool high_byte;    /* AH, CH, DH or BH: bits 15:8 of reg */
+		};
+		struct {
+			uint64_t ea;       /* effective address (offset in seg) */
+			int seg;           /* X86_SREG_* */
+		} mem;
+	} addr;
+	uint64_t val;             /* value read (zero-extended), then the result */
+	uint64_t orig_val;        /* value read, kept for CMPXCHG and reports */
+};
+
+/* Segment registers in the SDM's Sreg encoding (Vol. 2 3.1.1.3), the order
+ * of kvm_host.h's VCPU_SREG_* and of the argument of ops->get_segment. */
+#define X86_SREG_ES 0
+#define X86_SREG_CS 1
+#define X86_SREG_SS 2
+#define X86_SREG_DS 3
+#define X86_SREG_FS 4
+#define X86_SREG_GS 5
+
+#define X86_MAX_INSN_LEN 15       /* SDM Vol. 2 2.3.11, Vol. 3 6.15 "Interrupt 13" */
+
+/* One emulation (Linux: struct x86_emulate_ctxt). The caller fills the
+ * first block; x86_decode_insn() fills the decode state; x86_emulate_insn()
+ * runs it, leaving the next RIP in eip and the new flags in eflags. */
 struct x86_emulate_ctxt {
 	const struct x86_emulate_ops *ops;
 	void *vcpu;               /* opaque to the emulator: the callbacks' own */
@@ -81,14 +113,50 @@ struct x86_emulate_ctxt {
 	enum x86emul_mode mode;
 	int emulation_type;       /* EMULTYPE_* (x86.h) */
 	struct x86_exception exception;
+
+	/* Why it failed: an exception to inject (have_exception, the fault in
+	 * exception) or, if not, a reason for the failure report. */
+	bool have_exception;
+	const char *failure;
+
+	/* ---- decode state (Linux: the fields after "decode cache") ---- */
+	uint64_t insn_eip;        /* RIP of the instruction's first byte */
+	uint8_t insn[X86_MAX_INSN_LEN];
+	unsigned int insn_len;    /* bytes fetched = the instruction's length once decoded */
+	uint8_t op_bytes;         /* operand size: 2, 4 or 8 (1 for byte ops, in src/dst) */
+	uint8_t ad_bytes;         /* address size: 2, 4 or 8 */
+	uint8_t rex_prefix;       /* 0 or 0x40-0x4F (64-bit mode, just before the opcode) */
+	uint8_t rep_prefix;       /* 0, 0xF2 or 0xF3 */
+	bool lock_prefix;
+	bool opsize_prefix;       /* 66 seen */
+	bool adsize_prefix;       /* 67 seen */
+	int seg_override;         /* X86_SREG_* or -1 */
+	uint8_t b;                /* opcode byte (the second for 0F xx) */
+	bool twobyte;             /* 0F xx */
+	uint8_t modrm, modrm_mod, modrm_reg, modrm_rm;  /* reg and rm with REX.R/REX.B */
+	bool has_sib;
+	uint8_t sib, sib_scale, sib_index, sib_base;     /* index/base with REX.X/REX.B */
+	int32_t disp;             /* displacement, sign-extended */
+	unsigned int disp_bytes;  /* 0, 1, 2 or 4 */
+	bool rip_relative;
+	uint64_t d;               /* the opcode table's flags of this instruction */
+	int (*execute)(struct x86_emulate_ctxt *ctxt);
+	struct x86_operand src, dst;
+	bool src_writeback;       /* XCHG, failed CMPXCHG: src is written too */
 };
 
 /* Results of the emulator's two steps (Linux: EMULATION_*). */
 #define EMULATION_OK     0
 #define EMULATION_FAILED (-1)
+/* A read_emulated/write_emulated callback returned X86EMUL_IO_NEEDED: the
+ * access went out to the VMM, and the instruction is re-entered when it
+ * completes (Linux: EMULATION_RESTART after complete_emulated_mmio). */
+#define EMULATION_IO_NEEDED 2
 
 /* emulate.c (lab 07): decode the instruction at ctxt->eip, then run it. */
 int x86_decode_insn(struct x86_emulate_ctxt *ctxt, int emulation_type);
 int x86_emulate_insn(struct x86_emulate_ctxt *ctxt);
+/* After a decode: may the instruction write a guest page table? */
+bool x86_page_table_writing_insn(struct x86_emulate_ctxt *ctxt);
 
 #endif
