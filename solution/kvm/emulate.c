@@ -215,7 +215,7 @@ static uint64_t seg_base(struct x86_emulate_ctxt *ctxt, int seg, struct kvm_segm
 
 static bool is_canonical(uint64_t la)
 {
-	return (uint64_t)(((int64_t)la << 16) >> 16) == la;
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
 }
 
 /* Fetch the next size bytes of the instruction (Linux: __do_insn_fetch_bytes,
@@ -496,8 +496,8 @@ static int em_btc(struct x86_emulate_ctxt *c) { return bit_op(c, 3); }
 
 /* One row 00-3F of the eight ALU ops: r/m,r (8, v), r,r/m (8, v), AL/eAX,imm. */
 #define ALU_ROW(h, lock, nowrite)                                                          \
-	I(ByteOp | DstMem | SrcReg | ModRM | (lock) | (nowrite) | PT, h),                  \
-	I(DstMem | SrcReg | ModRM | (lock) | (nowrite) | PT, h),                           \
+	I(ByteOp | DstMem | SrcReg | ModRM | (lock) | (nowrite) | ((nowrite) ? 0 : PT), h), \
+	I(DstMem | SrcReg | ModRM | (lock) | (nowrite) | ((nowrite) ? 0 : PT), h),          \
 	I(ByteOp | DstReg | SrcMem | ModRM | (nowrite), h),                                \
 	I(DstReg | SrcMem | ModRM | (nowrite), h),                                         \
 	I(ByteOp | DstAcc | SrcImm | (nowrite), h),                                        \
@@ -1030,5 +1030,5 @@ int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
  * x86_page_table_writing_insn): the MMU asks before unprotecting a page. */
 bool x86_page_table_writing_insn(struct x86_emulate_ctxt *ctxt)
 {
-	return (ctxt->d & PageTable) && ctxt->dst.type == OP_MEM;
+	return (ctxt->d & PageTable) && !(ctxt->d & NoWrite) && ctxt->dst.type == OP_MEM;
 }
