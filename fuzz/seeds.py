@@ -3,6 +3,7 @@
 
     seeds.py loader GUEST_DIR OUT_DIR
     seeds.py mmu OUT_DIR
+    seeds.py emulate OUT_DIR
 
 loader: each image behind fuzz/loader.c's 20-byte option header, with the
 options the rubric runs it with (none: the mode comes from the image) and a
@@ -22,6 +23,11 @@ and EFER.NXE changes, the host running out of pages; and in TDP mode (EPT):
 RAM at 4 KiB and 2 MiB, MMIO and its fast path, a slot plugged in where
 MMIO sptes were, read-only, logged, skewed and moved slots, the generation
 at its wrap, hostile error codes, zaps, reloads and the host out of pages.
+
+emulate: fuzz/emulate.c's 4-byte header and an instruction: each form the
+emulator handles (register and memory operands, SIB, RIP-relative, moffs,
+immediates, prefixes and REX), in 64-, 32- and 16-bit mode, and the edges:
+15 bytes exactly and one more, truncated forms, LOCK where it is #UD.
 """
 import struct
 import sys
@@ -385,8 +391,45 @@ def mmu(out):
         (out / name).write_bytes(bytes(data))
 
 
+# ---- emulate: fuzz/emulate.c's encoding ------------------------------------------------
+
+EMU_FORMS = [
+    "89 08", "4f 8b 4c 9a 10", "66 8b 05 00 01 00 00", "67 81 83 78 56 34 12 44 33 22 11", "48 83 c0 ff",
+    "48 c7 c0 00 00 00 80", "89 04 25 00 80 00 00", "41 89 45 00", "41 89 04 24", "0f b6 06", "0f be 06",
+    "66 0f b7 06", "48 0f bf 06", "0f ba 27 05", "0f ba 2f 21", "0f ba 37 3f", "0f ba 3f 00", "0f a3 0b",
+    "48 0f ab 0b", "0f b3 4b f0", "66 0f bb 0b", "a0 00 80 00 00 00 00 00 00", "a3 10 80 00 00 00 00 00 00",
+    "67 a1 20 80 00 00", "00 03", "01 03", "02 03", "03 03", "04 7f", "05 ff ff ff 7f", "10 03", "19 03",
+    "22 03", "2b 03", "34 80", "35 01 00 00 80", "38 03", "3b 03", "80 03 01", "81 33 78 56 34 12",
+    "83 3b ff", "84 03", "85 03", "86 03", "87 03", "88 03", "8a 23", "40 8a 23", "c6 03 7f",
+    "c7 03 ff ff ff ff", "f6 03 80", "f6 13", "f7 1b", "fe 03", "fe 0b", "ff 03", "48 ff 0b",
+    "0f b0 0b", "0f b1 0b", "f0 0f b1 0b", "f0 01 03", "f0 01 c0", "f0 89 03", "65 89 03", "26 89 03",
+    "f3 89 03", "48 66 89 c0", "66 66 66 66 66 66 66 66 66 66 66 66 66 89 c0",
+    "66 66 66 66 66 66 66 66 66 66 66 66 66 66 89 c0", "0f 0b", "90", "f7 e0",
+]
+
+
+def emulate_seeds():
+    for i, form in enumerate(EMU_FORMS):
+        insn = bytes.fromhex(form)
+        for mode in (4, 3, 2):
+            yield f"{i:02d}-mode{mode}", bytes([mode, 0x41, 8, 0]) + insn
+        yield f"{i:02d}-cut", bytes([4, 0, 8, 0]) + insn[:-1]
+    yield "ds-unusable", bytes([3 | 0x08, 0, 8, 0]) + bytes.fromhex("89 03")
+    yield "io-needed", bytes([4 | 0x10, 0, 8, 0]) + bytes.fromhex("03 03")
+    yield "no-mmio-ops", bytes([4 | 0x20, 0, 8, 0]) + bytes.fromhex("03 03")
+    yield "ds-limit-16", bytes([2 | 0x40, 0, 0xff, 0]) + bytes.fromhex("66 89 03")
+    yield "rip-top", bytes([4 | 0x80, 0, 8, 0]) + bytes.fromhex("89 03 90 90 90 90 90 90 90 90")
+    yield "rip-top-16", bytes([0 | 0x80, 0, 8, 0]) + bytes.fromhex("89 07 90 90 90 90 90 90 90 90")
+    yield "noncanonical", bytes([4, 0, 8, 0xff]) + bytes.fromhex("41 89 03")
+
+
+def emulate(out):
+    for name, data in emulate_seeds():
+        (out / name).write_bytes(data)
+
+
 def main(argv):
-    if len(argv) == 2 and argv[0] == "mmu":
+    if len(argv) == 2 and argv[0] in ("mmu", "emulate"):
         out = Path(argv[1])
     elif len(argv) == 3 and argv[0] == "loader":
         guests, out = Path(argv[1]), Path(argv[2])
@@ -399,6 +442,8 @@ def main(argv):
         old.unlink()
     if argv[0] == "mmu":
         mmu(out)
+    elif argv[0] == "emulate":
+        emulate(out)
     else:
         loader(guests, out)
     print(f"seeds.py: {sum(1 for _ in out.iterdir())} {argv[0]} seeds in {out}")

@@ -495,9 +495,9 @@ static int em_btc(struct x86_emulate_ctxt *c) { return bit_op(c, 3); }
 #define PT PageTable
 
 /* One row 00-3F of the eight ALU ops: r/m,r (8, v), r,r/m (8, v), AL/eAX,imm. */
-#define ALU_ROW(h, lock, nowrite)                                                          \
-	I(ByteOp | DstMem | SrcReg | ModRM | (lock) | (nowrite) | ((nowrite) ? 0 : PT), h), \
-	I(DstMem | SrcReg | ModRM | (lock) | (nowrite) | ((nowrite) ? 0 : PT), h),          \
+#define ALU_ROW(h, lock, nowrite, pt)                                                      \
+	I(ByteOp | DstMem | SrcReg | ModRM | (lock) | (nowrite) | (pt), h),                \
+	I(DstMem | SrcReg | ModRM | (lock) | (nowrite) | (pt), h),                         \
 	I(ByteOp | DstReg | SrcMem | ModRM | (nowrite), h),                                \
 	I(DstReg | SrcMem | ModRM | (nowrite), h),                                         \
 	I(ByteOp | DstAcc | SrcImm | (nowrite), h),                                        \
@@ -538,8 +538,9 @@ static const struct opcode group11[8] = {
 
 static const struct opcode opcode_table[256] = {
 	/* 0x00 - 0x3F */
-	ALU_ROW(em_add, Lock, 0), ALU_ROW(em_or, Lock, 0), ALU_ROW(em_adc, Lock, 0), ALU_ROW(em_sbb, Lock, 0),
-	ALU_ROW(em_and, Lock, 0), ALU_ROW(em_sub, Lock, 0), ALU_ROW(em_xor, Lock, 0), ALU_ROW(em_cmp, 0, NoWrite),
+	ALU_ROW(em_add, Lock, 0, PT), ALU_ROW(em_or, Lock, 0, PT), ALU_ROW(em_adc, Lock, 0, PT),
+	ALU_ROW(em_sbb, Lock, 0, PT), ALU_ROW(em_and, Lock, 0, PT), ALU_ROW(em_sub, Lock, 0, PT),
+	ALU_ROW(em_xor, Lock, 0, PT), ALU_ROW(em_cmp, 0, NoWrite, 0),
 	/* 0x80 - 0x87 */
 	[0x80] = G(ByteOp | DstMem | SrcImm | ModRM, group1),
 	[0x81] = G(DstMem | SrcImm | ModRM, group1),
