@@ -25,15 +25,17 @@ static struct {
 	uint64_t va, rax, out;
 } args;
 
-#define LD_STUB(name, insn)                                                              \
-	".globl " #name "\n" #name ": movq (%rdi), %rcx\n\tmovq 8(%rdi), %rax\n"           \
+/* pre: what sets up the flags the instruction reads, before its label. */
+#define LD_STUB_PRE(name, pre, insn)                                                     \
+	".globl " #name "\n" #name ": movq (%rdi), %rcx\n\tmovq 8(%rdi), %rax\n\t" pre "\n" \
 	".globl " #name "_at\n" #name "_at: " insn "\n\tmovq %rax, 16(%rdi)\n"                \
 	".globl " #name "_done\n" #name "_done: ud2\n"
+#define LD_STUB(name, insn) LD_STUB_PRE(name, "", insn)
 __asm__(".text\n"
 	LD_STUB(ld_movbe, "movbeq (%rcx), %rax")
 	LD_STUB(ld_bsf, "bsfq (%rcx), %rax")
 	LD_STUB(ld_imul, "imulq $-7, (%rcx), %rax")
-	LD_STUB(ld_cmovz, "xorl %edx, %edx\n\tcmovzq (%rcx), %rax"));
+	LD_STUB_PRE(ld_cmovz, "xorl %edx, %edx", "cmovzq (%rcx), %rax"));
 
 #define LDECL(n) extern char n[], n##_at[], n##_done[];
 LDECL(ld_movbe) LDECL(ld_bsf) LDECL(ld_imul) LDECL(ld_cmovz)
