@@ -124,8 +124,9 @@ static const struct zone win_zones[] = { { W(0), 0x20 }, { W(0x100), 0x40 }, { W
 
 static uint8_t pattern(uint64_t off, unsigned t)
 {
-	/* Distinct bytes; RAM A's 0x10..0x50 equal the window's 0x100..0x140
-	 * except at byte 5 and the qword at 0x28, so CMPS has a run to stop in. */
+	/* Varied bytes; RAM A's 0x10..0x50 equal the window's 0x100..0x140
+	 * except at the window's 0x105, 0x108 and 0x12a, so CMPS has runs of
+	 * equal elements to stop at the end of. */
 	uint64_t o = off;
 	if (off >= W(0x100) && off < W(0x140))
 		o = A(0x10) + (off - W(0x100));
