@@ -521,13 +521,7 @@ static bool enter(void)
 	struct kvm_vcpu *vcpu = fz.vcpu;
 	if (fz.dead)
 		return false;
-	if (kvm_check_request(KVM_REQ_MMU_RELOAD, vcpu))
-		kvm_mmu_unload(vcpu);
-	if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu))
-		kvm_x86_ops.flush_tlb_all(vcpu);
-	if (kvm_check_request(KVM_REQ_LOAD_MMU_PGD, vcpu))
-		kvm_mmu_load_pgd(vcpu);
-	int r = kvm_mmu_reload(vcpu);
+	int r = fake_mmu_enter(vcpu);
 	if (r == 1)
 		return true;
 	fz.dead = true;

@@ -276,8 +276,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
 	begin_alone(cpu, GUEST_NAME);
-	uint32_t sig = (uint32_t)fw_cfg_read(ABI_FW_CFG_SIGNATURE_KEY, 4);
-	uint64_t ram = memcmp(&sig, ABI_FW_CFG_SIGNATURE, 4) ? 0 : fw_cfg_read(ABI_FW_CFG_RAM_SIZE, 8);
+	uint64_t ram = fw_cfg_ram_size();
 	unsigned sel = (unsigned)(ram >> PAGE_SHIFT) & SEL_MASK;
 	if (ram < RAM_NEEDED) {
 		skip("ept-figures", "needs 32 MiB of RAM or more (fw_cfg RAM size)");

@@ -235,8 +235,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
 	begin_alone(cpu, GUEST_NAME);
-	uint32_t sig = (uint32_t)fw_cfg_read(ABI_FW_CFG_SIGNATURE_KEY, 4);
-	uint64_t ram = memcmp(&sig, ABI_FW_CFG_SIGNATURE, 4) ? 0 : fw_cfg_read(ABI_FW_CFG_RAM_SIZE, 8);
+	uint64_t ram = fw_cfg_ram_size();
 	report(ram >= RAM_NEEDED && pa(_end) <= SWEEP_GPA, "large-layout", "RAM 0x%llx (want >= 0x%llx), image "
 	       "ends at 0x%llx (want <= 0x%llx)", (unsigned long long)ram, RAM_NEEDED,
 	       (unsigned long long)pa(_end), SWEEP_GPA);

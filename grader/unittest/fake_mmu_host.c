@@ -165,6 +165,17 @@ void mark_page_dirty(struct kvm *kvm, gfn_t gfn)
 	}
 }
 
+int fake_mmu_enter(struct kvm_vcpu *vcpu)
+{
+	if (kvm_check_request(KVM_REQ_MMU_RELOAD, vcpu))
+		kvm_mmu_unload(vcpu);
+	if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu))
+		kvm_x86_ops.flush_tlb_all(vcpu);
+	if (kvm_check_request(KVM_REQ_LOAD_MMU_PGD, vcpu))
+		kvm_mmu_load_pgd(vcpu);
+	return kvm_mmu_reload(vcpu);
+}
+
 void kvm_flush_remote_tlbs(struct kvm *kvm)
 {
 	for (int i = 0; i < kvm->nr_vcpus; i++)

@@ -99,6 +99,11 @@ struct fake_mmu_xlate {
  * with PS (shadow pages map 4 KiB only), XD while the guest runs with
  * EFER.NXE=0, or bits 62:52 set. */
 struct fake_mmu_xlate fake_mmu_shadow_xlate(struct kvm_vcpu *vcpu, uint64_t va);
+/* What x86.c's vcpu_enter_guest() does before an entry: the MMU's requests
+ * (an unload, a TLB flush, the root handed to the processor), then
+ * kvm_mmu_reload(); returns what that returns (1: the vCPU can enter). */
+int fake_mmu_enter(struct kvm_vcpu *vcpu);
+
 /* The check of one spte at level on the way to va (fails the test as above). */
 void fake_mmu_check_spte(struct kvm_vcpu *vcpu, uint64_t spte, int level, uint64_t va);
 

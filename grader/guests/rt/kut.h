@@ -30,4 +30,12 @@ static inline uint64_t fw_cfg_read(uint16_t key, unsigned bytes)
 	return v;
 }
 
+/* The RAM size fw_cfg reports (--mem), or 0 where no fw_cfg answers with its
+ * signature (a VMM without it). */
+static inline uint64_t fw_cfg_ram_size(void)
+{
+	uint32_t sig = (uint32_t)fw_cfg_read(ABI_FW_CFG_SIGNATURE_KEY, 4);
+	return memcmp(&sig, ABI_FW_CFG_SIGNATURE, 4) ? 0 : fw_cfg_read(ABI_FW_CFG_RAM_SIZE, 8);
+}
+
 #endif

@@ -160,17 +160,11 @@ static void guest_done(struct guest *g)
 
 /* ---- the vCPU --------------------------------------------------------------------- */
 
-/* What vcpu_enter_guest() does before an entry (x86.c). */
+/* Before an entry, as vcpu_enter_guest() (fake_mmu_enter), and what the test wants of it. */
 static void enter(struct guest *g)
 {
 	struct kvm_vcpu *vcpu = g->vcpu;
-	if (kvm_check_request(KVM_REQ_MMU_RELOAD, vcpu))
-		kvm_mmu_unload(vcpu);
-	if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu))
-		kvm_x86_ops.flush_tlb_all(vcpu);
-	if (kvm_check_request(KVM_REQ_LOAD_MMU_PGD, vcpu))
-		kvm_mmu_load_pgd(vcpu);
-	int r = kvm_mmu_reload(vcpu);
+	int r = fake_mmu_enter(vcpu);
 	require(r == 1, "%s: kvm_mmu_load() returned %d for CR3 0x%llx", g->mode, r,
 		(unsigned long long)vcpu->arch.cr3);
 }

@@ -50,16 +50,10 @@ static const char *access_name(unsigned access)
 	return access & WR ? "write" : access & EX ? "fetch" : "read";
 }
 
-/* What vcpu_enter_guest() does before an entry (x86.c). */
+/* Before an entry, as vcpu_enter_guest() (fake_mmu_enter), and what the test wants of it. */
 static void enter(struct kvm_vcpu *vcpu)
 {
-	if (kvm_check_request(KVM_REQ_MMU_RELOAD, vcpu))
-		kvm_mmu_unload(vcpu);
-	if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu))
-		kvm_x86_ops.flush_tlb_all(vcpu);
-	if (kvm_check_request(KVM_REQ_LOAD_MMU_PGD, vcpu))
-		kvm_mmu_load_pgd(vcpu);
-	int r = kvm_mmu_reload(vcpu);
+	int r = fake_mmu_enter(vcpu);
 	require(r == 1, "kvm_mmu_load() returned %d under TDP (mmu_alloc_direct_roots)", r);
 	require(vcpu->arch.mmu->tdp && VALID_PAGE(vcpu->arch.mmu->root_hpa) && vcpu->arch.mmu->root_level == 4,
 		"after kvm_mmu_load() under EPT: context '%s', root_hpa 0x%llx, root_level %d; expected the TDP context "
