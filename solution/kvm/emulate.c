@@ -64,6 +64,11 @@
 #define OpMoffs     7ull   /* A0-A3: an absolute offset of the address size */
 #define OpMem8      8ull   /* ModRM.rm, always a byte (MOVZX/MOVSX r, r/m8) */
 #define OpMem16     9ull   /* ModRM.rm, always a word (MOVZX/MOVSX r, r/m16) */
+#define OpSI        10ull  /* string source: seg:rSI, DS unless overridden */
+#define OpDI        11ull  /* string destination: ES:rDI, never overridden */
+#define OpDX        12ull  /* the I/O port in DX (INS/OUTS) */
+#define OpMem64     13ull  /* ModRM.rm memory of 8 bytes (CMPXCHG8B); a register is #UD */
+#define OpRegOp     14ull  /* the register in the opcode's low 3 bits, with REX.B (PUSH/POP r) */
 #define OpMask      15ull
 
 #define DstShift    0
@@ -82,6 +87,15 @@
 #define SrcMoffs    (OpMoffs << SrcShift)
 #define SrcMem8     (OpMem8 << SrcShift)
 #define SrcMem16    (OpMem16 << SrcShift)
+#define SrcSI       (OpSI << SrcShift)
+#define SrcRegOp    (OpRegOp << SrcShift)
+#define DstRegOp    (OpRegOp << DstShift)
+#define SrcDI       (OpDI << SrcShift)
+#define SrcDX       (OpDX << SrcShift)
+#define DstSI       (OpSI << DstShift)
+#define DstDI       (OpDI << DstShift)
+#define DstDX       (OpDX << DstShift)
+#define DstMem64    (OpMem64 << DstShift)
 #define SrcMask     (OpMask << SrcShift)
 
 #define ByteOp      (1ull << 8)   /* 8-bit operands (the low bit of most opcodes) */
@@ -93,6 +107,8 @@
 #define PageTable   (1ull << 14)  /* may write a guest page table (Linux: x86_page_table_writing_insn) */
 #define BitOp       (1ull << 15)  /* BT r/m, r: the bit offset may move the memory operand */
 #define Emulated    (1ull << 16)  /* the entry exists (0 = undefined here) */
+#define String      (1ull << 17)  /* MOVS..OUTS: rSI/rDI step by the size, REP repeats (Vol. 1 7.3.9) */
+#define Stack       (1ull << 18)  /* PUSH/POP: 64-bit operands by default in 64-bit mode (Vol. 1 3.6.1) */
 
 struct opcode {
 	uint64_t flags;
@@ -147,9 +163,33 @@ static int64_t sign_extend(uint64_t val, unsigned int bytes)
 	return (int64_t)(val << shift) >> shift;
 }
 
+/* Registers go through ctxt->regs (Linux: reg_read, reg_write): read from
+ * the vCPU at first use, written back by writeback_registers() only when
+ * the instruction completes. */
 static uint64_t reg_read(struct x86_emulate_ctxt *ctxt, unsigned int reg)
 {
-	return ctxt->ops->read_gpr(ctxt, reg);
+	reg &= 15;
+	if (!(ctxt->regs_valid & (1u << reg))) {
+		ctxt->regs[reg] = ctxt->ops->read_gpr(ctxt, reg);
+		ctxt->regs_valid |= (uint16_t)(1u << reg);
+	}
+	return ctxt->regs[reg];
+}
+
+static void reg_write(struct x86_emulate_ctxt *ctxt, unsigned int reg, uint64_t val)
+{
+	reg &= 15;
+	ctxt->regs[reg] = val;
+	ctxt->regs_valid |= (uint16_t)(1u << reg);
+	ctxt->regs_dirty |= (uint16_t)(1u << reg);
+}
+
+static void writeback_registers(struct x86_emulate_ctxt *ctxt)
+{
+	for (unsigned int reg = 0; reg < 16; reg++)
+		if (ctxt->regs_dirty & (1u << reg))
+			ctxt->ops->write_gpr(ctxt, reg, ctxt->regs[reg]);
+	ctxt->regs_dirty = 0;
 }
 
 /* The register operand numbered reg (with its REX bit) of a size. Without a
@@ -197,7 +237,7 @@ static void write_reg_operand(struct x86_emulate_ctxt *ctxt, const struct x86_op
 		v = val;
 		break;
 	}
-	ctxt->ops->write_gpr(ctxt, op->addr.reg, v);
+	reg_write(ctxt, op->addr.reg, v);
 }
 
 /* ---- instruction fetch ------------------------------------------------------ */
@@ -445,6 +485,17 @@ static int em_xchg(struct x86_emulate_ctxt *c)
 	return X86EMUL_CONTINUE;
 }
 
+/* XADD r/m, r (Vol. 2 "XADD"): dst = dst + src with ADD's flags, and src
+ * gets the old dst (memory first, at writeback). */
+static int em_xadd(struct x86_emulate_ctxt *c)
+{
+	uint64_t old = c->dst.val;
+	c->dst.val = do_add(c, c->dst.val, c->src.val, 0, c->dst.bytes, ARITH_FLAGS);
+	c->src.val = old;
+	c->src_writeback = true;
+	return X86EMUL_CONTINUE;
+}
+
 /* CMPXCHG r/m, r (Vol. 2 "CMPXCHG"): flags of CMP accumulator, dst. Equal:
  * dst = src. Not equal: the accumulator = dst, and the destination gets
  * its own value back ("the processor never produces a locked read without
@@ -490,6 +541,149 @@ static int em_bts(struct x86_emulate_ctxt *c) { return bit_op(c, 1); }
 static int em_btr(struct x86_emulate_ctxt *c) { return bit_op(c, 2); }
 static int em_btc(struct x86_emulate_ctxt *c) { return bit_op(c, 3); }
 
+/* CMPXCHG8B m64 (Vol. 2 "CMPXCHG8B/CMPXCHG16B"): EDX:EAX against m64; equal:
+ * ZF = 1 and m64 = ECX:EBX; not: ZF = 0 and EDX:EAX = m64, with the memory
+ * written back unchanged, as CMPXCHG's. No other flag changes. */
+static int em_cmpxchg8b(struct x86_emulate_ctxt *c)
+{
+	uint64_t old = c->dst.val;
+	uint64_t expect = (uint32_t)reg_read(c, 0) | reg_read(c, 2) << 32;
+	if (old == expect) {
+		c->dst.val = (uint32_t)reg_read(c, 3) | reg_read(c, 1) << 32;
+		c->eflags |= X86_EFLAGS_ZF;
+	} else {
+		reg_write(c, 0, (uint32_t)old);
+		reg_write(c, 2, old >> 32);
+		c->eflags &= ~(uint64_t)X86_EFLAGS_ZF;
+	}
+	return X86EMUL_CONTINUE;
+}
+
+/* ---- memory and the stack ---------------------------------------------------- */
+
+static int linearize(struct x86_emulate_ctxt *ctxt, const struct x86_operand *op, uint64_t *la);
+
+/* An operand read (Linux: read_emulated): from the read cache when this
+ * run repeats a read an earlier run of the instruction did (it left for
+ * the VMM after it), else through ops->read_emulated, then kept. */
+static int read_emulated(struct x86_emulate_ctxt *ctxt, uint64_t la, uint64_t *val, unsigned int bytes)
+{
+	struct x86_read_cache *mc = &ctxt->mem_read;
+	int rc;
+
+	if (!ctxt->ops->read_emulated)
+		return unhandleable(ctxt, "memory operand, and no read_emulated callback");
+	if (mc->pos == mc->end) {
+		if (mc->end + bytes > sizeof(mc->data))
+			return unhandleable(ctxt, "more memory reads than the read cache holds");
+		rc = ctxt->ops->read_emulated(ctxt, la, mc->data + mc->end, bytes, &ctxt->exception);
+		if ((rc = callback_result(ctxt, rc, "read_emulated failed")))
+			return rc;
+		mc->end += bytes;
+	} else if (mc->pos + bytes > mc->end) {
+		return unhandleable(ctxt, "a repeated run read differently");
+	}
+	*val = 0;
+	__builtin_memcpy(val, mc->data + mc->pos, bytes);
+	mc->pos += bytes;
+	return X86EMUL_CONTINUE;
+}
+
+static int write_emulated(struct x86_emulate_ctxt *ctxt, uint64_t la, uint64_t val, unsigned int bytes)
+{
+	if (!ctxt->ops->write_emulated)
+		return unhandleable(ctxt, "memory operand, and no write_emulated callback");
+	int rc = ctxt->ops->write_emulated(ctxt, la, &val, bytes, &ctxt->exception);
+	return callback_result(ctxt, rc, "write_emulated failed");
+}
+
+/* The stack's address size: RSP in 64-bit mode, else ESP or SP as SS.B
+ * says (Vol. 1 6.2.3). */
+static unsigned int stack_size(struct x86_emulate_ctxt *ctxt)
+{
+	struct kvm_segment ss;
+	if (ctxt->mode == X86EMUL_MODE_PROT64)
+		return 8;
+	seg_base(ctxt, X86_SREG_SS, &ss);
+	return ss.db ? 4 : 2;
+}
+
+/* rSP moved by delta within the stack's address size: a 16-bit stack keeps
+ * bits 63:16 of RSP (Linux: rsp_increment). */
+static uint64_t stack_moved(struct x86_emulate_ctxt *ctxt, int64_t delta)
+{
+	uint64_t mask = size_mask(stack_size(ctxt)), rsp = reg_read(ctxt, 4);
+	return (rsp & ~mask) | ((rsp + (uint64_t)delta) & mask);
+}
+
+static int stack_access(struct x86_emulate_ctxt *ctxt, uint64_t rsp, unsigned int bytes, uint64_t *val, bool write)
+{
+	struct x86_operand op = { .type = OP_MEM, .bytes = bytes };
+	uint64_t la;
+	int rc;
+	op.addr.mem.ea = rsp & size_mask(stack_size(ctxt));
+	op.addr.mem.seg = X86_SREG_SS;
+	/* linearize() masks with the address size: the stack's is its own. */
+	unsigned int ad = ctxt->ad_bytes;
+	ctxt->ad_bytes = (uint8_t)stack_size(ctxt);
+	rc = linearize(ctxt, &op, &la);
+	ctxt->ad_bytes = (uint8_t)ad;
+	if (rc)
+		return rc;
+	return write ? write_emulated(ctxt, la, *val, bytes) : read_emulated(ctxt, la, val, bytes);
+}
+
+/* PUSH (Vol. 2 "PUSH"): rSP -= size, then the store; the value is read
+ * before rSP moves (PUSH RSP pushes the old one). */
+static int em_push(struct x86_emulate_ctxt *c)
+{
+	uint64_t rsp = stack_moved(c, -(int64_t)c->op_bytes), v = c->src.val & size_mask(c->op_bytes);
+	int rc = stack_access(c, rsp, c->op_bytes, &v, true);
+	if (rc)
+		return rc;
+	reg_write(c, 4, rsp);
+	return X86EMUL_CONTINUE;
+}
+
+/* POP (Vol. 2 "POP"): the load, then rSP += size, then the store to dst;
+ * a memory dst addressed through rSP uses the incremented value. POP rSP
+ * leaves the loaded value in rSP. */
+static int em_pop(struct x86_emulate_ctxt *c)
+{
+	uint64_t v;
+	int rc = stack_access(c, reg_read(c, 4), c->op_bytes, &v, false);
+	if (rc)
+		return rc;
+	reg_write(c, 4, stack_moved(c, c->op_bytes));
+	if (c->dst.type == OP_MEM && c->has_sib && c->sib_base == 4 && !(c->modrm_mod == 0 && (c->sib & 7) == 5))
+		c->dst.addr.mem.ea += c->op_bytes;
+	c->dst.val = v;
+	return X86EMUL_CONTINUE;
+}
+
+/* INS and OUTS: one element through the port in DX (Vol. 2 "INS", "OUTS").
+ * An IN leaves for the VMM and the instruction runs again with the data;
+ * an OUT is posted: the instruction completes, and the exit carries it. */
+static int em_in(struct x86_emulate_ctxt *c)
+{
+	uint64_t v = 0;
+	if (!c->ops->pio_in_emulated)
+		return unhandleable(c, "no pio_in_emulated callback");
+	int rc = c->ops->pio_in_emulated(c, (int)c->dst.bytes, (uint16_t)reg_read(c, 2), &v, 1);
+	if ((rc = callback_result(c, rc, "pio_in_emulated failed")))
+		return rc;
+	c->dst.val = v & size_mask(c->dst.bytes);
+	return X86EMUL_CONTINUE;
+}
+
+static int em_out(struct x86_emulate_ctxt *c)
+{
+	if (!c->ops->pio_out_emulated)
+		return unhandleable(c, "no pio_out_emulated callback");
+	int rc = c->ops->pio_out_emulated(c, (int)c->src.bytes, (uint16_t)reg_read(c, 2), &c->src.val, 1);
+	return callback_result(c, rc, "pio_out_emulated failed");
+}
+
 /* ---- the tables (SDM Vol. 2 Appendix A, Tables A-2 and A-3; Linux: opcode_table) ---- */
 
 #define PT PageTable
@@ -518,12 +712,22 @@ static const struct opcode group3[8] = {
 
 /* FE /0 INC r/m8, /1 DEC r/m8. */
 static const struct opcode group4[8] = {
-	I(Lock | PT, em_inc), I(Lock | PT, em_dec), N, N, N, N, N, N,
+	I(DstMem | Lock | PT, em_inc), I(DstMem | Lock | PT, em_dec), N, N, N, N, N, N,
 };
 
-/* FF /0 INC, /1 DEC; CALL/JMP/PUSH are not emulated. */
+/* FF /0 INC, /1 DEC, /6 PUSH r/m; CALL and JMP are not emulated. */
 static const struct opcode group5[8] = {
-	I(Lock | PT, em_inc), I(Lock | PT, em_dec), N, N, N, N, N, N,
+	I(DstMem | Lock | PT, em_inc), I(DstMem | Lock | PT, em_dec), N, N, N, N, I(SrcMem | Stack, em_push), N,
+};
+
+/* 8F /0: POP r/m (the rest is XOP, not emulated). */
+static const struct opcode group1a[8] = {
+	I(DstMem | Mov | Stack | PT, em_pop), N, N, N, N, N, N, N,
+};
+
+/* 0F C7 /1: CMPXCHG8B m64 (CMPXCHG16B, with REX.W, is not emulated). */
+static const struct opcode group9[8] = {
+	N, I(DstMem64 | Lock | PT, em_cmpxchg8b), N, N, N, N, N, N,
 };
 
 /* 0F BA /4-7: BT BTS BTR BTC r/m, imm8. */
@@ -541,6 +745,16 @@ static const struct opcode opcode_table[256] = {
 	ALU_ROW(em_add, Lock, 0, PT), ALU_ROW(em_or, Lock, 0, PT), ALU_ROW(em_adc, Lock, 0, PT),
 	ALU_ROW(em_sbb, Lock, 0, PT), ALU_ROW(em_and, Lock, 0, PT), ALU_ROW(em_sub, Lock, 0, PT),
 	ALU_ROW(em_xor, Lock, 0, PT), ALU_ROW(em_cmp, 0, NoWrite, 0),
+	/* 0x50 - 0x5F: PUSH r, POP r */
+	[0x50 ... 0x57] = I(SrcRegOp | Stack, em_push),
+	[0x58 ... 0x5F] = I(DstRegOp | Mov | Stack, em_pop),
+	/* 0x68 - 0x6F */
+	[0x68] = I(SrcImm | Stack, em_push),
+	[0x6A] = I(SrcImmByte | Stack, em_push),
+	[0x6C] = I(ByteOp | DstDI | SrcDX | Mov | String, em_in),
+	[0x6D] = I(DstDI | SrcDX | Mov | String, em_in),
+	[0x6E] = I(ByteOp | SrcSI | DstDX | Mov | NoWrite | String, em_out),
+	[0x6F] = I(SrcSI | DstDX | Mov | NoWrite | String, em_out),
 	/* 0x80 - 0x87 */
 	[0x80] = G(ByteOp | DstMem | SrcImm | ModRM, group1),
 	[0x81] = G(DstMem | SrcImm | ModRM, group1),
@@ -554,19 +768,32 @@ static const struct opcode opcode_table[256] = {
 	[0x89] = I(DstMem | SrcReg | ModRM | Mov | PT, em_mov),
 	[0x8A] = I(ByteOp | DstReg | SrcMem | ModRM | Mov, em_mov),
 	[0x8B] = I(DstReg | SrcMem | ModRM | Mov, em_mov),
+	[0x8F] = G(ModRM, group1a),
 	/* 0xA0 - 0xA3 */
 	[0xA0] = I(ByteOp | DstAcc | SrcMoffs | Mov, em_mov),
 	[0xA1] = I(DstAcc | SrcMoffs | Mov, em_mov),
 	[0xA2] = I(ByteOp | DstMoffs | SrcAcc | Mov | PT, em_mov),
 	[0xA3] = I(DstMoffs | SrcAcc | Mov | PT, em_mov),
+	/* 0xA4 - 0xAF: the string instructions; CMPS compares [rSI] - [rDI],
+	 * SCAS the accumulator - [rDI] (Vol. 2 "CMPS", "SCAS"). */
+	[0xA4] = I(ByteOp | DstDI | SrcSI | Mov | String, em_mov),
+	[0xA5] = I(DstDI | SrcSI | Mov | String, em_mov),
+	[0xA6] = I(ByteOp | DstSI | SrcDI | NoWrite | String, em_cmp),
+	[0xA7] = I(DstSI | SrcDI | NoWrite | String, em_cmp),
+	[0xAA] = I(ByteOp | DstDI | SrcAcc | Mov | String, em_mov),
+	[0xAB] = I(DstDI | SrcAcc | Mov | String, em_mov),
+	[0xAC] = I(ByteOp | DstAcc | SrcSI | Mov | String, em_mov),
+	[0xAD] = I(DstAcc | SrcSI | Mov | String, em_mov),
+	[0xAE] = I(ByteOp | DstAcc | SrcDI | NoWrite | String, em_cmp),
+	[0xAF] = I(DstAcc | SrcDI | NoWrite | String, em_cmp),
 	/* 0xC6 - 0xC7 */
 	[0xC6] = G(ByteOp | DstMem | SrcImm | ModRM, group11),
 	[0xC7] = G(DstMem | SrcImm | ModRM, group11),
 	/* 0xF6 - 0xF7, 0xFE - 0xFF */
 	[0xF6] = G(ByteOp | DstMem | ModRM, group3),
 	[0xF7] = G(DstMem | ModRM, group3),
-	[0xFE] = G(ByteOp | DstMem | ModRM, group4),
-	[0xFF] = G(DstMem | ModRM, group5),
+	[0xFE] = G(ByteOp | ModRM, group4),
+	[0xFF] = G(ModRM, group5),
 };
 
 static const struct opcode twobyte_table[256] = {
@@ -581,6 +808,9 @@ static const struct opcode twobyte_table[256] = {
 	[0xBB] = I(DstMem | SrcReg | ModRM | BitOp | Lock | PT, em_btc),
 	[0xBE] = I(DstReg | SrcMem8 | ModRM | Mov, em_movsx),
 	[0xBF] = I(DstReg | SrcMem16 | ModRM | Mov, em_movsx),
+	[0xC0] = I(ByteOp | DstMem | SrcReg | ModRM | Lock | PT, em_xadd),
+	[0xC1] = I(DstMem | SrcReg | ModRM | Lock | PT, em_xadd),
+	[0xC7] = G(ModRM, group9),
 };
 
 #undef PT
@@ -722,6 +952,25 @@ static int decode_operand(struct x86_emulate_ctxt *ctxt, struct x86_operand *op,
 		op->addr.mem.ea = v;
 		op->addr.mem.seg = X86_SREG_DS;
 		return X86EMUL_CONTINUE;
+	case OpSI:
+	case OpDI:
+		/* The address is rSI or rDI at each run (emulate()). */
+		op->type = OP_MEM;
+		op->addr.mem.seg = kind == OpDI ? X86_SREG_ES : X86_SREG_DS;
+		return X86EMUL_CONTINUE;
+	case OpDX:
+		return X86EMUL_CONTINUE;  /* the handler reads DX */
+	case OpMem64:
+		if (ctxt->modrm_mod == 3)
+			return emulate_ud(ctxt);
+		if (ctxt->op_bytes == 8)
+			return unhandleable(ctxt, "CMPXCHG16B not emulated");
+		*op = *memop;
+		op->bytes = 8;
+		return X86EMUL_CONTINUE;
+	case OpRegOp:
+		decode_register_operand(ctxt, op, (ctxt->b & 7u) | ((ctxt->rex_prefix & 1u) << 3), bytes);
+		return X86EMUL_CONTINUE;
 	default:
 		return unhandleable(ctxt, "unknown operand kind in the opcode table");
 	}
@@ -820,14 +1069,24 @@ done_prefixes:
 	}
 	if (memop.type == OP_MEM && ctxt->seg_override >= 0)
 		memop.addr.mem.seg = ctxt->seg_override;
+	/* PUSH and POP move 64 bits in 64-bit mode, or 16 with 66; there is
+	 * no 32-bit form (Vol. 2 "PUSH", Vol. 1 3.6.1). */
+	if ((ctxt->d & Stack) && ctxt->mode == X86EMUL_MODE_PROT64)
+		ctxt->op_bytes = ctxt->opsize_prefix && !(ctxt->rex_prefix & 8) ? 2 : 8;
+	/* INS and OUTS move at most 32 bits: REX.W changes nothing. */
+	uint64_t src_kind = (ctxt->d >> SrcShift) & OpMask, dst_kind = (ctxt->d >> DstShift) & OpMask;
+	if ((src_kind == OpDX || dst_kind == OpDX) && ctxt->op_bytes == 8)
+		ctxt->op_bytes = 4;
 
-	if ((rc = decode_operand(ctxt, &ctxt->src, (ctxt->d >> SrcShift) & OpMask, &memop)))
+	if ((rc = decode_operand(ctxt, &ctxt->src, src_kind, &memop)))
 		return rc;
-	if ((rc = decode_operand(ctxt, &ctxt->dst, (ctxt->d >> DstShift) & OpMask, &memop)))
+	if ((rc = decode_operand(ctxt, &ctxt->dst, dst_kind, &memop)))
 		return rc;
-	if (ctxt->src.type == OP_MEM && ctxt->seg_override >= 0)
+	/* A segment override applies to moffs and rSI, never to ES:rDI
+	 * (Vol. 2 "MOVS": "the ES segment cannot be overridden"). */
+	if (ctxt->src.type == OP_MEM && ctxt->seg_override >= 0 && src_kind != OpDI)
 		ctxt->src.addr.mem.seg = ctxt->seg_override;
-	if (ctxt->dst.type == OP_MEM && ctxt->seg_override >= 0)
+	if (ctxt->dst.type == OP_MEM && ctxt->seg_override >= 0 && dst_kind != OpDI)
 		ctxt->dst.addr.mem.seg = ctxt->seg_override;
 
 	/* RIP-relative: from the next instruction, known only now (Linux adds
@@ -841,6 +1100,8 @@ done_prefixes:
 		if (ctxt->dst.type == OP_MEM)
 			ctxt->dst.addr.mem.ea += next;
 	}
+	ctxt->decoded_src = ctxt->src;
+	ctxt->decoded_dst = ctxt->dst;
 	return X86EMUL_CONTINUE;
 }
 
@@ -868,7 +1129,11 @@ int x86_decode_insn(struct x86_emulate_ctxt *ctxt, int emulation_type)
 	ctxt->d = 0;
 	ctxt->execute = NULL;
 	ctxt->src = ctxt->dst = (struct x86_operand){ .type = OP_NONE };
+	ctxt->decoded_src = ctxt->decoded_dst = ctxt->src;
 	ctxt->src_writeback = false;
+	ctxt->regs_valid = ctxt->regs_dirty = 0;
+	ctxt->mem_read.pos = ctxt->mem_read.end = 0;
+	ctxt->restart = false;
 
 	if (!ctxt->ops || !ctxt->ops->read_gpr || !ctxt->ops->write_gpr) {
 		ctxt->failure = "no register callbacks";
@@ -933,8 +1198,7 @@ static int read_operand(struct x86_emulate_ctxt *ctxt, struct x86_operand *op)
 			return unhandleable(ctxt, "memory operand, and no read_emulated callback");
 		if ((rc = linearize(ctxt, op, &la)))
 			return rc;
-		rc = ctxt->ops->read_emulated(ctxt, la, &v, op->bytes, &ctxt->exception);
-		if ((rc = callback_result(ctxt, rc, "read_emulated failed")))
+		if ((rc = read_emulated(ctxt, la, &v, op->bytes)))
 			return rc;
 		op->val = v & size_mask(op->bytes);
 		break;
@@ -954,12 +1218,26 @@ static int write_mem_operand(struct x86_emulate_ctxt *ctxt, const struct x86_ope
 		return unhandleable(ctxt, "memory operand, and no write_emulated callback");
 	if ((rc = linearize(ctxt, op, &la)))
 		return rc;
-	rc = ctxt->ops->write_emulated(ctxt, la, &v, op->bytes, &ctxt->exception);
-	return callback_result(ctxt, rc, "write_emulated failed");
+	return write_emulated(ctxt, la, v, op->bytes);
+}
+
+/* rSI, rDI or rCX moved by delta within the address size. A 32-bit address
+ * size writes the register as a 32-bit one (zero-extended, Vol. 1 3.4.1.1);
+ * a 16-bit one keeps bits 63:16. */
+static void string_reg_add(struct x86_emulate_ctxt *ctxt, unsigned int reg, int64_t delta)
+{
+	uint64_t v = reg_read(ctxt, reg) + (uint64_t)delta;
+	if (ctxt->ad_bytes == 4)
+		v = (uint32_t)v;
+	else if (ctxt->ad_bytes == 2)
+		v = (reg_read(ctxt, reg) & ~0xffffull) | (v & 0xffff);
+	reg_write(ctxt, reg, v);
 }
 
 static int emulate(struct x86_emulate_ctxt *ctxt)
 {
+	uint64_t src_kind = (ctxt->d >> SrcShift) & OpMask, dst_kind = (ctxt->d >> DstShift) & OpMask;
+	uint64_t admask = size_mask(ctxt->ad_bytes);
 	int rc;
 
 	if (!ctxt->execute)
@@ -968,6 +1246,17 @@ static int emulate(struct x86_emulate_ctxt *ctxt)
 	 * destination, else #UD (Vol. 2 "LOCK"). */
 	if (ctxt->lock_prefix && (!(ctxt->d & Lock) || ctxt->dst.type != OP_MEM))
 		return emulate_ud(ctxt);
+
+	/* A string instruction works on rSI and rDI as they are now; with REP
+	 * and rCX = 0 it does nothing at all (Vol. 2 "REP"). */
+	if (ctxt->d & String) {
+		if (ctxt->rep_prefix && !(reg_read(ctxt, 1) & admask))
+			goto done;
+		if (src_kind == OpSI || src_kind == OpDI)
+			ctxt->src.addr.mem.ea = reg_read(ctxt, src_kind == OpSI ? 6 : 7) & admask;
+		if (dst_kind == OpSI || dst_kind == OpDI)
+			ctxt->dst.addr.mem.ea = reg_read(ctxt, dst_kind == OpSI ? 6 : 7) & admask;
+	}
 
 	/* BT r/m, r with memory: the signed bit offset selects the operand-size
 	 * word it falls in, which may be far from the address (Vol. 2 "BT",
@@ -984,22 +1273,48 @@ static int emulate(struct x86_emulate_ctxt *ctxt)
 	if (!(ctxt->d & Mov) && (rc = read_operand(ctxt, &ctxt->dst)))
 		return rc;
 
-	uint64_t saved_flags = ctxt->eflags;
 	if ((rc = ctxt->execute(ctxt)))
 		return rc;
 
-	/* Memory first, so that a fault or an exit there changes nothing else. */
+	/* Memory first: a fault or an exit there must leave the instruction
+	 * undone (the registers are only in ctxt->regs until it completes). */
 	if (!(ctxt->d & NoWrite)) {
-		if (ctxt->dst.type == OP_MEM && (rc = write_mem_operand(ctxt, &ctxt->dst))) {
-			ctxt->eflags = saved_flags;
+		if (ctxt->dst.type == OP_MEM && (rc = write_mem_operand(ctxt, &ctxt->dst)))
 			return rc;
-		}
 		if (ctxt->dst.type == OP_REG)
 			write_reg_operand(ctxt, &ctxt->dst, ctxt->dst.val);
 	}
 	if (ctxt->src_writeback && ctxt->src.type == OP_REG)
 		write_reg_operand(ctxt, &ctxt->src, ctxt->src.val);
 
+	/* One element done: rSI/rDI step by its size, down when EFLAGS.DF is
+	 * set; with REP, rCX counts down, and REPE/REPNE (F3/F2 on CMPS and
+	 * SCAS) also stop when ZF says the elements differ/match (Vol. 2
+	 * "REP/REPE/REPZ/REPNE/REPNZ"). Elements left: the instruction stays
+	 * at eip, to run again (Linux: string_insn_completed). */
+	if (ctxt->d & String) {
+		unsigned int bytes = src_kind == OpSI || src_kind == OpDI ? ctxt->src.bytes : ctxt->dst.bytes;
+		int64_t step = (ctxt->eflags & X86_EFLAGS_DF) ? -(int64_t)bytes : (int64_t)bytes;
+		if (src_kind == OpSI || dst_kind == OpSI)
+			string_reg_add(ctxt, 6, step);
+		if (src_kind == OpDI || dst_kind == OpDI)
+			string_reg_add(ctxt, 7, step);
+		if (ctxt->rep_prefix) {
+			string_reg_add(ctxt, 1, -1);
+			bool zf = ctxt->eflags & X86_EFLAGS_ZF;
+			bool compares = (ctxt->d & NoWrite) && src_kind == OpDI;
+			bool stop = !(reg_read(ctxt, 1) & admask) ||
+				    (compares && ctxt->rep_prefix == 0xF3 && !zf) ||
+				    (compares && ctxt->rep_prefix == 0xF2 && zf);
+			if (!stop) {
+				ctxt->eip = ctxt->insn_eip;
+				ctxt->restart = true;
+				return X86EMUL_CONTINUE;
+			}
+		}
+	}
+
+done:
 	switch (ctxt->mode) {
 	case X86EMUL_MODE_PROT64:
 		ctxt->eip = ctxt->insn_eip + ctxt->insn_len;
@@ -1017,11 +1332,26 @@ static int emulate(struct x86_emulate_ctxt *ctxt)
 int x86_emulate_insn(struct x86_emulate_ctxt *ctxt)
 {
 	uint64_t eflags = ctxt->eflags;
-	int rc = emulate(ctxt);
 
-	if (rc == X86EMUL_CONTINUE)
+	/* Each run starts from the decode and the vCPU's registers; reads an
+	 * earlier run did come back from the read cache, in order. */
+	ctxt->src = ctxt->decoded_src;
+	ctxt->dst = ctxt->decoded_dst;
+	ctxt->src_writeback = false;
+	ctxt->restart = false;
+	ctxt->regs_valid = ctxt->regs_dirty = 0;
+	ctxt->have_exception = false;
+	ctxt->mem_read.pos = 0;
+
+	int rc = emulate(ctxt);
+	if (rc == X86EMUL_CONTINUE) {
+		writeback_registers(ctxt);
+		/* The next element of a string reads afresh. */
+		ctxt->mem_read.pos = ctxt->mem_read.end = 0;
 		return EMULATION_OK;
+	}
 	ctxt->eflags = eflags;
+	ctxt->restart = false;
 	if (rc == X86EMUL_IO_NEEDED)
 		return EMULATION_IO_NEEDED;
 	return EMULATION_FAILED;

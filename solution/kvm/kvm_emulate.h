@@ -91,6 +91,15 @@ struct x86_operand {
 	uint64_t orig_val;        /* value read, kept for CMPXCHG and reports */
 };
 
+/* The MMIO reads an instruction has done so far (Linux: struct read_cache
+ * mem_read). An instruction that needs one leaves for the VMM and runs
+ * again from the start when the data is back; the reads it did before come
+ * from here, in the order it makes them, so it sees each value once. */
+struct x86_read_cache {
+	uint8_t data[64];
+	unsigned int pos, end;
+};
+
 /* Segment registers in the SDM's Sreg encoding (Vol. 2 3.1.1.3), the order
  * of kvm_host.h's VCPU_SREG_* and of the argument of ops->get_segment. */
 #define X86_SREG_ES 0
@@ -143,6 +152,21 @@ struct x86_emulate_ctxt {
 	int (*execute)(struct x86_emulate_ctxt *ctxt);
 	struct x86_operand src, dst;
 	bool src_writeback;       /* XCHG, failed CMPXCHG: src is written too */
+	/* The operands as decoded: each run of x86_emulate_insn starts from
+	 * these, so an instruction can run again (after an MMIO exit, or for
+	 * the next element of a REP string instruction). */
+	struct x86_operand decoded_src, decoded_dst;
+
+	/* ---- execution state (Linux: _regs, regs_valid, regs_dirty, mem_read) ---- */
+	/* General registers as the instruction sees them: read once through
+	 * ops->read_gpr, written here, and handed to ops->write_gpr only when
+	 * the instruction completes, so a fault or an exit changes none. */
+	uint64_t regs[16];
+	uint16_t regs_valid, regs_dirty;
+	struct x86_read_cache mem_read;
+	/* A REP string instruction with elements left: eip is the instruction
+	 * again, and the caller may run it again at once (no decode). */
+	bool restart;
 };
 
 /* Results of the emulator's two steps (Linux: EMULATION_*). */
@@ -153,7 +177,11 @@ struct x86_emulate_ctxt {
  * completes (Linux: EMULATION_RESTART after complete_emulated_mmio). */
 #define EMULATION_IO_NEEDED 2
 
-/* emulate.c (lab 07): decode the instruction at ctxt->eip, then run it. */
+/* emulate.c (lab 07): decode the instruction at ctxt->eip, then run it.
+ * x86_emulate_insn may be called again on the same decode after it
+ * returned EMULATION_IO_NEEDED (the access has been done since) or set
+ * ctxt->restart (the next element of a string instruction); eip and
+ * eflags carry over from one run to the next. */
 int x86_decode_insn(struct x86_emulate_ctxt *ctxt, int emulation_type);
 int x86_emulate_insn(struct x86_emulate_ctxt *ctxt);
 /* After a decode: may the instruction write a guest page table? */

@@ -95,6 +95,9 @@ struct kvm_vm_stat {
 	 * (MMIO, read-only slots), and leaves made at 4 KiB and 2 MiB. */
 	uint64_t ept_violations, ept_misconfigs, pf_mmio_spte_created, pf_emulate, pages_4k, pages_2m;
 	uint64_t exits;           /* every VM exit, whatever its reason (Linux: the vCPUs' "exits") */
+	/* Lab 07: the emulator's stores to shadowed guest tables, and the tables
+	 * unprotected because a store to one could not or should not be emulated. */
+	uint64_t mmu_pte_write, mmu_unprotect;
 };
 
 #define KVM_MMU_HASH_SHIFT 10
@@ -233,7 +236,23 @@ struct kvm_vcpu_arch {
 	struct {
 		uint8_t size;
 		bool in;
+		/* An emulated INS/OUTS element (Linux: pio.count, pio_data): out =
+		 * posted, in = the data is back and the instruction runs again. */
+		bool emulated, data_ready;
+		uint64_t data;
 	} pio;
+	/* An emulated access that went out to userspace (Linux: vcpu->mmio_*):
+	 * the whole access's bytes at mmio_gva, and its MMIO pieces, each at
+	 * most the 8 bytes of kvm_run.mmio.data, sent one exit at a time. */
+	bool mmio_needed, mmio_is_write, mmio_read_completed;
+	uint64_t mmio_gva;
+	unsigned int mmio_len;
+	uint8_t mmio_data[16];
+	struct kvm_mmio_fragment {
+		gpa_t gpa;
+		unsigned int offset, len;   /* in mmio_data */
+	} mmio_fragments[4];
+	unsigned int mmio_nr_fragments, mmio_cur_fragment;
 	/* The MMU context in use (always &root_mmu: no nested paging). */
 	struct kvm_mmu *mmu;
 	struct kvm_mmu root_mmu;
@@ -375,6 +394,7 @@ hva_t gfn_to_hva(struct kvm *kvm, gfn_t gfn);
 hva_t gfn_to_hva_prot(struct kvm *kvm, gfn_t gfn, bool *writable);
 /* Copy guest-physical memory (Linux: kvm_read_guest); 0 or -EFAULT. */
 int kvm_read_guest(struct kvm *kvm, gpa_t gpa, void *data, size_t len);
+int kvm_write_guest(struct kvm *kvm, gpa_t gpa, const void *data, size_t len);
 /* Note gfn written, for the dirty log of its slot (Linux: mark_page_dirty). */
 void mark_page_dirty(struct kvm *kvm, gfn_t gfn);
 /* Every vCPU flushes its cached guest translations before its next entry

@@ -124,6 +124,31 @@ int kvm_read_guest(struct kvm *kvm, gpa_t gpa, void *data, size_t len)
 	return 0;
 }
 
+/* Write guest RAM on the guest's behalf (the emulator's stores): only
+ * writable slots, each page marked in the dirty log (Linux:
+ * kvm_write_guest, kvm_vcpu_mark_page_dirty). -EFAULT if any page is not
+ * writable RAM; nothing is written then. */
+int kvm_write_guest(struct kvm *kvm, gpa_t gpa, const void *data, size_t len)
+{
+	for (gpa_t g = gpa & ~(gpa_t)(KVM_PAGE_SIZE - 1); g < gpa + len; g += KVM_PAGE_SIZE) {
+		bool writable;
+		if (gfn_to_hva_prot(kvm, g >> KVM_PAGE_SHIFT, &writable) == KVM_HVA_ERR_BAD || !writable)
+			return -EFAULT;
+	}
+	const uint8_t *src = data;
+	while (len) {
+		size_t offset = gpa & (KVM_PAGE_SIZE - 1);
+		size_t chunk = len < KVM_PAGE_SIZE - offset ? len : KVM_PAGE_SIZE - offset;
+		hva_t hva = gfn_to_hva(kvm, gpa >> KVM_PAGE_SHIFT);
+		memcpy((void *)(uintptr_t)(hva + offset), src, chunk);
+		mark_page_dirty(kvm, gpa >> KVM_PAGE_SHIFT);
+		src += chunk;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
 static size_t kvm_dirty_bitmap_bytes(const struct kvm_memory_slot *slot)
 {
 	return (slot->npages + 63) / 64 * 8;

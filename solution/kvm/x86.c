@@ -338,14 +338,174 @@ static int emulator_set_msr(struct x86_emulate_ctxt *ctxt, uint32_t index, uint6
 	return kvm_set_msr(emul_to_vcpu(ctxt), index, data);
 }
 
-// @region emulate_ops
-/* Lab 07 adds write_std, read_emulated/write_emulated (RAM, or KVM_EXIT_MMIO
- * finished by complete_emulated_mmio), pio_in/out_emulated and halt. */
+static int emulator_write_std(struct x86_emulate_ctxt *ctxt, uint64_t addr, const void *val, unsigned int bytes,
+			      struct x86_exception *fault, bool system)
+{
+	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	uint64_t access = PFERR_WRITE_MASK | ((!system && kvm_x86_ops.get_cpl(vcpu) == 3) ? PFERR_USER_MASK : 0);
+	const uint8_t *src = val;
+	while (bytes) {
+		unsigned int offset = addr & (PAGE_SIZE - 1);
+		unsigned int chunk = bytes < PAGE_SIZE - offset ? bytes : (unsigned int)(PAGE_SIZE - offset);
+		gpa_t gpa = kvm_mmu_gva_to_gpa(vcpu, addr, access, fault);
+		if (gpa == INVALID_GPA)
+			return X86EMUL_PROPAGATE_FAULT;
+		if (kvm_write_guest(vcpu->kvm, gpa, src, chunk) < 0)
+			return X86EMUL_UNHANDLEABLE;
+		src += chunk;
+		addr += chunk;
+		bytes -= chunk;
+	}
+	return X86EMUL_CONTINUE;
+}
+
+/* ---- the emulator's operand accesses: RAM, or MMIO out to the VMM (lab 07) ---- */
+
+/* A store to guest RAM, if gpa..+len is writable RAM; the MMU hears of it
+ * in case the page is a guest page table with shadows (Linux:
+ * emulator_write_phys). */
+static bool emulator_write_phys(struct kvm_vcpu *vcpu, gpa_t gpa, const void *val, unsigned int len)
+{
+	if (kvm_write_guest(vcpu->kvm, gpa, val, len) < 0)
+		return false;
+	kvm_mmu_pte_write(vcpu, gpa, val, len);
+	return true;
+}
+
+/* Fill kvm_run for the current MMIO fragment (api.rst KVM_EXIT_MMIO). */
+static void emulator_mmio_exit(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_arch *a = &vcpu->arch;
+	const struct kvm_mmio_fragment *frag = &a->mmio_fragments[a->mmio_cur_fragment];
+	struct kvm_run *run = vcpu->run;
+	run->exit_reason = KVM_EXIT_MMIO;
+	run->mmio.phys_addr = frag->gpa;
+	run->mmio.len = frag->len;
+	run->mmio.is_write = a->mmio_is_write;
+	memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	if (a->mmio_is_write)
+		memcpy(run->mmio.data, a->mmio_data + frag->offset, frag->len);
+}
+
+/*
+ * One operand access of the emulator (Linux: emulator_read_write and
+ * emulator_read_write_onepage). Each page of it is translated on its own
+ * (an access may cross from RAM into MMIO: SDM Vol. 3 4.10.2); the RAM
+ * parts are done here, the MMIO parts become fragments of at most 8 bytes
+ * that leave one KVM_EXIT_MMIO at a time. A write is posted: the
+ * instruction completes and the exits carry its bytes. A read cannot be:
+ * X86EMUL_IO_NEEDED, and the instruction runs again once the data is back,
+ * finding it here (mmio_read_completed).
+ */
+static int emulator_read_write(struct x86_emulate_ctxt *ctxt, uint64_t addr, void *val, unsigned int bytes,
+			       struct x86_exception *fault, bool write)
+{
+	// @lab 07 emulator_read_write: Serve a completed read; else split at pages, translate each, RAM here, MMIO into <= 8-byte fragments; start the first exit.
+	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	struct kvm_vcpu_arch *a = &vcpu->arch;
+	uint8_t *data = val;
+
+	if (!write && a->mmio_read_completed && a->mmio_gva == addr && a->mmio_len == bytes) {
+		a->mmio_read_completed = false;
+		memcpy(val, a->mmio_data, bytes);
+		return X86EMUL_CONTINUE;
+	}
+	if (bytes > sizeof(a->mmio_data))
+		return X86EMUL_UNHANDLEABLE;
+	uint64_t access = (write ? PFERR_WRITE_MASK : 0) | (kvm_x86_ops.get_cpl(vcpu) == 3 ? PFERR_USER_MASK : 0);
+	a->mmio_nr_fragments = 0;
+	for (unsigned int done = 0; done < bytes;) {
+		uint64_t gva = addr + done;
+		unsigned int offset = gva & (PAGE_SIZE - 1);
+		unsigned int chunk = bytes - done < PAGE_SIZE - offset ? bytes - done : (unsigned int)(PAGE_SIZE - offset);
+		gpa_t gpa = kvm_mmu_gva_to_gpa(vcpu, gva, access, fault);
+		if (gpa == INVALID_GPA)
+			return X86EMUL_PROPAGATE_FAULT;
+		bool ram = write ? emulator_write_phys(vcpu, gpa, data + done, chunk)
+				 : kvm_read_guest(vcpu->kvm, gpa, data + done, chunk) == 0;
+		for (unsigned int o = 0; !ram && o < chunk; o += 8) {
+			struct kvm_mmio_fragment *frag = &a->mmio_fragments[a->mmio_nr_fragments++];
+			frag->gpa = gpa + o;
+			frag->offset = done + o;
+			frag->len = chunk - o < 8 ? chunk - o : 8;
+		}
+		done += chunk;
+	}
+	if (!a->mmio_nr_fragments)
+		return X86EMUL_CONTINUE;
+	a->mmio_gva = addr;
+	a->mmio_len = bytes;
+	a->mmio_is_write = write;
+	memcpy(a->mmio_data, val, bytes);
+	a->mmio_cur_fragment = 0;
+	a->mmio_needed = true;
+	emulator_mmio_exit(vcpu);
+	return write ? X86EMUL_CONTINUE : X86EMUL_IO_NEEDED;
+	// @stub (void)ctxt, (void)addr, (void)val, (void)bytes, (void)fault, (void)write;
+	// @stub lab_todo(7, "emulator_read_write");
+	// @end
+}
+
+static int emulator_read_emulated(struct x86_emulate_ctxt *ctxt, uint64_t addr, void *val, unsigned int bytes,
+				  struct x86_exception *fault)
+{
+	return emulator_read_write(ctxt, addr, val, bytes, fault, false);
+}
+
+static int emulator_write_emulated(struct x86_emulate_ctxt *ctxt, uint64_t addr, const void *val, unsigned int bytes,
+				   struct x86_exception *fault)
+{
+	return emulator_read_write(ctxt, addr, (void *)val, bytes, fault, true);
+}
+
+static void kvm_prepare_pio(struct kvm_vcpu *vcpu, int size, uint16_t port, bool in, uint64_t value);
+
+/* One element of INS/OUTS (Linux: emulator_pio_in, emulator_pio_out with
+ * count 1). The OUT is posted; the IN leaves and the instruction runs
+ * again with the data (complete_emulated_pio). */
+static int emulator_pio_in_emulated(struct x86_emulate_ctxt *ctxt, int size, uint16_t port, void *val,
+				    unsigned int count)
+{
+	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	if (count != 1 || size < 1 || size > 4)
+		return X86EMUL_UNHANDLEABLE;
+	if (vcpu->arch.pio.data_ready) {
+		vcpu->arch.pio.data_ready = false;
+		memcpy(val, &vcpu->arch.pio.data, (size_t)size);
+		return X86EMUL_CONTINUE;
+	}
+	kvm_prepare_pio(vcpu, size, port, true, 0);
+	vcpu->arch.pio.size = (uint8_t)size;
+	vcpu->arch.pio.in = true;
+	vcpu->arch.pio.emulated = true;
+	return X86EMUL_IO_NEEDED;
+}
+
+static int emulator_pio_out_emulated(struct x86_emulate_ctxt *ctxt, int size, uint16_t port, const void *val,
+				     unsigned int count)
+{
+	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	uint64_t value = 0;
+	if (count != 1 || size < 1 || size > 4)
+		return X86EMUL_UNHANDLEABLE;
+	memcpy(&value, val, (size_t)size);
+	kvm_prepare_pio(vcpu, size, port, false, value);
+	vcpu->arch.pio.size = (uint8_t)size;
+	vcpu->arch.pio.in = false;
+	vcpu->arch.pio.emulated = true;
+	return X86EMUL_CONTINUE;
+}
+
 static const struct x86_emulate_ops emulate_ops = {
 	.read_gpr = emulator_read_gpr,
 	.write_gpr = emulator_write_gpr,
 	.read_std = emulator_read_std,
+	.write_std = emulator_write_std,
 	.fetch = emulator_fetch,
+	.read_emulated = emulator_read_emulated,
+	.write_emulated = emulator_write_emulated,
+	.pio_in_emulated = emulator_pio_in_emulated,
+	.pio_out_emulated = emulator_pio_out_emulated,
 	.get_segment = emulator_get_segment,
 	.get_cr = emulator_get_cr,
 	.set_cr = emulator_set_cr,
@@ -353,7 +513,6 @@ static const struct x86_emulate_ops emulate_ops = {
 	.get_msr = emulator_get_msr,
 	.set_msr = emulator_set_msr,
 };
-// @end
 
 static void init_emulate_ctxt(struct kvm_vcpu *vcpu, int emulation_type)
 {
@@ -468,28 +627,161 @@ static int handle_emulation_failure(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int
 	return 0;
 }
 
+static uint64_t kvm_get_linear_rip(struct kvm_vcpu *vcpu);
+static int complete_emulated_io(struct kvm_vcpu *vcpu);
+
+/* A fault the emulator raised, to the guest (Linux: inject_emulated_exception). */
+static void inject_emulated_exception(struct kvm_vcpu *vcpu, const struct x86_exception *e)
+{
+	if (e->vector == PF_VECTOR)
+		kvm_inject_page_fault(vcpu, e);
+	else if (e->error_code_valid)
+		kvm_queue_exception_e(vcpu, e->vector, e->error_code);
+	else
+		kvm_queue_exception(vcpu, e->vector);
+}
+
+/* A REP string instruction runs at most this many elements per exit before
+ * the guest gets the processor back (with RIP still on it), so an
+ * interrupt is never held off for long (Linux: the 1024 of
+ * string_insn_completed's caller). */
+#define EMULATE_STRING_BATCH 1024
+
 // @region x86_emulate_instruction
 int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulation_type)
 {
-	/* Lab 07 plugs in here: decode and run the instruction over emulate_ops,
-	 * then resume, leave with KVM_EXIT_MMIO / KVM_EXIT_IO (finished by
-	 * complete_userspace_io on the next KVM_RUN), or inject the fault. The
-	 * emulator of this tree decodes nothing yet (emulate.c). */
-	if (LAB_ENABLED(7)) {
-		struct x86_emulate_ctxt *ctxt = &vcpu->arch.emulate_ctxt;
+	struct x86_emulate_ctxt *ctxt = &vcpu->arch.emulate_ctxt;
+	struct kvm_vcpu_arch *a = &vcpu->arch;
+
+	if (!LAB_ENABLED(7))
+		return handle_emulation_failure(vcpu, cr2_or_gpa, emulation_type);
+	if (!(emulation_type & EMULTYPE_NO_DECODE)) {
 		init_emulate_ctxt(vcpu, emulation_type);
-		if (x86_decode_insn(ctxt, emulation_type) == EMULATION_OK && x86_emulate_insn(ctxt) == EMULATION_OK) {
-			kvm_rip_write(vcpu, ctxt->eip);
+		if (emulation_type & EMULTYPE_TRAP_UD_FORCED)
+			ctxt->eip += KVM_EMULATE_PREFIX_LEN;
+		a->mmio_needed = a->mmio_read_completed = false;
+		a->pio.emulated = a->pio.data_ready = false;
+		if (x86_decode_insn(ctxt, emulation_type) != EMULATION_OK)
+			goto failed;
+		/* A write to a shadowed guest table by an instruction that does not
+		 * write page tables: the page is likely no longer one. Unprotect
+		 * it and let the guest run the store (Linux: retry_instruction). */
+		if ((emulation_type & EMULTYPE_WRITE_PF_TO_SP) && !x86_page_table_writing_insn(ctxt) &&
+		    kvm_mmu_unprotect_gfn_and_retry(vcpu, cr2_or_gpa))
 			return 1;
-		}
 	}
+
+	for (unsigned int n = 0;;) {
+		int r = x86_emulate_insn(ctxt);
+		if (r == EMULATION_IO_NEEDED) {
+			/* A read left for userspace: nothing is done yet. */
+			a->cui_linear_rip = kvm_get_linear_rip(vcpu);
+			a->complete_userspace_io = complete_emulated_io;
+			return 0;
+		}
+		if (r != EMULATION_OK) {
+			if (ctxt->have_exception) {
+				inject_emulated_exception(vcpu, &ctxt->exception);
+				return 1;
+			}
+			goto failed;
+		}
+		kvm_rip_write(vcpu, ctxt->eip);
+		kvm_x86_ops.set_rflags(vcpu, ctxt->eflags);
+		if (a->mmio_needed || a->pio.emulated) {
+			/* A posted write or OUT: the exit carries it. */
+			a->cui_linear_rip = kvm_get_linear_rip(vcpu);
+			a->complete_userspace_io = complete_emulated_io;
+			return 0;
+		}
+		if (!ctxt->restart || ++n >= EMULATE_STRING_BATCH)
+			return 1;
+	}
+
+failed:
+	/* A write to a shadowed guest table that cannot be emulated: lab 05's
+	 * way, unprotect and retry (Linux: reexecute_instruction). */
+	if ((emulation_type & EMULTYPE_WRITE_PF_TO_SP) && kvm_mmu_unprotect_gfn_and_retry(vcpu, cr2_or_gpa))
+		return 1;
 	return handle_emulation_failure(vcpu, cr2_or_gpa, emulation_type);
+}
+// @end
+
+// @region complete_emulated_io
+/*
+ * The next KVM_RUN after an emulated access left for userspace (Linux:
+ * complete_emulated_mmio, complete_emulated_pio). A read's data goes where
+ * the emulator will find it; the next MMIO fragment leaves if there is one;
+ * then a read, or the next element of a string instruction, runs the
+ * instruction again without decoding it. If userspace moved RIP meanwhile
+ * (KVM_SET_REGS), the access is abandoned, as for a port I/O exit.
+ */
+static int complete_emulated_io(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_arch *a = &vcpu->arch;
+	bool rerun;
+
+	if (kvm_get_linear_rip(vcpu) != a->cui_linear_rip) {
+		a->mmio_needed = a->mmio_read_completed = false;
+		a->pio.emulated = a->pio.data_ready = false;
+		return 1;
+	}
+	if (a->pio.emulated) {
+		a->pio.emulated = false;
+		rerun = a->pio.in;
+		if (a->pio.in) {
+			a->pio.data = 0;
+			memcpy(&a->pio.data, (const uint8_t *)vcpu->run + vcpu->run->io.data_offset, a->pio.size);
+			a->pio.data_ready = true;
+		}
+	} else if (a->mmio_needed) {
+		const struct kvm_mmio_fragment *frag = &a->mmio_fragments[a->mmio_cur_fragment];
+		if (!a->mmio_is_write)
+			memcpy(a->mmio_data + frag->offset, vcpu->run->mmio.data, frag->len);
+		if (++a->mmio_cur_fragment < a->mmio_nr_fragments) {
+			emulator_mmio_exit(vcpu);
+			a->complete_userspace_io = complete_emulated_io;
+			return 0;
+		}
+		a->mmio_needed = false;
+		rerun = !a->mmio_is_write;
+		a->mmio_read_completed = rerun;
+	} else {
+		return 1;
+	}
+	if (!rerun && !a->emulate_ctxt.restart)
+		return 1;
+	/* The flags may have changed in between (KVM_SET_REGS): run with the
+	 * vCPU's. */
+	a->emulate_ctxt.eflags = kvm_x86_ops.get_rflags(vcpu);
+	return x86_emulate_instruction(vcpu, 0, EMULTYPE_NO_DECODE);
 }
 // @end
 
 int kvm_emulate_instruction(struct kvm_vcpu *vcpu, int emulation_type)
 {
 	return x86_emulate_instruction(vcpu, 0, emulation_type);
+}
+
+/*
+ * #UD intercepted (from stage 07): the forced-emulation prefix before an
+ * instruction has minikvm emulate it (Linux: handle_ud with
+ * force_emulation_prefix); any other #UD is the guest's own and goes back
+ * to it as it was.
+ */
+int kvm_handle_ud(struct kvm_vcpu *vcpu)
+{
+	struct kvm_segment cs;
+	struct x86_exception fault;
+	char sig[KVM_EMULATE_PREFIX_LEN];
+	kvm_x86_ops.get_segment(vcpu, &cs, VCPU_SREG_CS);
+	uint64_t la = is_64_bit_mode(vcpu) ? kvm_rip_read(vcpu) : (uint32_t)(cs.base + kvm_rip_read(vcpu));
+	uint64_t access = PFERR_FETCH_MASK | (kvm_x86_ops.get_cpl(vcpu) == 3 ? PFERR_USER_MASK : 0);
+	if (kvm_read_guest_virt(vcpu, la, sig, sizeof(sig), access, &fault) == X86EMUL_CONTINUE &&
+	    !memcmp(sig, KVM_EMULATE_PREFIX, sizeof(sig)))
+		return x86_emulate_instruction(vcpu, 0, EMULTYPE_TRAP_UD_FORCED);
+	kvm_queue_exception(vcpu, UD_VECTOR);
+	return 1;
 }
 
 /* ---- port I/O exits (api.rst KVM_EXIT_IO) -------------------------------- */

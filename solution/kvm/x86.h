@@ -102,9 +102,23 @@ int kvm_read_guest_virt(struct kvm_vcpu *vcpu, gva_t addr, void *val, unsigned i
  * set of EMULTYPE_* bits; cr2_or_gpa the faulting address for EMULTYPE_PF.
  * Returns as an exit handler (1 resume, 0 userspace, < 0 error).
  */
-#define EMULTYPE_PF         (1 << 6)   /* from a page fault at cr2_or_gpa (Linux's value) */
-#define EMULTYPE_STRING_IO  (1 << 16)  /* minikvm: an INS/OUTS exit, for the failure message */
+#define EMULTYPE_NO_DECODE      (1 << 0)   /* run the decoded instruction again (after an exit) */
+#define EMULTYPE_TRAP_UD_FORCED (1 << 4)   /* after the forced-emulation prefix (kvm_handle_ud) */
+#define EMULTYPE_PF             (1 << 6)   /* from a page fault at cr2_or_gpa */
+#define EMULTYPE_WRITE_PF_TO_SP (1 << 8)   /* a write to a guest page table with shadows */
+#define EMULTYPE_STRING_IO      (1 << 16)  /* minikvm: an INS/OUTS exit, for the failure message */
+/* The forced-emulation prefix, "ud2; .ascii \"kvm\"" (Linux: __KVM_EMULATE_PREFIX,
+ * kvm.force_emulation_prefix): a guest puts it before an instruction to have
+ * minikvm emulate that instruction, so it can compare with the processor. */
+#define KVM_EMULATE_PREFIX      "\x0f\x0b\x6b\x76\x6d"
+#define KVM_EMULATE_PREFIX_LEN  5
+int kvm_handle_ud(struct kvm_vcpu *vcpu);
 int kvm_emulate_instruction(struct kvm_vcpu *vcpu, int emulation_type);
 int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulation_type);
+/* mmu.c: a store the emulator made to guest RAM (Linux: kvm_page_track_write
+ * -> kvm_mmu_pte_write), and the way out when a write to a shadowed guest
+ * table cannot be emulated (kvm_mmu_unprotect_gfn_and_retry). */
+void kvm_mmu_pte_write(struct kvm_vcpu *vcpu, gpa_t gpa, const uint8_t *new, unsigned int bytes);
+bool kvm_mmu_unprotect_gfn_and_retry(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa);
 
 #endif
