@@ -16,6 +16,7 @@
  *     entry present nothing (4.10.4.3: no TLB entry can hold a not-present
  *     translation); each access reads the frame's tag, every fourth writes
  *     one and the identity map must see it;
+ *   - a working set of all 64 slots read again after each of 16 stores;
  *   - the page directory entry switched between two page tables (MOV CR3
  *     after it, 4.10.4.1), the slots then reading the other table's frames.
  */
@@ -26,6 +27,7 @@
 #define SLOTS     64
 #define FRAMES    16
 #define ROUNDS    8
+#define WS_STORES 16
 #define TFLAGS    (PT_PRESENT_MASK | PT_WRITABLE_MASK)
 
 static uint64_t pml4[512] __attribute__((aligned(PAGE_SIZE)));
@@ -153,6 +155,21 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	       bad_write);
 	report(bad_cmpxchg == 0, "pte-cmpxchg", "%u LOCK CMPXCHGs did not find the entry just read there",
 	       bad_cmpxchg);
+
+	/* A working set: after each store, every slot is read again, as a
+	 * process goes on using its pages while its kernel changes one entry
+	 * (a copy-on-write break, say). Lab 05's unprotect rebuilds the
+	 * table's whole shadow after each store; lab 07's in-place update
+	 * drops only the entry that changed. */
+	unsigned ws_bad = 0;
+	for (unsigned k = 0; k < WS_STORES; k++) {
+		unsigned i = (k * 11) % SLOTS, f = (cur[i] + 3) % FRAMES;
+		remap(pt_a, i, f, 0);
+		cur[i] = f;
+		for (unsigned j = 0; j < SLOTS; j++)
+			ws_bad += *(volatile uint64_t *)(slot_va(j) + tag_off(j)) != tag(cur[j], j);
+	}
+	report(ws_bad == 0, "pte-working-set", "%u reads of the working set after a PTE store were wrong", ws_bad);
 
 	/* The PDE: to pt_b (slot i -> frame i + 5), back to pt_a, to pt_b. */
 	unsigned pde_bad = 0;
