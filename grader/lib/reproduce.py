@@ -24,12 +24,13 @@ MAKE_FLAG = {"student": None, "solution": "SOLUTION=1", "cumulative": "CUMULATIV
 def rerun_command(lab, test, variant="student"):
     """The make command that runs `test`'s guest as the grade did:
     make run LAB=04 GUEST=prot-vmx-msr.elf ARGS='--no-irqchip' [TIMEOUT=S] [SOLUTION=1]."""
-    if getattr(test, "on", None):
-        # A test with its own platform is rerun by its name: GUEST=<test> runs it where the grade did.
+    if getattr(test, "on", None) or getattr(test, "host", ()):
+        # A test with its own platform or host options is rerun by its name: GUEST=<test> runs it
+        # where and how the grade did.
         words = ["make", "run", f"LAB={lab:02d}", f"GUEST={shlex.quote(test.name)}"]
     else:
         words = ["make", "run", f"LAB={lab:02d}", f"GUEST={shlex.quote(test.guest)}"]
-    if test.args and not getattr(test, "on", None):
+    if test.args and not getattr(test, "on", None) and not getattr(test, "host", ()):
         args = shlex.join(test.args)
         quoted = shlex.quote(args)
         # Quoted even when the shell needs no quotes, so every rerun line reads alike.
@@ -59,7 +60,7 @@ def choose(root, lab, guest, args, guests_dir, timeout=None):
     if guest in named:
         t = named[guest]
         return Guest(Test(t.name, 0, t.guest, t.expect, t.needs, t.section, timeout or t.timeout,
-                          list(args) if args else list(t.args), t.on), True)
+                          list(args) if args else list(t.args), t.on, host=t.host), True)
     images = sorted(p.name for p in Path(guests_dir).iterdir() if p.is_file() and p.suffix in (".bin", ".elf"))
     near = difflib.get_close_matches(guest, images + list(named), n=3)
     hint = f"; did you mean {', '.join(near)}?" if near else ""

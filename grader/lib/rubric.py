@@ -8,7 +8,8 @@ on=linux-kvm|minikvm (the platform of this one test, when it is not the lab's:
 lab 02's segments under VT-x's entry checks, which this host's KVM does not make),
 checks=PREFIX:exercise-N,... (a guest whose checks test several exercises: the first
 failing check, "not ok NAME", whose name starts with PREFIX points at that exercise
-instead of section=).
+instead of section=), host=no-ept (on minikvm: EPT off, the shadow MMU of lab 05, for
+a test at a stage that has EPT; grader/baremetal/run --no-ept).
 """
 import re
 import shlex
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from .status import GUEST_PASSED
 
-KEYS = {"checks", "expect", "needs", "on", "section", "timeout"}
+KEYS = {"checks", "expect", "host", "needs", "on", "section", "timeout"}
+HOST_OPTIONS = ("no-ept",)
 PLATFORMS = ("linux-kvm", "minikvm")
 
 
@@ -37,6 +39,7 @@ class Test:
     args: list = field(default_factory=list)
     on: str | None = None        # the platform, when not the lab's own (labs.runs_on)
     checks: tuple = ()           # ((check-name prefix, "exercise-N"), ...): sections of single checks
+    host: tuple = ()             # options of the bare-metal host (minikvm only): ("no-ept",)
 
     def expected_status(self):
         """The VMM exit status the test wants: the guest's pass, or expect=status:N."""
@@ -83,9 +86,15 @@ def parse(path):
                 if not colon or not prefix or not re.fullmatch(r"exercise-\d+", section):
                     raise RubricError(f"{where}: checks= wants 'PREFIX:exercise-N,...', not '{item}'")
                 checks.append((prefix, section))
+            host = [h for h in kv.get("host", "").split(",") if h]
+            for h in host:
+                if h not in HOST_OPTIONS:
+                    raise RubricError(f"{where}: host= takes {', '.join(HOST_OPTIONS)}, not '{h}'")
+            if host and kv.get("on") == "linux-kvm":
+                raise RubricError(f"{where}: host= is for minikvm's bare-metal host, not on=linux-kvm")
             seen.add(name)
             tests.append(Test(name, int(points), guest, expect, tuple(needs), kv.get("section"), timeout,
-                              shlex.split(tail), kv.get("on"), tuple(checks)))
+                              shlex.split(tail), kv.get("on"), tuple(checks), tuple(host)))
     if not tests:
         raise RubricError(f"{path}: no tests")
     return tests

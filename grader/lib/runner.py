@@ -63,7 +63,8 @@ class Platform:
         image = Path(image or Path(self.guests, test.guest))
         if self.name == "linux-kvm":
             return [str(self.stage.vmm), "run", "--timeout", str(timeout), *args, str(image)]
-        return [str(Path(self.root, "grader", "baremetal", "run")), "--kernel", str(self.stage.host_image),
+        host = [f"--{h}" for h in getattr(test, "host", ())]
+        return [str(Path(self.root, "grader", "baremetal", "run")), *host, "--kernel", str(self.stage.host_image),
                 "--guest-dir", str(image.parent), "--timeout", str(timeout), "--", "run", *args, image.name]
 
     def default_timeout(self):

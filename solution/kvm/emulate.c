@@ -42,7 +42,9 @@
  */
 #include <stddef.h>
 #include <x86/processor-flags.h>
+#include "kvmlabs/lab.h"
 #include "kvm_emulate.h"
+#include "kvm_vcpu_regs.h"
 
 #define ARITH_FLAGS (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
 
@@ -310,6 +312,7 @@ static int insn_fetch(struct x86_emulate_ctxt *ctxt, unsigned int size, uint64_t
 
 static uint64_t parity_zero_sign(uint64_t res, unsigned int bytes)
 {
+	// @lab 07 parity_zero_sign: PF (low byte), ZF and SF of a result of the given size.
 	uint64_t f = 0;
 	/* PF: even number of set bits in the low byte only (Vol. 1 3.4.3.1). */
 	if (!(__builtin_popcount((unsigned int)(res & 0xff)) & 1))
@@ -319,6 +322,9 @@ static uint64_t parity_zero_sign(uint64_t res, unsigned int bytes)
 	if ((res >> (bytes * 8 - 1)) & 1)
 		f |= X86_EFLAGS_SF;
 	return f;
+	// @stub (void)res, (void)bytes;
+	// @stub lab_todo(7, "parity_zero_sign");
+	// @end
 }
 
 static void set_flags(struct x86_emulate_ctxt *ctxt, uint64_t mask, uint64_t val)
@@ -332,6 +338,7 @@ static void set_flags(struct x86_emulate_ctxt *ctxt, uint64_t mask, uint64_t val
 static uint64_t do_add(struct x86_emulate_ctxt *ctxt, uint64_t a, uint64_t b, unsigned int cin, unsigned int bytes,
 		       uint64_t mask)
 {
+	// @lab 07 do_add: a + b + cin at the size; CF, OF, AF, and PF ZF SF; set the flags in mask.
 	unsigned int top = bytes * 8 - 1;
 	uint64_t res = (a + b + cin) & size_mask(bytes);
 	uint64_t f = parity_zero_sign(res, bytes);
@@ -343,12 +350,16 @@ static uint64_t do_add(struct x86_emulate_ctxt *ctxt, uint64_t a, uint64_t b, un
 		f |= X86_EFLAGS_AF;
 	set_flags(ctxt, mask, f);
 	return res;
+	// @stub (void)ctxt, (void)a, (void)b, (void)cin, (void)bytes, (void)mask;
+	// @stub lab_todo(7, "do_add");
+	// @end
 }
 
 /* a - b - borrow_in (SUB, SBB, CMP, DEC, NEG): borrow out of the top bit. */
 static uint64_t do_sub(struct x86_emulate_ctxt *ctxt, uint64_t a, uint64_t b, unsigned int bin, unsigned int bytes,
 		       uint64_t mask)
 {
+	// @lab 07 do_sub: a - b - bin at the size; CF (borrow), OF, AF, and PF ZF SF; set the flags in mask.
 	unsigned int top = bytes * 8 - 1;
 	uint64_t res = (a - b - bin) & size_mask(bytes);
 	uint64_t f = parity_zero_sign(res, bytes);
@@ -360,6 +371,9 @@ static uint64_t do_sub(struct x86_emulate_ctxt *ctxt, uint64_t a, uint64_t b, un
 		f |= X86_EFLAGS_AF;
 	set_flags(ctxt, mask, f);
 	return res;
+	// @stub (void)ctxt, (void)a, (void)b, (void)bin, (void)bytes, (void)mask;
+	// @stub lab_todo(7, "do_sub");
+	// @end
 }
 
 /* AND, OR, XOR, TEST: OF and CF cleared, SF ZF PF from the result, AF
@@ -502,6 +516,7 @@ static int em_xadd(struct x86_emulate_ctxt *c)
  * also producing a locked write"; Linux's em_cmpxchg does the same). */
 static int em_cmpxchg(struct x86_emulate_ctxt *c)
 {
+	// @lab 07 em_cmpxchg: Compare the accumulator with dst (CMP's flags); equal: dst = src; else the accumulator = dst and memory gets its value back.
 	struct x86_operand acc;
 	decode_register_operand(c, &acc, 0, c->dst.bytes);
 	acc.val = read_reg_operand(c, &acc);
@@ -519,12 +534,16 @@ static int em_cmpxchg(struct x86_emulate_ctxt *c)
 			c->dst.type = OP_NONE;
 	}
 	return X86EMUL_CONTINUE;
+	// @stub (void)c;
+	// @stub lab_todo(7, "em_cmpxchg");
+	// @end
 }
 
 /* BT/BTS/BTR/BTC: CF = the bit; ZF kept; OF, SF, AF, PF undefined (Vol. 2
  * "BT"): kept here. The offset is already reduced to the operand size. */
 static int bit_op(struct x86_emulate_ctxt *c, int kind)
 {
+	// @lab 07 bit_op: CF = the selected bit of dst; then set (1), clear (2) or flip (3) it.
 	uint64_t bit = 1ull << (c->src.val & (c->dst.bytes * 8 - 1));
 	set_flags(c, X86_EFLAGS_CF, (c->dst.val & bit) ? X86_EFLAGS_CF : 0);
 	switch (kind) {
@@ -534,6 +553,9 @@ static int bit_op(struct x86_emulate_ctxt *c, int kind)
 	default: break;
 	}
 	return X86EMUL_CONTINUE;
+	// @stub (void)c, (void)kind;
+	// @stub lab_todo(7, "bit_op");
+	// @end
 }
 
 static int em_bt(struct x86_emulate_ctxt *c) { return bit_op(c, 0); }
@@ -547,13 +569,13 @@ static int em_btc(struct x86_emulate_ctxt *c) { return bit_op(c, 3); }
 static int em_cmpxchg8b(struct x86_emulate_ctxt *c)
 {
 	uint64_t old = c->dst.val;
-	uint64_t expect = (uint32_t)reg_read(c, 0) | reg_read(c, 2) << 32;
+	uint64_t expect = (uint32_t)reg_read(c, VCPU_REGS_RAX) | reg_read(c, VCPU_REGS_RDX) << 32;
 	if (old == expect) {
-		c->dst.val = (uint32_t)reg_read(c, 3) | reg_read(c, 1) << 32;
+		c->dst.val = (uint32_t)reg_read(c, VCPU_REGS_RBX) | reg_read(c, VCPU_REGS_RCX) << 32;
 		c->eflags |= X86_EFLAGS_ZF;
 	} else {
-		reg_write(c, 0, (uint32_t)old);
-		reg_write(c, 2, old >> 32);
+		reg_write(c, VCPU_REGS_RAX, (uint32_t)old);
+		reg_write(c, VCPU_REGS_RDX, old >> 32);
 		c->eflags &= ~(uint64_t)X86_EFLAGS_ZF;
 	}
 	return X86EMUL_CONTINUE;
@@ -612,7 +634,7 @@ static unsigned int stack_size(struct x86_emulate_ctxt *ctxt)
  * bits 63:16 of RSP (Linux: rsp_increment). */
 static uint64_t stack_moved(struct x86_emulate_ctxt *ctxt, int64_t delta)
 {
-	uint64_t mask = size_mask(stack_size(ctxt)), rsp = reg_read(ctxt, 4);
+	uint64_t mask = size_mask(stack_size(ctxt)), rsp = reg_read(ctxt, VCPU_REGS_RSP);
 	return (rsp & ~mask) | ((rsp + (uint64_t)delta) & mask);
 }
 
@@ -641,7 +663,7 @@ static int em_push(struct x86_emulate_ctxt *c)
 	int rc = stack_access(c, rsp, c->op_bytes, &v, true);
 	if (rc)
 		return rc;
-	reg_write(c, 4, rsp);
+	reg_write(c, VCPU_REGS_RSP, rsp);
 	return X86EMUL_CONTINUE;
 }
 
@@ -651,11 +673,11 @@ static int em_push(struct x86_emulate_ctxt *c)
 static int em_pop(struct x86_emulate_ctxt *c)
 {
 	uint64_t v;
-	int rc = stack_access(c, reg_read(c, 4), c->op_bytes, &v, false);
+	int rc = stack_access(c, reg_read(c, VCPU_REGS_RSP), c->op_bytes, &v, false);
 	if (rc)
 		return rc;
-	reg_write(c, 4, stack_moved(c, c->op_bytes));
-	if (c->dst.type == OP_MEM && c->has_sib && c->sib_base == 4 && !(c->modrm_mod == 0 && (c->sib & 7) == 5))
+	reg_write(c, VCPU_REGS_RSP, stack_moved(c, c->op_bytes));
+	if (c->dst.type == OP_MEM && c->has_sib && c->sib_base == VCPU_REGS_RSP && !(c->modrm_mod == 0 && (c->sib & 7) == 5))
 		c->dst.addr.mem.ea += c->op_bytes;
 	c->dst.val = v;
 	return X86EMUL_CONTINUE;
@@ -669,7 +691,7 @@ static int em_in(struct x86_emulate_ctxt *c)
 	uint64_t v = 0;
 	if (!c->ops->pio_in_emulated)
 		return unhandleable(c, "no pio_in_emulated callback");
-	int rc = c->ops->pio_in_emulated(c, (int)c->dst.bytes, (uint16_t)reg_read(c, 2), &v, 1);
+	int rc = c->ops->pio_in_emulated(c, (int)c->dst.bytes, (uint16_t)reg_read(c, VCPU_REGS_RDX), &v, 1);
 	if ((rc = callback_result(c, rc, "pio_in_emulated failed")))
 		return rc;
 	c->dst.val = v & size_mask(c->dst.bytes);
@@ -680,7 +702,7 @@ static int em_out(struct x86_emulate_ctxt *c)
 {
 	if (!c->ops->pio_out_emulated)
 		return unhandleable(c, "no pio_out_emulated callback");
-	int rc = c->ops->pio_out_emulated(c, (int)c->src.bytes, (uint16_t)reg_read(c, 2), &c->src.val, 1);
+	int rc = c->ops->pio_out_emulated(c, (int)c->src.bytes, (uint16_t)reg_read(c, VCPU_REGS_RDX), &c->src.val, 1);
 	return callback_result(c, rc, "pio_out_emulated failed");
 }
 
@@ -776,6 +798,7 @@ static const struct opcode opcode_table[256] = {
 	[0xA3] = I(DstMoffs | SrcAcc | Mov | PT, em_mov),
 	/* 0xA4 - 0xAF: the string instructions; CMPS compares [rSI] - [rDI],
 	 * SCAS the accumulator - [rDI] (Vol. 2 "CMPS", "SCAS"). */
+	// @lab 07 opcode_table: The entries of MOVS, CMPS, STOS, LODS and SCAS (A4-AF): ByteOp, operand kinds, Mov or NoWrite, String, the handler.
 	[0xA4] = I(ByteOp | DstDI | SrcSI | Mov | String, em_mov),
 	[0xA5] = I(DstDI | SrcSI | Mov | String, em_mov),
 	[0xA6] = I(ByteOp | DstSI | SrcDI | NoWrite | String, em_cmp),
@@ -786,6 +809,8 @@ static const struct opcode opcode_table[256] = {
 	[0xAD] = I(DstAcc | SrcSI | Mov | String, em_mov),
 	[0xAE] = I(ByteOp | DstAcc | SrcDI | NoWrite | String, em_cmp),
 	[0xAF] = I(DstAcc | SrcDI | NoWrite | String, em_cmp),
+	// @stub /* your entries */
+	// @end
 	/* 0xC6 - 0xC7 */
 	[0xC6] = G(ByteOp | DstMem | SrcImm | ModRM, group11),
 	[0xC7] = G(DstMem | SrcImm | ModRM, group11),
@@ -822,6 +847,7 @@ static const struct opcode twobyte_table[256] = {
  * default segment when the base is (E/R)BP or (E/R)SP. */
 static int decode_modrm(struct x86_emulate_ctxt *ctxt, struct x86_operand *op)
 {
+	// @lab 07 decode_modrm: ModRM (and SIB, displacement) to a memory operand: 16-bit forms, 32/64-bit with SIB, RIP-relative in 64-bit mode, SS for BP/SP bases.
 	uint64_t v, ea = 0;
 	int seg = X86_SREG_DS, rc;
 	unsigned int rm3 = ctxt->modrm & 7;
@@ -897,6 +923,9 @@ static int decode_modrm(struct x86_emulate_ctxt *ctxt, struct x86_operand *op)
 	op->addr.mem.ea = ea + (uint64_t)(int64_t)ctxt->disp;
 	op->addr.mem.seg = seg;
 	return X86EMUL_CONTINUE;
+	// @stub (void)ctxt, (void)op;
+	// @stub lab_todo(7, "decode_modrm");
+	// @end
 }
 
 static int decode_imm(struct x86_emulate_ctxt *ctxt, struct x86_operand *op, unsigned int size, bool sign)
@@ -976,10 +1005,14 @@ static int decode_operand(struct x86_emulate_ctxt *ctxt, struct x86_operand *op,
 	}
 }
 
-static int decode(struct x86_emulate_ctxt *ctxt)
+/*
+ * Legacy prefixes and REX, up to the opcode's first byte (Linux: the
+ * prefix loop of x86_decode_insn), and the operand and address sizes they
+ * make in this mode. Leaves the first byte after the prefixes in *opcode.
+ */
+static int decode_prefixes(struct x86_emulate_ctxt *ctxt, uint64_t *opcode)
 {
-	struct x86_operand memop = { .type = OP_NONE };
-	const struct opcode *op;
+	// @lab 07 decode_prefixes: Read prefixes (66 67 F0 F2 F3, segments, REX last) up to the opcode; set op_bytes and ad_bytes for the mode.
 	unsigned int def_op, def_ad;
 	uint64_t b;
 	int rc;
@@ -1019,11 +1052,11 @@ static int decode(struct x86_emulate_ctxt *ctxt)
 				ctxt->rex_prefix = (uint8_t)b;
 				continue;
 			}
-			goto done_prefixes;
+			goto done;
 		}
 		ctxt->rex_prefix = 0;
 	}
-done_prefixes:
+done:
 
 	/* Operand size: 66 toggles 16/32; REX.W makes it 64 (and wins over 66).
 	 * Address size: 67 toggles 16/32, or 64 to 32 (Vol. 1 3.6, Table 3-4). */
@@ -1036,6 +1069,22 @@ done_prefixes:
 	if (ctxt->adsize_prefix)
 		ctxt->ad_bytes = def_ad == 4 ? 2 : 4;
 
+	*opcode = b;
+	return X86EMUL_CONTINUE;
+	// @stub (void)ctxt, (void)opcode;
+	// @stub lab_todo(7, "decode_prefixes");
+	// @end
+}
+
+static int decode(struct x86_emulate_ctxt *ctxt)
+{
+	struct x86_operand memop = { .type = OP_NONE };
+	const struct opcode *op;
+	uint64_t b;
+	int rc;
+
+	if ((rc = decode_prefixes(ctxt, &b)))
+		return rc;
 	op = &opcode_table[b];
 	ctxt->b = (uint8_t)b;
 	if (b == 0x0F) {
@@ -1234,6 +1283,56 @@ static void string_reg_add(struct x86_emulate_ctxt *ctxt, unsigned int reg, int6
 	reg_write(ctxt, reg, v);
 }
 
+/*
+ * BT/BTS/BTR/BTC r/m, r with a memory operand (Linux: fetch_bit_operand).
+ * The register holds a signed bit offset that may reach far beyond the
+ * operand: the operand becomes the operand-size word the bit falls in, at
+ * ea + (offset / size_in_bits) * size, rounding toward minus infinity
+ * (Vol. 2 "BT", "Bit(BitBase, BitOffset)"); bit_op() then takes the offset
+ * modulo the size.
+ */
+static void fetch_bit_operand(struct x86_emulate_ctxt *ctxt)
+{
+	// @lab 07 fetch_bit_operand: Move dst.addr.mem.ea to the operand-size word that holds bit (signed) src of it.
+	int64_t off = sign_extend(read_reg_operand(ctxt, &ctxt->src), ctxt->src.bytes);
+	int64_t bits = (int64_t)ctxt->dst.bytes * 8;
+	int64_t word = off >= 0 ? off / bits : -((-off + bits - 1) / bits);
+	ctxt->dst.addr.mem.ea += (uint64_t)(word * (int64_t)ctxt->dst.bytes);
+	// @stub (void)ctxt;
+	// @stub lab_todo(7, "fetch_bit_operand");
+	// @end
+}
+
+/*
+ * One element of a string instruction is done (Linux: string_insn_completed
+ * and the rSI/rDI updates of em_*): rSI and rDI step by the element's size,
+ * down when EFLAGS.DF is set; with REP, rCX counts down, and REPE/REPNE (F3/F2
+ * on CMPS and SCAS) also stop when ZF says the elements differ/match (Vol. 2
+ * "REP/REPE/REPZ/REPNE/REPNZ"). False while elements are left: the
+ * instruction then stays at its RIP to run again.
+ */
+static bool string_insn_completed(struct x86_emulate_ctxt *ctxt)
+{
+	// @lab 07 string_insn_completed: Step rSI/rDI (whichever the instruction uses) by +-size; with REP, count rCX down and decide whether to stop.
+	uint64_t src_kind = (ctxt->d >> SrcShift) & OpMask, dst_kind = (ctxt->d >> DstShift) & OpMask;
+	unsigned int bytes = src_kind == OpSI || src_kind == OpDI ? ctxt->src.bytes : ctxt->dst.bytes;
+	int64_t step = (ctxt->eflags & X86_EFLAGS_DF) ? -(int64_t)bytes : (int64_t)bytes;
+	if (src_kind == OpSI || dst_kind == OpSI)
+		string_reg_add(ctxt, VCPU_REGS_RSI, step);
+	if (src_kind == OpDI || dst_kind == OpDI)
+		string_reg_add(ctxt, VCPU_REGS_RDI, step);
+	if (!ctxt->rep_prefix)
+		return true;
+	string_reg_add(ctxt, VCPU_REGS_RCX, -1);
+	bool zf = ctxt->eflags & X86_EFLAGS_ZF;
+	bool compares = (ctxt->d & NoWrite) && src_kind == OpDI;   /* CMPS, SCAS */
+	return !(reg_read(ctxt, VCPU_REGS_RCX) & size_mask(ctxt->ad_bytes)) ||
+	       (compares && ctxt->rep_prefix == 0xF3 && !zf) || (compares && ctxt->rep_prefix == 0xF2 && zf);
+	// @stub (void)ctxt;
+	// @stub lab_todo(7, "string_insn_completed");
+	// @end
+}
+
 static int emulate(struct x86_emulate_ctxt *ctxt)
 {
 	uint64_t src_kind = (ctxt->d >> SrcShift) & OpMask, dst_kind = (ctxt->d >> DstShift) & OpMask;
@@ -1250,23 +1349,16 @@ static int emulate(struct x86_emulate_ctxt *ctxt)
 	/* A string instruction works on rSI and rDI as they are now; with REP
 	 * and rCX = 0 it does nothing at all (Vol. 2 "REP"). */
 	if (ctxt->d & String) {
-		if (ctxt->rep_prefix && !(reg_read(ctxt, 1) & admask))
+		if (ctxt->rep_prefix && !(reg_read(ctxt, VCPU_REGS_RCX) & admask))
 			goto done;
 		if (src_kind == OpSI || src_kind == OpDI)
-			ctxt->src.addr.mem.ea = reg_read(ctxt, src_kind == OpSI ? 6 : 7) & admask;
+			ctxt->src.addr.mem.ea = reg_read(ctxt, src_kind == OpSI ? VCPU_REGS_RSI : VCPU_REGS_RDI) & admask;
 		if (dst_kind == OpSI || dst_kind == OpDI)
-			ctxt->dst.addr.mem.ea = reg_read(ctxt, dst_kind == OpSI ? 6 : 7) & admask;
+			ctxt->dst.addr.mem.ea = reg_read(ctxt, dst_kind == OpSI ? VCPU_REGS_RSI : VCPU_REGS_RDI) & admask;
 	}
 
-	/* BT r/m, r with memory: the signed bit offset selects the operand-size
-	 * word it falls in, which may be far from the address (Vol. 2 "BT",
-	 * Linux: fetch_bit_operand). */
-	if ((ctxt->d & BitOp) && ctxt->dst.type == OP_MEM) {
-		int64_t off = sign_extend(read_reg_operand(ctxt, &ctxt->src), ctxt->src.bytes);
-		int64_t bits = (int64_t)ctxt->dst.bytes * 8;
-		int64_t word = off >= 0 ? off / bits : -((-off + bits - 1) / bits);
-		ctxt->dst.addr.mem.ea += (uint64_t)(word * (int64_t)ctxt->dst.bytes);
-	}
+	if ((ctxt->d & BitOp) && ctxt->dst.type == OP_MEM)
+		fetch_bit_operand(ctxt);
 
 	if ((rc = read_operand(ctxt, &ctxt->src)))
 		return rc;
@@ -1287,31 +1379,10 @@ static int emulate(struct x86_emulate_ctxt *ctxt)
 	if (ctxt->src_writeback && ctxt->src.type == OP_REG)
 		write_reg_operand(ctxt, &ctxt->src, ctxt->src.val);
 
-	/* One element done: rSI/rDI step by its size, down when EFLAGS.DF is
-	 * set; with REP, rCX counts down, and REPE/REPNE (F3/F2 on CMPS and
-	 * SCAS) also stop when ZF says the elements differ/match (Vol. 2
-	 * "REP/REPE/REPZ/REPNE/REPNZ"). Elements left: the instruction stays
-	 * at eip, to run again (Linux: string_insn_completed). */
-	if (ctxt->d & String) {
-		unsigned int bytes = src_kind == OpSI || src_kind == OpDI ? ctxt->src.bytes : ctxt->dst.bytes;
-		int64_t step = (ctxt->eflags & X86_EFLAGS_DF) ? -(int64_t)bytes : (int64_t)bytes;
-		if (src_kind == OpSI || dst_kind == OpSI)
-			string_reg_add(ctxt, 6, step);
-		if (src_kind == OpDI || dst_kind == OpDI)
-			string_reg_add(ctxt, 7, step);
-		if (ctxt->rep_prefix) {
-			string_reg_add(ctxt, 1, -1);
-			bool zf = ctxt->eflags & X86_EFLAGS_ZF;
-			bool compares = (ctxt->d & NoWrite) && src_kind == OpDI;
-			bool stop = !(reg_read(ctxt, 1) & admask) ||
-				    (compares && ctxt->rep_prefix == 0xF3 && !zf) ||
-				    (compares && ctxt->rep_prefix == 0xF2 && zf);
-			if (!stop) {
-				ctxt->eip = ctxt->insn_eip;
-				ctxt->restart = true;
-				return X86EMUL_CONTINUE;
-			}
-		}
+	if ((ctxt->d & String) && !string_insn_completed(ctxt)) {
+		ctxt->eip = ctxt->insn_eip;
+		ctxt->restart = true;
+		return X86EMUL_CONTINUE;
 	}
 
 done:

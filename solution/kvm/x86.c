@@ -707,7 +707,6 @@ failed:
 }
 // @end
 
-// @region complete_emulated_io
 /*
  * The next KVM_RUN after an emulated access left for userspace (Linux:
  * complete_emulated_mmio, complete_emulated_pio). A read's data goes where
@@ -718,6 +717,7 @@ failed:
  */
 static int complete_emulated_io(struct kvm_vcpu *vcpu)
 {
+	// @lab 07 complete_emulated_io: Abandon if RIP moved; take a read's data, send the next fragment, or run the instruction again (a read, or the next string element).
 	struct kvm_vcpu_arch *a = &vcpu->arch;
 	bool rerun;
 
@@ -755,8 +755,10 @@ static int complete_emulated_io(struct kvm_vcpu *vcpu)
 	 * vCPU's. */
 	a->emulate_ctxt.eflags = kvm_x86_ops.get_rflags(vcpu);
 	return x86_emulate_instruction(vcpu, 0, EMULTYPE_NO_DECODE);
+	// @stub (void)vcpu;
+	// @stub lab_todo(7, "complete_emulated_io");
+	// @end
 }
-// @end
 
 int kvm_emulate_instruction(struct kvm_vcpu *vcpu, int emulation_type)
 {

@@ -551,6 +551,112 @@ bool kvm_mmu_unprotect_page(struct kvm *kvm, gfn_t gfn)
 	// @end
 }
 
+/* ---- the emulator's writes to shadowed guest tables (lab 07) ------------- */
+
+/* A write the shadow cannot follow entry by entry: smaller than an entry
+ * (but for the single byte that flips a flag, as Linux's clear_bit does),
+ * or across two entries (Linux: detect_write_misaligned). */
+static bool detect_write_misaligned(const struct kvm_mmu_page *sp, gpa_t gpa, unsigned int bytes)
+{
+	unsigned int offset = gpa & (PAGE_SIZE - 1);
+	unsigned int pte_size = sp->role.has_4_byte_gpte ? 4 : 8;
+	if (!(offset & (pte_size - 1)) && bytes == 1)
+		return false;
+	return ((offset ^ (offset + bytes - 1)) & ~(pte_size - 1)) || bytes < 4;
+}
+
+/* The sptes of sp that shadow the guest entry at gpa, and how many (Linux:
+ * get_written_sptes). A 32-bit guest's table has 1024 4-byte entries: a
+ * page table is shadowed in two halves (role.quadrant), and each of its
+ * PDEs (4 MiB) by two of ours (2 MiB each) in one of four quarters. */
+static uint64_t *get_written_sptes(const struct kvm_mmu_page *sp, gpa_t gpa, int *nspte)
+{
+	unsigned int page_offset = gpa & (PAGE_SIZE - 1);
+	*nspte = 1;
+	if (sp->role.has_4_byte_gpte) {
+		page_offset <<= 1;
+		if (sp->role.level == 2) {
+			page_offset &= ~7u;
+			page_offset <<= 1;
+			*nspte = 2;
+		}
+		if ((page_offset >> PAGE_SHIFT) != sp->role.quadrant)
+			return NULL;
+		page_offset &= PAGE_SIZE - 1;
+	}
+	return &sp->spt[page_offset / sizeof(uint64_t)];
+}
+
+/*
+ * The emulator wrote bytes at gpa (Linux: kvm_mmu_pte_write). If gpa is in
+ * a guest table we shadow, the sptes made from the entries it changed are
+ * dropped (the next access through them faults and rebuilds them from the
+ * new entries); a write that does not fit one entry drops the whole shadow
+ * page. The table stays shadowed and write-protected: lab 05 instead
+ * unprotected it, and every translation through it was rebuilt.
+ */
+void kvm_mmu_pte_write(struct kvm_vcpu *vcpu, gpa_t gpa, const uint8_t *new, unsigned int bytes)
+{
+	struct kvm *kvm = vcpu->kvm;
+	gfn_t gfn = gpa >> PAGE_SHIFT;
+	bool flush = false;
+	(void)new;
+
+	if (!gfn_is_write_tracked(kvm, gfn))
+		return;
+	kvm->arch.stat.mmu_pte_write++;
+	struct kvm_mmu_page *sp = kvm->arch.mmu_page_hash[mmu_hash(gfn)];
+	while (sp) {
+		struct kvm_mmu_page *next = sp->hash_next;
+		if (sp->gfn == gfn && !sp->role.direct && !sp->role.invalid) {
+			int n;
+			uint64_t *spte;
+			if (detect_write_misaligned(sp, gpa, bytes)) {
+				kvm_mmu_zap_page(kvm, sp);
+				kvm->arch.stat.mmu_flooded++;
+			} else if ((spte = get_written_sptes(sp, gpa, &n))) {
+				for (; n--; spte++) {
+					if (is_shadow_present_pte(*spte)) {
+						mmu_page_zap_pte(kvm, sp, spte);
+						flush = true;
+					}
+				}
+			}
+		}
+		sp = next;
+	}
+	if (flush)
+		kvm_flush_remote_tlbs(kvm);
+}
+
+/* A write to a shadowed guest table the emulator cannot or should not do:
+ * unprotect the table and let the guest run the store itself (Linux:
+ * kvm_mmu_unprotect_gfn_and_retry). False if there is nothing to unprotect. */
+bool kvm_mmu_unprotect_gfn_and_retry(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa)
+{
+	struct x86_exception fault;
+	if (vcpu->arch.mmu->direct_map)
+		return false;
+	gpa_t gpa = kvm_mmu_gva_to_gpa(vcpu, cr2_or_gpa, 0, &fault);
+	if (gpa == INVALID_GPA || !kvm_mmu_unprotect_page(vcpu->kvm, gpa >> PAGE_SHIFT))
+		return false;
+	vcpu->kvm->arch.stat.mmu_unprotect++;
+	return true;
+}
+
+/* A write fault in shadow mode to a guest table that has shadows: from lab
+ * 07 the emulator does the store (Linux: RET_PF_EMULATE from the page-track
+ * check, with EMULTYPE_WRITE_PF_TO_SP). */
+static bool shadow_write_to_tracked_table(struct kvm_vcpu *vcpu, gva_t addr, uint64_t error_code)
+{
+	struct x86_exception fault;
+	if (!LAB_ENABLED(7) || vcpu->arch.mmu->direct_map || (error_code & PFERR_RSVD_MASK) ||
+	    (error_code & (PFERR_PRESENT_MASK | PFERR_WRITE_MASK)) != (PFERR_PRESENT_MASK | PFERR_WRITE_MASK))
+		return false;
+	gpa_t gpa = kvm_mmu_gva_to_gpa(vcpu, addr, error_code & (PFERR_WRITE_MASK | PFERR_USER_MASK), &fault);
+	return gpa != INVALID_GPA && gfn_is_write_tracked(vcpu->kvm, gpa >> PAGE_SHIFT);
+}
+
 /* A #PF exit in shadow mode (Linux: FNAME(page_fault)). Either the guest's
  * own tables refuse the access (the fault is the guest's: inject it), or
  * the shadow lacks a translation the guest has (build it), or the access is
@@ -945,11 +1051,12 @@ static void mmu_print_stats(struct kvm *kvm)
 		return;
 	printf("minikvm: mmu: %u shadow pages alive, most %llu, bound %u; exits %llu pf_fixed %llu pf_guest %llu "
 	       "invlpg %llu pf_emulate %llu mmu_cache_miss %llu mmu_shadow_zapped %llu mmu_recycled %llu "
-	       "mmu_flooded %llu\n",
+	       "mmu_flooded %llu mmu_pte_write %llu mmu_unprotect %llu\n",
 	       kvm->arch.n_used_mmu_pages, (unsigned long long)st->max_mmu_pages, kvm->arch.n_max_mmu_pages,
 	       (unsigned long long)st->exits, (unsigned long long)st->pf_fixed, (unsigned long long)st->pf_guest,
 	       (unsigned long long)st->invlpg, (unsigned long long)st->pf_emulate, (unsigned long long)st->mmu_cache_miss, (unsigned long long)st->mmu_shadow_zapped,
-	       (unsigned long long)st->mmu_recycled, (unsigned long long)st->mmu_flooded);
+	       (unsigned long long)st->mmu_recycled, (unsigned long long)st->mmu_flooded,
+	       (unsigned long long)st->mmu_pte_write, (unsigned long long)st->mmu_unprotect);
 }
 
 void kvm_mmu_uninit_vm(struct kvm *kvm)
@@ -1057,6 +1164,10 @@ int kvm_mmu_page_fault(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, uint64_t error_c
 			st->ept_misconfigs++;
 		else
 			st->ept_violations++;
+	}
+	if (shadow_write_to_tracked_table(vcpu, cr2_or_gpa, error_code)) {
+		st->pf_emulate++;
+		return x86_emulate_instruction(vcpu, cr2_or_gpa, EMULTYPE_PF | EMULTYPE_WRITE_PF_TO_SP);
 	}
 	int r = vcpu->arch.mmu->page_fault(vcpu, cr2_or_gpa, error_code);
 	if (r < 0)

@@ -414,8 +414,9 @@ static void vmx_init_vmcs_controls(struct kvm_vcpu *vcpu)
 	vmcs_write(VM_EXIT_CONTROLS, c->vmexit_ctrl);
 	vmcs_write(VM_ENTRY_CONTROLS, c->vmentry_ctrl);
 	/* Without EPT, #PF is the MMU's (mmu/mmu.c); with it, the guest's own,
-	 * like every other exception: they go to the guest's IDT. */
-	vmcs_write(EXCEPTION_BITMAP, enable_ept ? 0 : 1u << PF_VECTOR);
+	 * like every other exception: they go to the guest's IDT. From lab 07
+	 * #UD exits too, for the forced-emulation prefix (kvm_handle_ud). */
+	vmcs_write(EXCEPTION_BITMAP, (enable_ept ? 0 : 1u << PF_VECTOR) | (LAB_ENABLED(7) ? 1u << UD_VECTOR : 0));
 	/* The vCPU's VPID tags its TLB entries, so they outlive exits; a VPID
 	 * freed by an earlier vCPU may still tag some (Linux: allocate_vpid,
 	 * vpid_sync_context). */
@@ -918,6 +919,8 @@ static int handle_exception_nmi(struct kvm_vcpu *vcpu)
 		uint32_t error_code = (uint32_t)vmcs_read(VM_EXIT_INTR_ERROR_CODE);
 		return kvm_mmu_page_fault(vcpu, vmx->exit_qualification, error_code);
 	}
+	if (type == INTR_TYPE_HARD_EXCEPTION && vector == UD_VECTOR)
+		return kvm_handle_ud(vcpu);
 	return vmx_unexpected_exit(vcpu, "unexpected exception");
 }
 
