@@ -897,7 +897,8 @@ static int decode_modrm(struct x86_emulate_ctxt *ctxt, struct x86_operand *op)
 			no_base = true;
 		} else {
 			ea += reg_read(ctxt, ctxt->sib_base);
-			if ((ctxt->sib_base & 7) == 4 || (ctxt->sib_base & 7) == 5)
+			/* RSP and RBP, not R12 and R13 (Linux: adjust_modrm_seg). */
+			if (ctxt->sib_base == VCPU_REGS_RSP || ctxt->sib_base == VCPU_REGS_RBP)
 				seg = X86_SREG_SS;
 		}
 	} else if (rm3 == 5 && ctxt->modrm_mod == 0) {
@@ -906,7 +907,7 @@ static int decode_modrm(struct x86_emulate_ctxt *ctxt, struct x86_operand *op)
 		ctxt->rip_relative = ctxt->mode == X86EMUL_MODE_PROT64;
 	} else {
 		ea += reg_read(ctxt, ctxt->modrm_rm);
-		if (rm3 == 5)
+		if (ctxt->modrm_rm == VCPU_REGS_RBP)
 			seg = X86_SREG_SS;
 	}
 	if (ctxt->modrm_mod == 1) {
