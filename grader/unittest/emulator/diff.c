@@ -21,6 +21,18 @@
  * XOR, TEST; OF SF AF PF after BT, BTS, BTR, BTC).
  *
  *   diff [CASES [SEED]]     default 1000000 cases; exit 1 on a mismatch
+ *   diff --bench [SEED]     the throughput figure of make bench (below), seed 1 by default
+ *
+ * --bench times the same instruction mix both ways, in one run: BENCH_CASES
+ * cases made as above, each JIT'd once into a slot of its own (so the timed
+ * loop never rewrites code: a store to code about to run costs the CPU a
+ * pipeline flush, SDM Vol. 3 11.6), run natively slot after slot, and
+ * through x86_decode_insn + x86_emulate_insn with the callbacks above, in
+ * interleaved samples; a side's figure is its fastest sample (a sample can
+ * only be slowed by the host, never sped up). Both sides move the case's
+ * register state in and out: the native call's prologue and epilogue, the
+ * emulator's read_gpr/write_gpr. A third side runs the instruction
+ * BENCH_REPEAT times in each slot, for its cost alone (bench() says how).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -42,6 +54,8 @@ struct state {
 };
 
 static uint8_t *code, *data, *edata;
+static size_t code_size = PAGE;   /* what e_fetch may read from code on */
+static uint8_t *slot;             /* where the case's prologue is: code, or a --bench slot */
 static unsigned int prologue_len;
 
 /* ---- random ------------------------------------------------------------------ */
@@ -144,7 +158,7 @@ static void e_write_gpr(struct x86_emulate_ctxt *c, unsigned int reg, uint64_t v
 static int e_fetch(struct x86_emulate_ctxt *c, uint64_t addr, void *val, unsigned int bytes, struct x86_exception *f)
 {
 	(void)f;
-	if (addr < (uint64_t)(uintptr_t)code || addr + bytes > (uint64_t)(uintptr_t)code + PAGE)
+	if (addr < (uint64_t)(uintptr_t)code || addr + bytes > (uint64_t)(uintptr_t)code + code_size)
 		return X86EMUL_UNHANDLEABLE;
 	memcpy(val, (void *)(uintptr_t)addr, bytes);
 	if (addr + bytes > ((struct emu *)c)->fetch_end)
@@ -295,6 +309,7 @@ struct tcase {
 	uint8_t insn[15];
 	unsigned int len;
 	struct state in;
+	int disp_at;           /* where a RIP-relative displacement is, or -1 */
 };
 
 static void put(struct tcase *t, uint64_t v, unsigned int n)
@@ -335,6 +350,7 @@ static void make_case(struct tcase *t)
 
 	memset(t, 0, sizeof(*t));
 	t->f = f;
+	t->disp_at = -1;
 	for (int i = 0; i < 16; i++)
 		t->in.r[i] = rnd_value();
 	t->in.flags = 0x202 | (rnd() & ARITH);
@@ -447,12 +463,13 @@ static void make_case(struct tcase *t)
 	if (mem) {
 		uint64_t want = target;
 		if (riprel) {
-			uint64_t next = (uint64_t)(uintptr_t)code + prologue_len + t->len;
+			uint64_t next = (uint64_t)(uintptr_t)slot + prologue_len + t->len;
 			disp = (int64_t)(target - next);
 			if (ad32)
 				disp = (int64_t)(int32_t)(uint32_t)(target - (uint32_t)next);
 			for (int i = 0; i < 4; i++)
 				t->insn[disp_at + i] = (uint8_t)((uint64_t)disp >> (8 * i));
+			t->disp_at = (int)disp_at;
 		} else {
 			uint64_t idx = 0;
 			if (sib && index != 4) {
@@ -565,10 +582,153 @@ static int run_case(const struct tcase *t)
 	return 0;
 }
 
+/* ---- the throughput figure (--bench) ------------------------------------------------------ */
+
+/* 512 cases cover the 110 forms about five times each. Slots: the prologue
+ * (123 bytes), the instruction once or BENCH_REPEAT times (at most 120
+ * bytes), the epilogue (133): 384 bytes, 192 KiB a side, past the L1
+ * instruction cache but alike for both native sides, so their difference
+ * does not carry the fetch. */
+#define BENCH_CASES   512
+#define BENCH_SLOT    384
+#define BENCH_REPEAT  8
+#define BENCH_PASSES  32      /* passes over the cases per sample */
+#define BENCH_SAMPLES 101
+
+/* The native sides (the instruction once, BENCH_REPEAT times) and the emulator. */
+enum { SIDE_ONCE, SIDE_REPEAT, SIDE_EMULATED, SIDES };
+
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+/* One sample of one side: ns per case, or -1 if the emulator failed. */
+static double bench_sample(int side, const struct tcase *cases, uint8_t *const native[2])
+{
+	static struct emu e = { .ctxt = { .ops = &emu_ops, .mode = X86EMUL_MODE_PROT64 } };
+	double t0 = now_ns();
+	for (unsigned int pass = 0; pass < BENCH_PASSES; pass++)
+		for (unsigned int i = 0; i < BENCH_CASES; i++) {
+			const struct tcase *t = &cases[i];
+			if (side != SIDE_EMULATED) {
+				struct state st = t->in;
+				((void (*)(struct state *))(void *)(native[side] + i * BENCH_SLOT))(&st);
+				continue;
+			}
+			e.st = t->in;
+			e.ctxt.eip = (uint64_t)(uintptr_t)native[SIDE_ONCE] + i * BENCH_SLOT + prologue_len;
+			e.ctxt.eflags = t->in.flags;
+			int rc = x86_decode_insn(&e.ctxt, 0);
+			if (rc == EMULATION_OK)
+				rc = x86_emulate_insn(&e.ctxt);
+			if (rc != EMULATION_OK) {
+				printf("bench: emulation of case %u (%s) failed: %s\n", i, t->f->name,
+				       e.ctxt.failure ? e.ctxt.failure : "an exception");
+				return -1;
+			}
+		}
+	return (now_ns() - t0) / (BENCH_PASSES * BENCH_CASES);
+}
+
+/*
+ * The instruction alone is the slot with it BENCH_REPEAT times in a row less
+ * the slot with it once, over BENCH_REPEAT - 1: one instruction between the
+ * prologue's loads and the epilogue's stores overlaps them in an
+ * out-of-order core, and a slot without it is no baseline either (it came
+ * out 2 ns slower than with it: POPFQ's flags go straight to PUSHFQ). The
+ * repeats are safe: make_case never lets an instruction write a register
+ * its address is made of. Repeats that write their own source wait for
+ * each other, so the figure is nearer the instruction's latency than its
+ * throughput: the native side's largest honest cost, the emulator's ratio
+ * to it its smallest.
+ */
+static int bench(uint64_t seed)
+{
+	static struct tcase cases[BENCH_CASES];
+	size_t size = BENCH_CASES * BENCH_SLOT + PAGE;   /* a page past the last slot: e_fetch may look ahead */
+	uint8_t *buf = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+			    -1, 0);
+	if (buf == MAP_FAILED) {
+		perror("diff: mmap");
+		return 2;
+	}
+	uint8_t *const native[2] = { buf, buf + size };
+	static const unsigned int times[2] = { 1, BENCH_REPEAT };
+	unsigned int used[sizeof(forms) / sizeof(forms[0])] = { 0 }, nused = 0;
+
+	for (unsigned int i = 0; i < BENCH_CASES; i++) {
+		struct tcase *t = &cases[i];
+		slot = native[SIDE_ONCE] + i * BENCH_SLOT;
+		make_case(t);
+		/* A RIP-relative operand is made for the once side's address: each
+		 * other copy gets the displacement that reaches the same byte. */
+		int32_t disp = 0;
+		if (t->disp_at >= 0)
+			memcpy(&disp, t->insn + t->disp_at, 4);
+		uint64_t target = (uint64_t)(uintptr_t)slot + prologue_len + t->len + (uint64_t)(int64_t)disp;
+		for (int side = 0; side < 2; side++) {
+			uint8_t *p = native[side] + i * BENCH_SLOT;
+			memcpy(p, code, prologue_len);
+			p += prologue_len;
+			for (unsigned int k = 0; k < times[side]; k++, p += t->len) {
+				memcpy(p, t->insn, t->len);
+				if (t->disp_at >= 0) {
+					int32_t d = (int32_t)(target - ((uint64_t)(uintptr_t)p + t->len));
+					memcpy(p + t->disp_at, &d, 4);
+				}
+			}
+			if (p + build_epilogue(p) > native[side] + (i + 1) * BENCH_SLOT) {
+				printf("bench: case %u does not fit its %u-byte slot\n", i, BENCH_SLOT);
+				return 2;
+			}
+		}
+		nused += !used[t->f - forms]++;
+	}
+	code = native[SIDE_ONCE];
+	code_size = size;
+	memcpy(edata, data, PAGE);
+
+	/* Interleaved, so that a burst of load from elsewhere falls on every side. */
+	double best[SIDES];
+	for (int side = 0; side < SIDES; side++)
+		best[side] = 1e18;
+	for (unsigned int n = 0; n <= BENCH_SAMPLES; n++)
+		for (int side = 0; side < SIDES; side++) {
+			double ns = bench_sample(side, cases, native);
+			if (ns < 0)
+				return 1;
+			if (n && ns < best[side])   /* sample 0 warms up caches and predictors */
+				best[side] = ns;
+		}
+	double alone = (best[SIDE_REPEAT] - best[SIDE_ONCE]) / (BENCH_REPEAT - 1), emu = best[SIDE_EMULATED];
+	printf("emulator vs host CPU, throughput: %u cases of %u of the %u forms (seed %" PRIu64 "), %u instructions "
+	       "a sample, fastest of %u samples\n", BENCH_CASES, nused, nforms, seed, BENCH_PASSES * BENCH_CASES,
+	       BENCH_SAMPLES);
+	printf("  native, one instruction with the register state loaded and stored  %7.2f ns\n", best[SIDE_ONCE]);
+	printf("  native, the same with it %u times in a row                          %7.2f ns\n", BENCH_REPEAT,
+	       best[SIDE_REPEAT]);
+	printf("  native, the instruction alone ((%u times - once) / %u)                %7.2f ns\n", BENCH_REPEAT,
+	       BENCH_REPEAT - 1, alone);
+	printf("  emulated, x86_decode_insn + x86_emulate_insn, state in and out      %7.2f ns: %.1fx the native call, "
+	       "%.0fx the instruction alone\n", emu, emu / best[SIDE_ONCE], alone > 0 ? emu / alone : 0.0);
+	printf("bench emulate cases %u forms %u instructions %u once-ns %.3f repeat %u repeat-ns %.3f emulated-ns %.3f\n",
+	       BENCH_CASES, nused, BENCH_PASSES * BENCH_CASES, best[SIDE_ONCE], BENCH_REPEAT, best[SIDE_REPEAT], emu);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	unsigned long cases = argc > 1 ? strtoul(argv[1], NULL, 0) : 1000000;
-	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL);
+	bool bench_mode = argc > 1 && !strcmp(argv[1], "--bench");
+	if (bench_mode) {
+		argc--;
+		argv++;
+	}
+	unsigned long cases = argc > 1 && !bench_mode ? strtoul(argv[1], NULL, 0) : 1000000;
+	/* --bench: one mix, the same from run to run, unless a seed is given */
+	uint64_t seed = argc > 2 - bench_mode ? strtoull(argv[2 - bench_mode], NULL, 0) : bench_mode ? 1 : (uint64_t)time(NULL);
 	unsigned long mismatches = 0;
 	struct timespec t0, t1;
 
@@ -582,6 +742,9 @@ int main(int argc, char **argv)
 	}
 	build_prologue();
 	build_forms();
+	slot = code;
+	if (bench_mode)
+		return bench(seed);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned long i = 0; i < cases; i++) {
