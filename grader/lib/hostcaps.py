@@ -9,8 +9,10 @@ from pathlib import Path
 #   paging32  32-bit and PAE paging (not on the PVM flavour)
 #   int       software interrupts at CPL0 (not on the PVM flavour)
 #   vmxon-ud  VMXON in a guest raises #UD (the PVM flavour fails to emulate it instead)
+#   cpl0-ud   an undefined opcode at CPL0 raises #UD (the PVM flavour emulates CPL0 code
+#             and stops with KVM_EXIT_INTERNAL_ERROR instead)
 LINUX_CAPS_ALWAYS = {"smp", "irqchip"}
-LINUX_CAPS_HW = {"paging32", "int", "vmxon-ud"}
+LINUX_CAPS_HW = {"paging32", "int", "vmxon-ud", "cpl0-ud"}
 
 
 def kvm_flavour():
@@ -52,5 +54,6 @@ def reason_missing(need):
         "paging32": "this host KVM (PVM flavour) cannot run 32-bit or PAE paging",
         "int": "this host KVM (PVM flavour) cannot emulate int n at CPL0",
         "vmxon-ud": "this host KVM (PVM flavour) cannot emulate VMXON to raise #UD",
+        "cpl0-ud": "this host KVM (PVM flavour) emulates CPL0 code and stops at an undefined opcode instead of raising #UD",
     }.get(need, f"host lacks '{need}'")
 
