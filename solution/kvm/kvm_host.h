@@ -247,8 +247,11 @@ struct kvm_vcpu_arch {
 	 * guest: four PDPTEs of our own, each pointing to a shadow page directory. */
 	uint64_t pdptrs[4];
 	uint64_t *pae_root;
-	/* Lab 07's emulator state. */
+	/* Lab 07's emulator state, and the translation of the page its
+	 * instruction is fetched from (emulator_fetch). */
 	struct x86_emulate_ctxt emulate_ctxt;
+	uint64_t fetch_gva_page, fetch_gpa_page;
+	bool fetch_page_valid;
 };
 
 /* The vendor's vCPU embeds this (struct vcpu_vmx, vmx/vmx.h); kvm_main.c
