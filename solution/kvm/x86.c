@@ -680,8 +680,6 @@ int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulati
 	if (!(emulation_type & EMULTYPE_NO_DECODE)) {
 		init_emulate_ctxt(vcpu, emulation_type);
 		a->fetch_page_valid = false;
-		if (emulation_type & EMULTYPE_TRAP_UD_FORCED)
-			ctxt->eip += KVM_EMULATE_PREFIX_LEN;
 		a->mmio_needed = a->mmio_read_completed = false;
 		a->pio.emulated = a->pio.data_ready = false;
 		if (x86_decode_insn(ctxt, emulation_type) != EMULATION_OK)
@@ -803,8 +801,12 @@ int kvm_handle_ud(struct kvm_vcpu *vcpu)
 	uint64_t la = is_64_bit_mode(vcpu) ? kvm_rip_read(vcpu) : (uint32_t)(cs.base + kvm_rip_read(vcpu));
 	uint64_t access = PFERR_FETCH_MASK | (kvm_x86_ops.get_cpl(vcpu) == 3 ? PFERR_USER_MASK : 0);
 	if (kvm_read_guest_virt(vcpu, la, sig, sizeof(sig), access, &fault) == X86EMUL_CONTINUE &&
-	    !memcmp(sig, KVM_EMULATE_PREFIX, sizeof(sig)))
+	    !memcmp(sig, KVM_EMULATE_PREFIX, sizeof(sig))) {
+		/* Past the prefix first: a fault the instruction raises is at
+		 * the instruction, as it would be natively. */
+		kvm_rip_write(vcpu, kvm_rip_read(vcpu) + KVM_EMULATE_PREFIX_LEN);
 		return x86_emulate_instruction(vcpu, 0, EMULTYPE_TRAP_UD_FORCED);
+	}
 	kvm_queue_exception(vcpu, UD_VECTOR);
 	return 1;
 }

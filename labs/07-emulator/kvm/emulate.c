@@ -41,17 +41,14 @@
  * callback, as for MMIO anyway).
  */
 #include <stddef.h>
+#include <x86/pgtable.h>
 #include <x86/processor-flags.h>
+#include <x86/trapnr.h>
 #include "kvmlabs/lab.h"
 #include "kvm_emulate.h"
 #include "kvm_vcpu_regs.h"
 
 #define ARITH_FLAGS (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
-
-/* Vectors of the exceptions the emulator raises (SDM Vol. 3 Table 6-1). */
-#define UD_VECTOR 6
-#define SS_VECTOR 12
-#define GP_VECTOR 13
 
 /* ---- the opcode table's flags (Linux: the #defines above opcode_table) ---- */
 
@@ -1144,8 +1141,15 @@ static int emulate(struct x86_emulate_ctxt *ctxt)
 
 	if ((rc = read_operand(ctxt, &ctxt->src)))
 		return rc;
-	if (!(ctxt->d & Mov) && (rc = read_operand(ctxt, &ctxt->dst)))
+	if (!(ctxt->d & Mov) && (rc = read_operand(ctxt, &ctxt->dst))) {
+		/* The read of a read-modify-write faults as the write it is part
+		 * of: the processor reports W in the #PF error code (Linux does
+		 * the same in x86_emulate_insn). */
+		if (rc == X86EMUL_PROPAGATE_FAULT && !(ctxt->d & NoWrite) && ctxt->dst.type == OP_MEM &&
+		    ctxt->exception.vector == PF_VECTOR)
+			ctxt->exception.error_code |= PFERR_WRITE_MASK;
 		return rc;
+	}
 
 	if ((rc = ctxt->execute(ctxt)))
 		return rc;

@@ -284,12 +284,34 @@ static int emulator_read_std(struct x86_emulate_ctxt *ctxt, uint64_t addr, void 
 	return kvm_read_guest_virt(vcpu, addr, val, bytes, access, fault);
 }
 
+/* The decoder fetches a field at a time; the page under RIP is translated
+ * once per instruction, not once per field (Linux keeps the fetched bytes
+ * themselves instead: ctxt->fetch). */
 static int emulator_fetch(struct x86_emulate_ctxt *ctxt, uint64_t addr, void *val, unsigned int bytes,
 			  struct x86_exception *fault)
 {
 	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
+	struct kvm_vcpu_arch *a = &vcpu->arch;
 	uint64_t access = PFERR_FETCH_MASK | (kvm_x86_ops.get_cpl(vcpu) == 3 ? PFERR_USER_MASK : 0);
-	return kvm_read_guest_virt(vcpu, addr, val, bytes, access, fault);
+	uint8_t *dst = val;
+	while (bytes) {
+		unsigned int offset = addr & (PAGE_SIZE - 1);
+		unsigned int chunk = bytes < PAGE_SIZE - offset ? bytes : (unsigned int)(PAGE_SIZE - offset);
+		if (!a->fetch_page_valid || a->fetch_gva_page != addr - offset) {
+			gpa_t gpa = kvm_mmu_gva_to_gpa(vcpu, addr, access, fault);
+			if (gpa == INVALID_GPA)
+				return X86EMUL_PROPAGATE_FAULT;
+			a->fetch_gva_page = addr - offset;
+			a->fetch_gpa_page = gpa - offset;
+			a->fetch_page_valid = true;
+		}
+		if (kvm_read_guest(vcpu->kvm, a->fetch_gpa_page + offset, dst, chunk) < 0)
+			return X86EMUL_UNHANDLEABLE;   /* code in MMIO */
+		dst += chunk;
+		addr += chunk;
+		bytes -= chunk;
+	}
+	return X86EMUL_CONTINUE;
 }
 
 static void emulator_get_segment(struct x86_emulate_ctxt *ctxt, struct kvm_segment *seg, int sreg)
@@ -617,8 +639,7 @@ int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulati
 		return handle_emulation_failure(vcpu, cr2_or_gpa, emulation_type);
 	if (!(emulation_type & EMULTYPE_NO_DECODE)) {
 		init_emulate_ctxt(vcpu, emulation_type);
-		if (emulation_type & EMULTYPE_TRAP_UD_FORCED)
-			ctxt->eip += KVM_EMULATE_PREFIX_LEN;
+		a->fetch_page_valid = false;
 		a->mmio_needed = a->mmio_read_completed = false;
 		a->pio.emulated = a->pio.data_ready = false;
 		if (x86_decode_insn(ctxt, emulation_type) != EMULATION_OK)
@@ -703,8 +724,12 @@ int kvm_handle_ud(struct kvm_vcpu *vcpu)
 	uint64_t la = is_64_bit_mode(vcpu) ? kvm_rip_read(vcpu) : (uint32_t)(cs.base + kvm_rip_read(vcpu));
 	uint64_t access = PFERR_FETCH_MASK | (kvm_x86_ops.get_cpl(vcpu) == 3 ? PFERR_USER_MASK : 0);
 	if (kvm_read_guest_virt(vcpu, la, sig, sizeof(sig), access, &fault) == X86EMUL_CONTINUE &&
-	    !memcmp(sig, KVM_EMULATE_PREFIX, sizeof(sig)))
+	    !memcmp(sig, KVM_EMULATE_PREFIX, sizeof(sig))) {
+		/* Past the prefix first: a fault the instruction raises is at
+		 * the instruction, as it would be natively. */
+		kvm_rip_write(vcpu, kvm_rip_read(vcpu) + KVM_EMULATE_PREFIX_LEN);
 		return x86_emulate_instruction(vcpu, 0, EMULTYPE_TRAP_UD_FORCED);
+	}
 	kvm_queue_exception(vcpu, UD_VECTOR);
 	return 1;
 }
