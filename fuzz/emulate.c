@@ -4,10 +4,12 @@
  * on hostile instruction bytes. The input is a 4-byte header, then the
  * bytes at the guest's RIP:
  *   byte 0   bits 0-2: the mode (X86EMUL_MODE_*, modulo 5); bit 3: the data
- *            segment is unusable; bit 4: read_emulated answers IO_NEEDED;
- *            bit 5: the ops have no read_emulated/write_emulated (x86.c's
- *            today); bit 6: a DS limit of 0xffff; bit 7: RIP near the top
- *            of the address space (64-bit: of the canonical half)
+ *            segment is unusable; bit 4: read_emulated and pio_in answer
+ *            IO_NEEDED the first time (an MMIO read, an IN: the caller then
+ *            runs the instruction again, as complete_emulated_io does);
+ *            bit 5: the ops have no read_emulated/write_emulated or PIO;
+ *            bit 6: a DS limit of 0xffff; bit 7: RIP near the top of the
+ *            address space (64-bit: of the canonical half)
  *   byte 1   the six arithmetic flags (bits 0, 2, 4, 6, 7 and 11's value in bit 1)
  *   byte 2   the register pattern: a register i holds MEM_BASE + (i * b) % 4096,
  *            or, for i in the bits of byte 3, a value with high bits set
@@ -17,8 +19,12 @@
  * Checks: no crash or undefined behaviour (ASan, UBSan); the decoder never
  * fetches past the instruction it decodes (the farthest byte fetched is
  * within the decoded length, and that length is at most 15); a success
- * advances RIP by that length; a failure leaves the registers as they were.
+ * advances RIP by that length, or leaves it on the instruction with
+ * ctxt.restart (a REP string instruction with elements left, run again here
+ * up to 64 times); a failure leaves the registers as they were; a run again
+ * after IO_NEEDED reads the same bytes at the same place.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +43,9 @@ struct fuzz_vcpu {
 	uint64_t fetch_end;
 	uint8_t mem[MEM_SIZE];
 	uint8_t hdr0;
+	bool io_done;             /* the IO_NEEDED access has been "completed" */
+	uint64_t io_addr;         /* where it was, and its size */
+	unsigned int io_bytes;
 };
 
 static struct fuzz_vcpu V;
@@ -94,8 +103,14 @@ static int f_read(struct x86_emulate_ctxt *c, uint64_t addr, void *val, unsigned
 	uint8_t *p;
 	int rc;
 	(void)c;
-	if (V.hdr0 & 0x10)
+	if ((V.hdr0 & 0x10) && !V.io_done) {
+		V.io_addr = addr;
+		V.io_bytes = bytes;
 		return X86EMUL_IO_NEEDED;
+	}
+	if ((V.hdr0 & 0x10) && V.io_bytes && (addr != V.io_addr || bytes != V.io_bytes))
+		abort();   /* the run again read something else first: it is not the same instruction */
+	V.io_bytes = 0;
 	if ((rc = f_mem(addr, bytes, f, &p, false)))
 		return rc;
 	memcpy(val, p, bytes);
@@ -111,6 +126,28 @@ static int f_write(struct x86_emulate_ctxt *c, uint64_t addr, const void *val, u
 	if ((rc = f_mem(addr, bytes, f, &p, true)))
 		return rc;
 	memcpy(p, val, bytes);
+	return X86EMUL_CONTINUE;
+}
+
+static int f_pio_in(struct x86_emulate_ctxt *c, int size, uint16_t port, void *val, unsigned int count)
+{
+	(void)c;
+	if (size != 1 && size != 2 && size != 4)
+		abort();
+	if (count != 1)
+		abort();
+	if ((V.hdr0 & 0x10) && !V.io_done)
+		return X86EMUL_IO_NEEDED;
+	uint32_t v = port * 0x01010101u;
+	memcpy(val, &v, (size_t)size);
+	return X86EMUL_CONTINUE;
+}
+
+static int f_pio_out(struct x86_emulate_ctxt *c, int size, uint16_t port, const void *val, unsigned int count)
+{
+	(void)c, (void)port, (void)val;
+	if ((size != 1 && size != 2 && size != 4) || count != 1)
+		abort();
 	return X86EMUL_CONTINUE;
 }
 
@@ -130,6 +167,7 @@ static void f_get_segment(struct x86_emulate_ctxt *c, struct kvm_segment *s, int
 static const struct x86_emulate_ops ops = {
 	.read_gpr = f_read_gpr, .write_gpr = f_write_gpr, .fetch = f_fetch,
 	.read_emulated = f_read, .write_emulated = f_write, .get_segment = f_get_segment,
+	.pio_in_emulated = f_pio_in, .pio_out_emulated = f_pio_out,
 };
 
 static const struct x86_emulate_ops ops_no_mmio = {
@@ -139,8 +177,6 @@ static const struct x86_emulate_ops ops_no_mmio = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint64_t regs0[16];
-
 	if (size < 4)
 		return 0;
 	memset(&V, 0, sizeof(V));
@@ -159,7 +195,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (unsigned int i = 0; i < MEM_SIZE; i++)
 		V.mem[i] = (uint8_t)(i * 7 + data[2]);
-	memcpy(regs0, V.regs, sizeof(regs0));
 
 	V.ctxt.ops = (data[0] & 0x20) ? &ops_no_mmio : &ops;
 	V.ctxt.mode = mode;
@@ -174,19 +209,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();   /* read past the instruction */
 	if (rc != EMULATION_OK)
 		return 0;
-	rc = x86_emulate_insn(&V.ctxt);
-	if (V.fetch_end > V.ctxt.insn_len)
-		abort();
-	if (rc == EMULATION_OK) {
-		uint64_t want = eip0 + V.ctxt.insn_len;
-		if (mode == X86EMUL_MODE_PROT32)
-			want = (uint32_t)want;
-		else if (mode != X86EMUL_MODE_PROT64)
-			want = (uint16_t)want;
-		if (V.ctxt.eip != want)
+	uint64_t want = eip0 + V.ctxt.insn_len;
+	if (mode == X86EMUL_MODE_PROT32)
+		want = (uint32_t)want;
+	else if (mode != X86EMUL_MODE_PROT64)
+		want = (uint16_t)want;
+	for (int run = 0; run < 64; run++) {
+		uint64_t before[16];
+		memcpy(before, V.regs, sizeof(before));
+		rc = x86_emulate_insn(&V.ctxt);
+		if (V.fetch_end > V.ctxt.insn_len)
 			abort();
-	} else if (memcmp(regs0, V.regs, sizeof(regs0))) {
-		abort();   /* a failed instruction changed a register */
+		if (rc == EMULATION_IO_NEEDED) {
+			if (memcmp(before, V.regs, sizeof(before)) || V.ctxt.eip != eip0)
+				abort();   /* an instruction waiting for the VMM changed something */
+			if (V.io_done)
+				abort();   /* it waited again for what was just completed */
+			V.io_done = true;
+			continue;
+		}
+		V.io_done = false;
+		if (rc != EMULATION_OK) {
+			if (memcmp(before, V.regs, sizeof(before)))
+				abort();   /* a failed instruction changed a register */
+			return 0;
+		}
+		if (!V.ctxt.restart) {
+			if (V.ctxt.eip != want)
+				abort();
+			return 0;
+		}
+		if (V.ctxt.eip != eip0)
+			abort();   /* elements left: the instruction stays where it is */
 	}
 	return 0;
 }

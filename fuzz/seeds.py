@@ -405,6 +405,11 @@ EMU_FORMS = [
     "0f b0 0b", "0f b1 0b", "f0 0f b1 0b", "f0 01 03", "f0 01 c0", "f0 89 03", "65 89 03", "26 89 03",
     "f3 89 03", "48 66 89 c0", "66 66 66 66 66 66 66 66 66 66 66 66 66 89 c0",
     "66 66 66 66 66 66 66 66 66 66 66 66 66 66 89 c0", "0f 0b", "90", "f7 e0",
+    # string instructions, REP, INS/OUTS, the stack, XADD, CMPXCHG8B
+    "a4", "48 a5", "f3 a4", "f3 48 a5", "67 f3 a5", "fd f3 aa", "f3 ab", "ac", "f3 66 ad", "f3 a6", "f2 a7",
+    "f3 ae", "f2 48 af", "6c", "f3 6d", "6e", "f3 66 6f", "50", "41 57", "58", "41 5f", "66 50", "68 78 56 34 12",
+    "6a ff", "ff 33", "ff 74 24 08", "8f 03", "8f 04 24", "0f c0 03", "f0 48 0f c1 03", "0f c7 0b", "f0 0f c7 0b",
+    "48 0f c7 0b", "0f c7 cb",
 ]
 
 
@@ -421,6 +426,8 @@ def emulate_seeds():
     yield "rip-top", bytes([4 | 0x80, 0, 8, 0]) + bytes.fromhex("89 03 90 90 90 90 90 90 90 90")
     yield "rip-top-16", bytes([0 | 0x80, 0, 8, 0]) + bytes.fromhex("89 07 90 90 90 90 90 90 90 90")
     yield "noncanonical", bytes([4, 0, 8, 0xff]) + bytes.fromhex("41 89 03")
+    yield "rep-io-needed", bytes([4 | 0x10, 0, 8, 0]) + bytes.fromhex("f3 a6")
+    yield "ins-io-needed", bytes([4 | 0x10, 0, 8, 0]) + bytes.fromhex("f3 6d")
 
 
 def emulate(out):
