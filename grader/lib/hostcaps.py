@@ -11,7 +11,11 @@ from pathlib import Path
 #   vmxon-ud  VMXON in a guest raises #UD (the PVM flavour fails to emulate it instead)
 #   cpl0-ud   an undefined opcode at CPL0 raises #UD (the PVM flavour emulates CPL0 code
 #             and stops with KVM_EXIT_INTERNAL_ERROR instead)
+#   force-emulation  the forced-emulation prefix (ud2; "kvm") makes the hypervisor emulate
+#             the instruction after it: minikvm from stage 07, Linux KVM only with
+#             kvm.force_emulation_prefix=1
 LINUX_CAPS_ALWAYS = {"smp", "irqchip"}
+FORCE_EMULATION_PARAM = Path("/sys/module/kvm/parameters/force_emulation_prefix")
 LINUX_CAPS_HW = {"paging32", "int", "vmxon-ud", "cpl0-ud"}
 
 
@@ -41,6 +45,11 @@ def linux_caps():
     caps = set(LINUX_CAPS_ALWAYS)
     if kvm_flavour() != "pvm":
         caps |= LINUX_CAPS_HW
+    try:
+        if FORCE_EMULATION_PARAM.read_text().strip() not in ("", "0", "N"):
+            caps.add("force-emulation")
+    except OSError:
+        pass
     return caps
 
 
@@ -54,6 +63,7 @@ def reason_missing(need):
         "paging32": "this host KVM (PVM flavour) cannot run 32-bit or PAE paging",
         "int": "this host KVM (PVM flavour) cannot emulate int n at CPL0",
         "vmxon-ud": "this host KVM (PVM flavour) cannot emulate VMXON to raise #UD",
+        "force-emulation": "this host KVM does not honour the forced-emulation prefix (kvm.force_emulation_prefix is 0)",
         "cpl0-ud": "this host KVM (PVM flavour) emulates CPL0 code and stops at an undefined opcode instead of raising #UD",
     }.get(need, f"host lacks '{need}'")
 

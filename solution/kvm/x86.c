@@ -682,8 +682,21 @@ int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulati
 		a->fetch_page_valid = false;
 		a->mmio_needed = a->mmio_read_completed = false;
 		a->pio.emulated = a->pio.data_ready = false;
-		if (x86_decode_insn(ctxt, emulation_type) != EMULATION_OK)
+		if (x86_decode_insn(ctxt, emulation_type) != EMULATION_OK) {
+			/* A fault while fetching (#PF, #GP past 15 bytes) is the
+			 * guest's. Behind the forced-emulation prefix, an instruction
+			 * the emulator does not know is the guest's #UD (Linux: the
+			 * EMULTYPE_TRAP_UD_FORCED case of x86_emulate_instruction). */
+			if (ctxt->have_exception) {
+				inject_emulated_exception(vcpu, &ctxt->exception);
+				return 1;
+			}
+			if (emulation_type & EMULTYPE_TRAP_UD_FORCED) {
+				kvm_queue_exception(vcpu, UD_VECTOR);
+				return 1;
+			}
 			goto failed;
+		}
 		/* A write to a shadowed guest table by an instruction that does not
 		 * write page tables: the page is likely no longer one. Unprotect
 		 * it and let the guest run the store (Linux: retry_instruction). */

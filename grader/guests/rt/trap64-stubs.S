@@ -49,6 +49,9 @@ trap64_common:
 	pushq %r14
 	pushq %r15
 	movq %rsp, %rdi
+	/* The SysV ABI wants DF clear at a call; a fault may come with it set
+	 * (the frame keeps the interrupted RFLAGS). */
+	cld
 	/* 64-bit delivery aligns RSP to 16 before the CPU's pushes; 22 quadwords keep it so. */
 	call trap64_handler
 1:	hlt		/* trap64_handler never returns */
