@@ -13,7 +13,10 @@
  * CPL 3 only (in ring 0 a host without an emulator ends the run), either
  * completes as an MMIO write or is #UD; the ROM reads back unchanged, also
  * right after each store, and #UDs + the VMM's ROM writes = the stores made.
- * No store crosses a page: KVM splits one into two MMIO writes.
+ * Then stores across two ROM pages: each is two MMIO writes, one per page
+ * (KVM's emulator_read_write() splits an access at the page, and each part
+ * that is MMIO leaves as its own KVM_EXIT_MMIO), or #UD. Their parts are
+ * 1, 2 or 4 bytes, which the VMM's bus takes whole (one ROM write each).
  */
 #include "rt.h"
 #include "trap64.h"
@@ -126,6 +129,18 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 		}
 	}
 	uint32_t seen = testdev_cmd(ABI_CMD_ROM_WRITES, 0) - before;
+
+	static const struct {
+		uint32_t off;
+		unsigned size;
+	} cross[] = { { 0x0ffc, 8 }, { 0x1ffe, 4 }, { 0x2fff, 2 }, { 0x3ffe, 4 } };
+	uint32_t cross_before = testdev_cmd(ABI_CMD_ROM_WRITES, 0);
+	unsigned cross_done = 0, cross_ud = 0, cross_odd = 0;
+	for (i = 0; i < ARRAY_SIZE(cross); i++) {
+		enum user_end e = user_store(ROM + cross[i].off, cross[i].size, 0x5aa55aa55aa55aa5ull);
+		e == USER_DONE ? cross_done++ : e == USER_UD ? cross_ud++ : cross_odd++;
+	}
+	uint32_t cross_seen = testdev_cmd(ABI_CMD_ROM_WRITES, 0) - cross_before;
 	write_cr3(vmm_cr3);
 	printf("rom: %u stores at CPL 3: %u completed as MMIO writes, %u #UD (no instruction emulator)\n",
 	       (unsigned)ARRAY_SIZE(stores), done, ud);
@@ -136,6 +151,10 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	       "unchanged at CPL 3", reread_bad, (unsigned)ARRAY_SIZE(stores));
 	report(seen + ud == ARRAY_SIZE(stores), "rom-store-count", "the VMM saw %u ROM writes and %u stores were "
 	       "#UD; want %u together (every store attempted, once)", seen, ud, (unsigned)ARRAY_SIZE(stores));
+	report(cross_odd == 0 && cross_seen == 2 * cross_done, "rom-store-page-cross", "%u stores across two ROM "
+	       "pages at CPL 3: %u completed, %u #UD, %u neither; the VMM saw %u ROM writes, want 2 per completed "
+	       "store (one MMIO exit per page)", (unsigned)ARRAY_SIZE(cross), cross_done, cross_ud, cross_odd,
+	       cross_seen);
 	wrong = rom_first_wrong();
 	report(wrong == ABI_ROM_SIZE, "rom-unchanged", "after the stores the qword at +0x%x reads 0x%llx, want "
 	       "0x%llx", wrong,
