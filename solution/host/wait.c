@@ -17,11 +17,18 @@
 #include <kvmlabs/host.h>
 #include <kvmlabs/host_kernel.h>
 
+#include "clock.h"
+
 #define HOST_WAIT_STEP_NS 1000000ull   /* 1 ms */
 
 uint64_t host_clock_ns(void)
 {
 	return host_now_ns();
+}
+
+uint64_t host_tsc_khz(void)
+{
+	return clock_tsc_hz() / 1000;
 }
 
 bool host_wait_until(uint64_t deadline_ns)

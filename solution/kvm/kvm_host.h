@@ -18,6 +18,7 @@
 
 #include <x86/insns.h>
 
+#include "iodev.h"
 #include "kvm_emulate.h"
 #include "kvm_vcpu_regs.h"
 #include "mmu/paging.h"
@@ -78,6 +79,10 @@ enum kvm_irqchip_mode {
 };
 
 struct kvm_mmu_page;
+struct kvm_pic;
+struct kvm_ioapic;
+struct kvm_pit;
+struct kvm_lapic;
 
 /* A small-object allocator for the MMU's structures (mmu/pte_list.h; Linux:
  * the kmem caches behind struct kvm_mmu_memory_cache). */
@@ -117,6 +122,10 @@ struct kvm_arch {
 	struct mmu_pool mmu_page_pool, pte_list_pool;
 	struct kvm_vm_stat stat;
 	enum kvm_irqchip_mode irqchip_mode;
+	/* Lab 08's in-kernel irqchip (KVM_CREATE_IRQCHIP) and PIT (KVM_CREATE_PIT2). */
+	struct kvm_pic *vpic;
+	struct kvm_ioapic *vioapic;
+	struct kvm_pit *vpit;
 };
 
 struct kvm {
@@ -128,6 +137,8 @@ struct kvm {
 	uint64_t memslots_generation;
 	struct kvm_vcpu *vcpus[KVM_MAX_VCPUS];
 	int nr_vcpus;
+	/* In-kernel devices by address (iodev.h; lab 08's PIC, PIT, IOAPIC). */
+	struct kvm_io_bus buses[KVM_NR_BUSES];
 	struct kvm_arch arch;
 };
 
@@ -247,6 +258,10 @@ struct kvm_vcpu_arch {
 	 * guest: four PDPTEs of our own, each pointing to a shadow page directory. */
 	uint64_t pdptrs[4];
 	uint64_t *pae_root;
+	/* Lab 08: the vCPU's local APIC (with the in-kernel irqchip), and an
+	 * NMI waiting for its injection. */
+	struct kvm_lapic *apic;
+	bool nmi_pending;
 	/* Lab 07's emulator state, and the translation of the page its
 	 * instruction is fetched from (emulator_fetch). */
 	struct x86_emulate_ctxt emulate_ctxt;

@@ -24,6 +24,7 @@
 #include "kvmlabs/lab.h"
 #include "cpuid.h"
 #include "irq.h"
+#include "lapic.h"
 #include "kvm_emulate.h"
 #include "mmu/mmu.h"
 #include "x86.h"
@@ -990,7 +991,7 @@ int kvm_get_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 {
 	struct kvm_vcpu_arch *a = &vcpu->arch;
 	switch (index) {
-	case MSR_IA32_TSC:          *data = rdtsc() + a->tsc_offset; return 0;
+	case MSR_IA32_TSC:          *data = kvm_read_l1_tsc(vcpu); return 0;
 	case MSR_IA32_APICBASE:     *data = a->apic_base; return 0;
 	case MSR_IA32_MISC_ENABLE:  *data = a->misc_enable; return 0;
 	case MSR_IA32_CR_PAT:       *data = a->pat; return 0;
@@ -1065,6 +1066,13 @@ int kvm_set_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 	default:
 		return 1;
 	}
+}
+
+/* The guest's TSC: the host's, offset by what the guest wrote to IA32_TSC
+ * (Linux: kvm_read_l1_tsc; the VMCS's TSC offset is the same value). */
+uint64_t kvm_read_l1_tsc(struct kvm_vcpu *vcpu)
+{
+	return rdtsc() + vcpu->arch.tsc_offset;
 }
 
 int kvm_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)

@@ -26,6 +26,10 @@ static inline void *host_phys_to_virt(uint64_t pa) { return (void *)(uintptr_t)p
  * and, from lab 08, the virtual LAPIC timer run on (host/wait.c). */
 uint64_t host_clock_ns(void);
 
+/* The TSC's rate in kHz (calibrated at boot against the PIT), for the guest
+ * TSC and the LAPIC's TSC-deadline timer (lab 08; Linux: tsc_khz). */
+uint64_t host_tsc_khz(void);
+
 /* Idle the CPU until host_clock_ns() >= deadline_ns or a host interrupt
  * arrives, whichever comes first, so a halted vCPU can wait in minikvm
  * (Linux: kvm_vcpu_block sleeping in schedule()). Returns true once the
