@@ -118,7 +118,7 @@ struct vm {
 	atomic_int running_vcpus;
 
 	/* Interrupts and doorbells (lab 03). */
-	bool has_irqchip, has_irqfd, has_ioeventfd;
+	bool has_irqchip, has_irqfd, has_ioeventfd, has_pit;
 	struct irq_line irq_lines[VMM_IRQ_LINES];
 	int doorbell_event;       /* -1 if served synchronously */
 	struct host_thread *doorbell_thread;
