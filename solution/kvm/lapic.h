@@ -17,6 +17,10 @@
 struct kvm;
 struct kvm_vcpu;
 
+/* kvm_lapic_irq.trig_mode (Linux: IOAPIC_EDGE_TRIG / IOAPIC_LEVEL_TRIG). */
+#define APIC_EDGE_TRIG  0
+#define APIC_LEVEL_TRIG 1
+
 /* Register offsets, delivery modes (APIC_DM_*), LVT bits and the like are
  * in x86/apicdef.h (SDM Vol. 3A 11.4-11.6; Linux: asm/apicdef.h). */
 
@@ -97,6 +101,22 @@ void kvm_lapic_check_timer(struct kvm_vcpu *vcpu);
 /* The guest's TSC now: the host's plus the vCPU's offset (x86.c; its rate is
  * host_tsc_khz()), for TSC-deadline mode. */
 uint64_t kvm_read_l1_tsc(struct kvm_vcpu *vcpu);
+
+/* MSR IA32_TSC_DEADLINE (0x6e0, SDM Vol. 3A 11.5.4.1): the guest TSC value
+ * at which the timer fires in TSC-deadline mode; 0 disarms it. Outside that
+ * mode writes are ignored and reads give 0. */
+void kvm_set_lapic_tscdeadline_msr(struct kvm_vcpu *vcpu, uint64_t data);
+uint64_t kvm_get_lapic_tscdeadline_msr(struct kvm_vcpu *vcpu);
+
+/* CR8 is TPR[7:4] (SDM Vol. 3A 11.8.6; Linux: kvm_lapic_set_tpr, kvm_lapic_get_cr8). */
+void kvm_lapic_set_tpr(struct kvm_vcpu *vcpu, uint64_t cr8);
+uint64_t kvm_lapic_get_cr8(struct kvm_vcpu *vcpu);
+
+/* Reset the vCPU's registers to their power-on or, with init_event, their
+ * INIT values (SDM Vol. 3A 10.1.1 table 10-1), its LAPIC included through
+ * kvm_lapic_reset (x86.c; Linux: kvm_vcpu_reset). kvm_apic_accept_events
+ * calls it for an INIT. */
+void kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init_event);
 
 /* INIT and SIPI (Linux: kvm_apic_accept_events): before an entry, a pending
  * INIT resets the vCPU to KVM_MP_STATE_INIT_RECEIVED (the BSP excepted); a
