@@ -117,6 +117,7 @@
 #include <x86/processor-flags.h>
 
 #include "fake_mmu_host.h"
+#include "kvmlabs/lab.h"
 #include "kvm/mmu/mmu.h"
 #include "kvm/mmu/mmu_internal.h"
 #include "kvm/mmu/spte.h"
@@ -566,6 +567,16 @@ static void check_translation(uint64_t va, uint64_t spte, uint32_t access, const
 /* Whether an exit to the emulator is what the access needs at stage 05: MMIO,
  * a store to a read-only slot, or a store to a guest table that unprotecting
  * cannot help (a root, or a table of this very translation). */
+/* Does gfn have a valid shadow page of a guest table (the shadow write-protects it)? */
+static bool gfn_shadowed(gfn_t gfn)
+{
+	for (unsigned b = 0; b < KVM_NUM_MMU_PAGES; b++)
+		for (struct kvm_mmu_page *p = fz.kvm->arch.mmu_page_hash[b]; p; p = p->hash_next)
+			if (p->gfn == gfn && !p->role.direct && !p->role.invalid)
+				return true;
+	return false;
+}
+
 static bool emulation_needed(uint64_t va, uint32_t access)
 {
 	struct guest_walker w;
@@ -577,6 +588,11 @@ static bool emulation_needed(uint64_t va, uint32_t access)
 	if (!(access & PFERR_WRITE_MASK))
 		return false;
 	if (s->flags & KVM_MEM_READONLY)
+		return true;
+	/* From lab 07 a write to a guest table the shadow write-protects is the
+	 * emulator's: it makes the store and keeps the shadow right
+	 * (kvm_mmu_pte_write), where lab 05 unprotected the table. */
+	if (LAB_ENABLED(7) && gfn_shadowed(w.gfn))
 		return true;
 	for (int l = w.level; l <= w.max_level; l++)
 		if (!(fz.m.levels == 3 && l == 3) && w.table_gfn[l] == w.gfn)
