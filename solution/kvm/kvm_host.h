@@ -262,6 +262,9 @@ struct kvm_vcpu_arch {
 	 * NMI waiting for its injection. */
 	struct kvm_lapic *apic;
 	bool nmi_pending;
+	/* When the vCPU's next timer (LAPIC, PIT) is due, host_clock_ns() time,
+	 * UINT64_MAX if none: the entry bounds the guest's run by it. */
+	uint64_t next_event_ns;
 	/* Lab 07's emulator state, and the translation of the page its
 	 * instruction is fetched from (emulator_fetch). */
 	struct x86_emulate_ctxt emulate_ctxt;
@@ -277,6 +280,7 @@ struct kvm_vcpu {
 	int handle;
 	struct kvm_run *run;      /* KVM_VCPU_MMAP_PAGES pages */
 	uint32_t requests;        /* KVM_REQ_* bits */
+	uint64_t kicks;           /* kvm_vcpu_kick() calls (lab 08) */
 	struct kvm_vcpu_arch arch;
 };
 

@@ -13,6 +13,7 @@
 #include "kvmlabs/host_kernel.h"
 #include "kvmlabs/kvm_seam.h"
 #include "kvmlabs/lab.h"
+#include "irq.h"
 #include "kvm_host.h"
 
 /* ---- memory ------------------------------------------------------------- */
@@ -385,7 +386,67 @@ static long kvm_vm_ioctl_create_vcpu(struct kvm *kvm, unsigned long id)
 	return r;
 }
 
+/* ---- the I/O buses of in-kernel devices (Linux: kvm_io_bus_*) ------------- */
+
+int kvm_io_bus_register_dev(struct kvm *kvm, enum kvm_bus bus, uint64_t addr, int len, struct kvm_io_device *dev)
+{
+	struct kvm_io_bus *b = &kvm->buses[bus];
+	if (b->dev_count >= KVM_IO_BUS_MAX_DEVS)
+		return -ENOSPC;
+	b->range[b->dev_count++] = (struct kvm_io_range){ .addr = addr, .len = len, .dev = dev };
+	return 0;
+}
+
+void kvm_io_bus_unregister_dev(struct kvm *kvm, enum kvm_bus bus, struct kvm_io_device *dev)
+{
+	struct kvm_io_bus *b = &kvm->buses[bus];
+	for (int i = 0; i < b->dev_count;) {
+		if (b->range[i].dev == dev)
+			b->range[i] = b->range[--b->dev_count];
+		else
+			i++;
+	}
+}
+
+/* The first device whose range holds the whole access and that takes it. */
+static int kvm_io_bus_access(struct kvm_vcpu *vcpu, enum kvm_bus bus, uint64_t addr, int len, void *val,
+			     bool write)
+{
+	const struct kvm_io_bus *b = &vcpu->kvm->buses[bus];
+	for (int i = 0; i < b->dev_count; i++) {
+		const struct kvm_io_range *r = &b->range[i];
+		if (addr < r->addr || addr + (uint64_t)len > r->addr + (uint64_t)r->len)
+			continue;
+		struct kvm_io_device *dev = r->dev;
+		int ret = write ? (dev->ops->write ? dev->ops->write(vcpu, dev, addr, len, val) : -EOPNOTSUPP)
+				: (dev->ops->read ? dev->ops->read(vcpu, dev, addr, len, val) : -EOPNOTSUPP);
+		if (ret == 0)
+			return 0;
+	}
+	return -EOPNOTSUPP;
+}
+
+int kvm_io_bus_write(struct kvm_vcpu *vcpu, enum kvm_bus bus, uint64_t addr, int len, const void *val)
+{
+	return kvm_io_bus_access(vcpu, bus, addr, len, (void *)val, true);
+}
+
+int kvm_io_bus_read(struct kvm_vcpu *vcpu, enum kvm_bus bus, uint64_t addr, int len, void *val)
+{
+	return kvm_io_bus_access(vcpu, bus, addr, len, val, false);
+}
+
 /* ---- blocking (Linux: kvm_vcpu_block) ------------------------------------ */
+
+/* Something became pending for vcpu (Linux: kvm_vcpu_kick). The host runs one
+ * vCPU at a time, so a vCPU that blocks looks at its own conditions again at
+ * each step of its wait (kvm_vcpu_block); the kick is counted for the
+ * statistics, and a vCPU in the guest leaves at its next exit. */
+void kvm_vcpu_kick(struct kvm_vcpu *vcpu)
+{
+	vcpu->kicks++;
+}
+
 
 bool kvm_vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline_ns)
 {

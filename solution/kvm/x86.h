@@ -113,6 +113,9 @@ int kvm_read_guest_virt(struct kvm_vcpu *vcpu, gva_t addr, void *val, unsigned i
 #define KVM_EMULATE_PREFIX      "\x0f\x0b\x6b\x76\x6d"
 #define KVM_EMULATE_PREFIX_LEN  5
 int kvm_handle_ud(struct kvm_vcpu *vcpu);
+/* The state after RESET, or after INIT (init_event): registers, segments,
+ * control registers, events, the LAPIC (Linux: kvm_vcpu_reset). */
+void kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init_event);
 int kvm_emulate_instruction(struct kvm_vcpu *vcpu, int emulation_type);
 int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulation_type);
 /* mmu.c: a store the emulator made to guest RAM (Linux: kvm_page_track_write
