@@ -23,7 +23,10 @@
 #include "kvmlabs/host_kernel.h"
 #include "kvmlabs/lab.h"
 #include "cpuid.h"
+#include "i8254.h"
+#include "ioapic.h"
 #include "irq.h"
+#include "lapic.h"
 #include "kvm_emulate.h"
 #include "mmu/mmu.h"
 #include "x86.h"
@@ -63,6 +66,12 @@ int kvm_arch_init_vm(struct kvm *kvm)
 
 void kvm_arch_destroy_vm(struct kvm *kvm)
 {
+	if (kvm->arch.vpit)
+		kvm_free_pit(kvm);
+	if (kvm->arch.vpic)
+		kvm_destroy_pic(kvm->arch.vpic);
+	if (kvm->arch.vioapic)
+		kvm_ioapic_destroy(kvm);
 	kvm_mmu_uninit_vm(kvm);
 }
 
@@ -212,6 +221,18 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 		a->exception.pending = false;
 		a->exception.injected = true;
 		kvm_x86_ops.inject_exception(vcpu);
+		return;
+	}
+	/* An NMI (from a LAPIC, KVM_NMI) before any interrupt, when NMIs are not
+	 * blocked; else the NMI window (SDM Vol. 3 26.7.6, 6.7.1). */
+	if (LAB_ENABLED(8) && a->nmi_pending) {
+		if (kvm_x86_ops.nmi_allowed(vcpu)) {
+			a->nmi_pending = false;
+			a->nmi_injected = true;
+			kvm_x86_ops.inject_nmi(vcpu);
+		} else {
+			kvm_x86_ops.enable_nmi_window(vcpu);
+		}
 		return;
 	}
 	if (LAB_ENABLED(8) && lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu)) {
@@ -394,6 +415,28 @@ static bool emulator_write_phys(struct kvm_vcpu *vcpu, gpa_t gpa, const void *va
 	return true;
 }
 
+/* An MMIO access an in-kernel device takes (Linux: vcpu_mmio_read/write):
+ * this vCPU's LAPIC page first, then the VM's MMIO bus (the IOAPIC). */
+static bool vcpu_mmio_access(struct kvm_vcpu *vcpu, gpa_t gpa, void *val, unsigned int len, bool write)
+{
+	if (!LAB_ENABLED(8) || len > 8)
+		return false;
+	if (vcpu->arch.apic && !(write ? kvm_lapic_mmio_write(vcpu, gpa, (int)len, val)
+				       : kvm_lapic_mmio_read(vcpu, gpa, (int)len, val)))
+		return true;
+	return !(write ? kvm_io_bus_write(vcpu, KVM_MMIO_BUS, gpa, (int)len, val)
+		       : kvm_io_bus_read(vcpu, KVM_MMIO_BUS, gpa, (int)len, val));
+}
+
+/* One page's part of an emulated access done inside minikvm: guest RAM, or
+ * (from lab 08) an in-kernel device. False: it is MMIO for the VMM. */
+static bool emulator_access_phys(struct kvm_vcpu *vcpu, gpa_t gpa, void *val, unsigned int len, bool write)
+{
+	if (write ? emulator_write_phys(vcpu, gpa, val, len) : kvm_read_guest(vcpu->kvm, gpa, val, len) == 0)
+		return true;
+	return vcpu_mmio_access(vcpu, gpa, val, len, write);
+}
+
 /* Fill kvm_run for the current MMIO fragment (api.rst KVM_EXIT_MMIO). */
 static void emulator_mmio_exit(struct kvm_vcpu *vcpu)
 {
@@ -456,6 +499,8 @@ static int emulator_pio_in_emulated(struct x86_emulate_ctxt *ctxt, int size, uin
 		memcpy(val, &vcpu->arch.pio.data, (size_t)size);
 		return X86EMUL_CONTINUE;
 	}
+	if (LAB_ENABLED(8) && !kvm_io_bus_read(vcpu, KVM_PIO_BUS, port, size, val))
+		return X86EMUL_CONTINUE;
 	kvm_prepare_pio(vcpu, size, port, true, 0);
 	vcpu->arch.pio.size = (uint8_t)size;
 	vcpu->arch.pio.in = true;
@@ -471,6 +516,8 @@ static int emulator_pio_out_emulated(struct x86_emulate_ctxt *ctxt, int size, ui
 	if (count != 1 || size < 1 || size > 4)
 		return X86EMUL_UNHANDLEABLE;
 	memcpy(&value, val, (size_t)size);
+	if (LAB_ENABLED(8) && !kvm_io_bus_write(vcpu, KVM_PIO_BUS, port, size, &value))
+		return X86EMUL_CONTINUE;
 	kvm_prepare_pio(vcpu, size, port, false, value);
 	vcpu->arch.pio.size = (uint8_t)size;
 	vcpu->arch.pio.in = false;
@@ -758,6 +805,19 @@ static uint64_t kvm_get_linear_rip(struct kvm_vcpu *vcpu)
 	return (uint32_t)(cs.base + kvm_rip_read(vcpu));
 }
 
+/* IN AL/AX keep the rest of RAX; IN EAX zero-extends (SDM Vol. 1 3.4.1.1). */
+static void kvm_pio_in_to_rax(struct kvm_vcpu *vcpu, int size, uint64_t val)
+{
+	uint64_t rax = kvm_register_read(vcpu, VCPU_REGS_RAX);
+	if (size == 1)
+		rax = (rax & ~0xffull) | (val & 0xff);
+	else if (size == 2)
+		rax = (rax & ~0xffffull) | (val & 0xffff);
+	else
+		rax = (uint32_t)val;
+	kvm_register_write(vcpu, VCPU_REGS_RAX, rax);
+}
+
 static int complete_fast_pio_in(struct kvm_vcpu *vcpu)
 {
 	/* Userspace moved RIP away (KVM_SET_REGS): the IN is abandoned. */
@@ -766,15 +826,7 @@ static int complete_fast_pio_in(struct kvm_vcpu *vcpu)
 	const uint8_t *data = (const uint8_t *)vcpu->run + vcpu->run->io.data_offset;
 	uint64_t val = 0;
 	memcpy(&val, data, vcpu->arch.pio.size);
-	uint64_t rax = kvm_register_read(vcpu, VCPU_REGS_RAX);
-	/* IN AL/AX keep the rest of RAX; IN EAX zero-extends (SDM Vol. 1 3.4.1.1). */
-	if (vcpu->arch.pio.size == 1)
-		rax = (rax & ~0xffull) | val;
-	else if (vcpu->arch.pio.size == 2)
-		rax = (rax & ~0xffffull) | val;
-	else
-		rax = val;
-	kvm_register_write(vcpu, VCPU_REGS_RAX, rax);
+	kvm_pio_in_to_rax(vcpu, vcpu->arch.pio.size, val);
 	return kvm_skip_emulated_instruction(vcpu);
 }
 
@@ -802,6 +854,17 @@ static void kvm_prepare_pio(struct kvm_vcpu *vcpu, int size, uint16_t port, bool
 
 int kvm_fast_pio(struct kvm_vcpu *vcpu, int size, uint16_t port, bool in)
 {
+	/* A port of an in-kernel device (lab 08: the PIC, the PIT) is served
+	 * here, without leaving for userspace (Linux: kernel_pio). */
+	if (LAB_ENABLED(8)) {
+		uint64_t val = kvm_register_read(vcpu, VCPU_REGS_RAX);
+		if (in && !kvm_io_bus_read(vcpu, KVM_PIO_BUS, port, size, &val)) {
+			kvm_pio_in_to_rax(vcpu, size, val);
+			return kvm_skip_emulated_instruction(vcpu);
+		}
+		if (!in && !kvm_io_bus_write(vcpu, KVM_PIO_BUS, port, size, &val))
+			return kvm_skip_emulated_instruction(vcpu);
+	}
 	kvm_prepare_pio(vcpu, size, port, in, kvm_register_read(vcpu, VCPU_REGS_RAX));
 	/* RIP stays on the instruction while userspace runs the access, as in
 	 * Linux; the next KVM_RUN completes it, skipping the instruction with the
@@ -836,14 +899,50 @@ static bool kvm_vcpu_running(struct kvm_vcpu *vcpu)
 	return vcpu->arch.mp_state == KVM_MP_STATE_RUNNABLE;
 }
 
-bool kvm_arch_vcpu_runnable(struct kvm_vcpu *vcpu)
-{
-	return kvm_vcpu_running(vcpu) || (LAB_ENABLED(8) && lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu));
-}
-
 uint64_t kvm_arch_vcpu_wake_time_ns(struct kvm_vcpu *vcpu)
 {
-	return LAB_ENABLED(8) && lapic_in_kernel(vcpu) ? kvm_lapic_next_event_ns(vcpu) : UINT64_MAX;
+	if (!LAB_ENABLED(8) || !lapic_in_kernel(vcpu))
+		return UINT64_MAX;
+	uint64_t t = kvm_lapic_next_event_ns(vcpu);
+	/* The PIT's ticks reach the PIC, whose output goes to the BSP. */
+	if (vcpu->vcpu_id == 0 && vcpu->kvm->arch.vpit) {
+		uint64_t pit = kvm_pit_next_event_ns(vcpu->kvm);
+		if (pit < t)
+			t = pit;
+	}
+	return t;
+}
+
+/* Timers due now fire (Linux runs them from hrtimer callbacks; minikvm looks
+ * at the clock before each entry and while a vCPU blocks), and the entry
+ * learns when the next one is due. */
+static void kvm_irqchip_timers(struct kvm_vcpu *vcpu)
+{
+	if (!LAB_ENABLED(8) || !lapic_in_kernel(vcpu)) {
+		vcpu->arch.next_event_ns = UINT64_MAX;
+		return;
+	}
+	kvm_lapic_check_timer(vcpu);
+	if (vcpu->vcpu_id == 0 && vcpu->kvm->arch.vpit)
+		kvm_pit_check_timer(vcpu->kvm);
+	vcpu->arch.next_event_ns = kvm_arch_vcpu_wake_time_ns(vcpu);
+}
+
+/* May a vCPU that is not running go on (Linux: kvm_arch_vcpu_runnable,
+ * kvm_vcpu_has_events)? A halted one when an interrupt it can take now, or an
+ * NMI, is pending; any when INIT or SIPI waits for it. */
+bool kvm_arch_vcpu_runnable(struct kvm_vcpu *vcpu)
+{
+	if (kvm_vcpu_running(vcpu))
+		return true;
+	if (!LAB_ENABLED(8) || !lapic_in_kernel(vcpu))
+		return false;
+	kvm_irqchip_timers(vcpu);
+	if (vcpu->arch.apic->pending_events)
+		return true;
+	if (vcpu->arch.mp_state != KVM_MP_STATE_HALTED)
+		return false;
+	return vcpu->arch.nmi_pending || (kvm_cpu_has_interrupt(vcpu) && kvm_x86_ops.interrupt_allowed(vcpu));
 }
 
 /* ---- hypercalls (guest_abi.h) ------------------------------------------- */
@@ -913,7 +1012,7 @@ int kvm_get_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 {
 	struct kvm_vcpu_arch *a = &vcpu->arch;
 	switch (index) {
-	case MSR_IA32_TSC:          *data = rdtsc() + a->tsc_offset; return 0;
+	case MSR_IA32_TSC:          *data = kvm_read_l1_tsc(vcpu); return 0;
 	case MSR_IA32_APICBASE:     *data = a->apic_base; return 0;
 	case MSR_IA32_MISC_ENABLE:  *data = a->misc_enable; return 0;
 	case MSR_IA32_CR_PAT:       *data = a->pat; return 0;
@@ -988,6 +1087,13 @@ int kvm_set_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 	default:
 		return 1;
 	}
+}
+
+/* The guest's TSC: the host's, offset by what the guest wrote to IA32_TSC
+ * (Linux: kvm_read_l1_tsc; the VMCS's TSC offset is the same value). */
+uint64_t kvm_read_l1_tsc(struct kvm_vcpu *vcpu)
+{
+	return rdtsc() + vcpu->arch.tsc_offset;
 }
 
 int kvm_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
@@ -1216,15 +1322,44 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	if (r < 0)
 		return r;
 	a->mmu = &a->root_mmu;
-	a->mp_state = KVM_MP_STATE_RUNNABLE;
+	/* With an in-kernel LAPIC only the BSP runs from reset; the others wait
+	 * for INIT and a start-up IPI (SDM Vol. 3A 9.4; Linux: kvm_arch_vcpu_create). */
+	a->mp_state = LAB_ENABLED(8) && irqchip_in_kernel(vcpu->kvm) && vcpu->vcpu_id != 0 ?
+			      KVM_MP_STATE_UNINITIALIZED : KVM_MP_STATE_RUNNABLE;
+	a->next_event_ns = UINT64_MAX;
 	r = kvm_mmu_create(vcpu);
 	if (r < 0)
 		return r;
-	/* The reset state (SDM Vol. 3 10.1.1, Table 10-1), as kvm_vcpu_reset(). */
-	a->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
-		       (vcpu->vcpu_id == 0 ? MSR_IA32_APICBASE_BSP : 0);
-	a->pat = MSR_IA32_CR_PAT_DEFAULT;
-	a->misc_enable = MSR_IA32_MISC_ENABLE_BTS_UNAVAIL | MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL;
+	if (LAB_ENABLED(8) && irqchip_in_kernel(vcpu->kvm)) {
+		r = kvm_create_lapic(vcpu);
+		if (r < 0)
+			return r;
+	}
+	kvm_vcpu_reset(vcpu, false);
+	return 0;
+}
+
+/*
+ * The processor's state after RESET, or after INIT when init_event (SDM Vol. 3
+ * 10.1.1, Table 10-1; Linux: kvm_vcpu_reset). INIT keeps IA32_APIC_BASE, PAT
+ * and the other MSRs; both put the vCPU in real mode at F000:FFF0.
+ */
+void kvm_vcpu_reset(struct kvm_vcpu *vcpu, bool init_event)
+{
+	struct kvm_vcpu_arch *a = &vcpu->arch;
+	if (!init_event) {
+		a->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
+			       (vcpu->vcpu_id == 0 ? MSR_IA32_APICBASE_BSP : 0);
+		a->pat = MSR_IA32_CR_PAT_DEFAULT;
+		a->misc_enable = MSR_IA32_MISC_ENABLE_BTS_UNAVAIL | MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL;
+	}
+	if (a->apic)
+		kvm_lapic_reset(vcpu, init_event);
+	kvm_clear_event_queues(vcpu);
+	a->exception.pending = false;
+	a->nmi_pending = false;
+	memset(a->regs, 0, sizeof(a->regs));
+	a->cr2 = 0;
 	a->regs[VCPU_REGS_RIP] = 0xfff0;
 	a->regs[VCPU_REGS_RDX] = 0x600;   /* the processor signature, family 6 */
 	kvm_x86_ops.set_rflags(vcpu, X86_EFLAGS_FIXED);
@@ -1240,12 +1375,15 @@ int kvm_arch_vcpu_create(struct kvm_vcpu *vcpu)
 	sregs.gdt.limit = sregs.idt.limit = 0xffff;
 	sregs.cr0 = X86_CR0_ET | X86_CR0_NW | X86_CR0_CD;
 	sregs.apic_base = a->apic_base;
-	/* kvm_set_sregs() chooses the first MMU context too. */
-	return kvm_set_sregs(vcpu, &sregs);
+	/* kvm_set_sregs() chooses the first MMU context too; a failure in the
+	 * vendor is recorded there and ends the next KVM_RUN. */
+	kvm_set_sregs(vcpu, &sregs);
 }
 
 void kvm_arch_vcpu_destroy(struct kvm_vcpu *vcpu)
 {
+	if (vcpu->arch.apic)
+		kvm_free_lapic(vcpu);
 	kvm_mmu_destroy(vcpu);
 	kvm_x86_ops.vcpu_free(vcpu);
 }
@@ -1273,6 +1411,7 @@ static int vcpu_enter_guest(struct kvm_vcpu *vcpu)
 	r = kvm_mmu_reload(vcpu);
 	if (r <= 0)
 		return r;
+	kvm_irqchip_timers(vcpu);
 	kvm_inject_events(vcpu);
 	r = kvm_x86_ops.vcpu_run(vcpu);
 	if (r <= 0) {
@@ -1289,7 +1428,10 @@ static int vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline)
 {
 	if (!kvm_vcpu_block(vcpu, deadline))
 		return 1;  /* the slice is over: vcpu_run returns -EINTR */
-	vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
+	if (LAB_ENABLED(8) && lapic_in_kernel(vcpu))
+		kvm_apic_accept_events(vcpu);
+	if (vcpu->arch.mp_state == KVM_MP_STATE_HALTED)
+		vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;
 	return 1;
 }
 
@@ -1328,9 +1470,30 @@ static long kvm_arch_vcpu_ioctl_run(struct kvm_vcpu *vcpu, void *arg)
 	return r < 0 ? r : 0;
 }
 
+/* KVM_SET_MP_STATE (api.rst 4.39): without an in-kernel LAPIC only RUNNABLE
+ * makes sense, and HALTED for a vCPU the VMM blocks itself; with one, a vCPU
+ * may also be set to wait for INIT or SIPI (Linux: kvm_arch_vcpu_ioctl_set_mpstate). */
+static long kvm_arch_vcpu_ioctl_set_mpstate(struct kvm_vcpu *vcpu, const struct kvm_mp_state *mp)
+{
+	switch (mp->mp_state) {
+	case KVM_MP_STATE_RUNNABLE:
+	case KVM_MP_STATE_HALTED:
+		break;
+	case KVM_MP_STATE_UNINITIALIZED:
+	case KVM_MP_STATE_INIT_RECEIVED:
+		if (!LAB_ENABLED(8) || !vcpu->arch.apic)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	vcpu->arch.mp_state = mp->mp_state;
+	return 0;
+}
+
 long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg)
 {
-	if (!arg && request != KVM_RUN)
+	if (!arg && request != KVM_RUN && request != KVM_NMI)
 		return -EFAULT;
 	switch (request) {
 	case KVM_RUN:
@@ -1354,6 +1517,21 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg
 		return kvm_vcpu_ioctl_set_cpuid2(vcpu, arg);
 	case KVM_GET_CPUID2:
 		return kvm_vcpu_ioctl_get_cpuid2(vcpu, arg);
+	case KVM_GET_LAPIC:
+	case KVM_SET_LAPIC:
+		if (!LAB_ENABLED(8) || !vcpu->arch.apic)
+			return -ENXIO;
+		return request == KVM_GET_LAPIC ? kvm_apic_get_state(vcpu, arg) : kvm_apic_set_state(vcpu, arg);
+	case KVM_GET_MP_STATE:
+		((struct kvm_mp_state *)arg)->mp_state = vcpu->arch.mp_state;
+		return 0;
+	case KVM_SET_MP_STATE:
+		return kvm_arch_vcpu_ioctl_set_mpstate(vcpu, arg);
+	case KVM_NMI:
+		if (!LAB_ENABLED(8))
+			return -ENOTTY;
+		vcpu->arch.nmi_pending = true;
+		return 0;
 	case KVM_TRANSLATE: {
 		/* Linux: kvm_arch_vcpu_ioctl_translate, a supervisor read. */
 		struct kvm_translation *t = arg;
@@ -1397,6 +1575,31 @@ long kvm_arch_dev_ioctl(unsigned long request, void *arg)
 	}
 }
 
+/* KVM_GET_IRQCHIP / KVM_SET_IRQCHIP (api.rst 4.26, 4.27): chip 0 the master
+ * PIC, 1 the slave, 2 the IOAPIC. */
+static long kvm_vm_ioctl_irqchip(struct kvm *kvm, struct kvm_irqchip *chip, bool set)
+{
+	if (!irqchip_in_kernel(kvm))
+		return -ENXIO;
+	switch (chip->chip_id) {
+	case KVM_IRQCHIP_PIC_MASTER:
+	case KVM_IRQCHIP_PIC_SLAVE:
+		if (set)
+			kvm_pic_set_state(kvm->arch.vpic, (int)chip->chip_id, &chip->chip.pic);
+		else
+			kvm_pic_get_state(kvm->arch.vpic, (int)chip->chip_id, &chip->chip.pic);
+		return 0;
+	case KVM_IRQCHIP_IOAPIC:
+		if (set)
+			kvm_set_ioapic(kvm, &chip->chip.ioapic);
+		else
+			kvm_get_ioapic(kvm, &chip->chip.ioapic);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 // @region kvm_arch_vm_ioctl
 long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned long request, void *arg)
 {
@@ -1418,6 +1621,47 @@ long kvm_arch_vm_ioctl(struct kvm *kvm, unsigned long request, void *arg)
 		if (!arg)
 			return -EFAULT;
 		return kvm_vm_ioctl_irq_line(kvm, arg);
+	case KVM_GET_IRQCHIP:
+	case KVM_SET_IRQCHIP:
+		if (!LAB_ENABLED(8))
+			return -ENOTTY;
+		if (!arg)
+			return -EFAULT;
+		return kvm_vm_ioctl_irqchip(kvm, arg, request == KVM_SET_IRQCHIP);
+	case KVM_CREATE_PIT2: {
+		if (!LAB_ENABLED(8))
+			return -ENOTTY;
+		const struct kvm_pit_config *cfg = arg;
+		if (!cfg)
+			return -EFAULT;
+		/* Linux: after the irqchip, once (api.rst 4.59). */
+		if (kvm->arch.vpit)
+			return -EEXIST;
+		if (!irqchip_in_kernel(kvm))
+			return -ENOENT;
+		return kvm_create_pit(kvm, cfg->flags) ? 0 : -ENOMEM;
+	}
+	case KVM_GET_PIT2:
+	case KVM_SET_PIT2:
+		if (!LAB_ENABLED(8))
+			return -ENOTTY;
+		if (!arg)
+			return -EFAULT;
+		if (!kvm->arch.vpit)
+			return -ENXIO;
+		if (request == KVM_GET_PIT2)
+			kvm_pit_get_state(kvm, arg);
+		else
+			kvm_pit_set_state(kvm, arg);
+		return 0;
+	case KVM_SIGNAL_MSI:
+		if (!LAB_ENABLED(8))
+			return -ENOTTY;
+		if (!arg)
+			return -EFAULT;
+		if (!irqchip_in_kernel(kvm))
+			return -ENXIO;
+		return kvm_set_msi(kvm, arg);
 	default:
 		return -ENOTTY; /* kvm_arch_vm_ioctl's default */
 	}
@@ -1432,6 +1676,9 @@ int kvm_vm_ioctl_check_extension(struct kvm *kvm, long cap)
 	case KVM_CAP_INTERNAL_ERROR_DATA:
 		return 1;
 	case KVM_CAP_IRQCHIP:
+	case KVM_CAP_PIT2:
+	case KVM_CAP_SIGNAL_MSI:
+	case KVM_CAP_MP_STATE:
 		return LAB_ENABLED(8) && kvm_irqchip_supported();
 	default:
 		/* IRQFD, IOEVENTFD, MP_STATE, XSAVE, ... arrive in later labs. */
