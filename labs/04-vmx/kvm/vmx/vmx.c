@@ -1233,9 +1233,22 @@ static int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	int r = vmx_guest_mode_supported(vcpu);
 	if (r <= 0)
 		return r;
-	/* A guest that never exits still comes back now and then (SDM 26.5.1). */
-	if (vmx->ctls.pin_based_exec_ctrl & PIN_BASED_VMX_PREEMPTION_TIMER)
-		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, VMX_PREEMPTION_TIMER_SLICE);
+	/* A guest that never exits still comes back now and then (SDM 26.5.1),
+	 * and by the time its next timer is due (lab 08): the only way back
+	 * that works with the guest's IF clear under Bochs (BOCHS-VMX.md 1).
+	 * The timer counts TSC >> IA32_VMX_MISC[4:0]. */
+	if (vmx->ctls.pin_based_exec_ctrl & PIN_BASED_VMX_PREEMPTION_TIMER) {
+		uint64_t ticks = VMX_PREEMPTION_TIMER_SLICE;
+		uint64_t event = vcpu->arch.next_event_ns, now = host_clock_ns();
+		if (event != UINT64_MAX) {
+			uint64_t ns = event > now ? event - now : 0;
+			uint64_t tsc = ns / 1000000 * host_tsc_khz() + ns % 1000000 * host_tsc_khz() / 1000000;
+			uint64_t t = tsc >> (vmx_caps.misc & 0x1f);
+			if (t < ticks)
+				ticks = t;
+		}
+		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, ticks);
+	}
 	/* With EPT a PAE guest's PDPTE registers go in through the VMCS at every
 	 * entry: Bochs stores PDPTEs read from memory at VM exit
 	 * (vmx_update_cr3_exiting). */
