@@ -194,6 +194,8 @@ void kvm_clear_event_queues(struct kvm_vcpu *vcpu)
 	vcpu->arch.nmi_injected = false;
 }
 
+static bool dm_request_for_irq_injection(struct kvm_vcpu *vcpu);
+
 // @region kvm_inject_events
 /*
  * Hand at most one event to the vendor for the next entry (Linux:
@@ -233,6 +235,10 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 		} else {
 			kvm_x86_ops.enable_nmi_window(vcpu);
 		}
+		return;
+	}
+	if (dm_request_for_irq_injection(vcpu)) {
+		kvm_x86_ops.enable_irq_window(vcpu);
 		return;
 	}
 	if (LAB_ENABLED(8) && lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu)) {
@@ -1511,6 +1517,31 @@ static int vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline)
 	return 1;
 }
 
+/* Without an in-kernel irqchip the VMM injects interrupts itself (KVM_INTERRUPT)
+ * and asks, with run->request_interrupt_window, to come back when the guest
+ * can take one (Linux: dm_request_for_irq_injection,
+ * kvm_vcpu_ready_for_interrupt_injection). */
+static bool kvm_vcpu_ready_for_interrupt_injection(struct kvm_vcpu *vcpu)
+{
+	return !vcpu->arch.interrupt.injected && kvm_x86_ops.interrupt_allowed(vcpu);
+}
+
+static bool dm_request_for_irq_injection(struct kvm_vcpu *vcpu)
+{
+	return vcpu->run->request_interrupt_window && !(LAB_ENABLED(8) && irqchip_in_kernel(vcpu->kvm));
+}
+
+/* What the VMM reads after every KVM_RUN (Linux: post_kvm_run_save). */
+static void post_kvm_run_save(struct kvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	run->if_flag = (kvm_x86_ops.get_rflags(vcpu) & X86_EFLAGS_IF) != 0;
+	run->cr8 = kvm_get_cr8(vcpu);
+	run->apic_base = vcpu->arch.apic_base;
+	run->ready_for_interrupt_injection = (LAB_ENABLED(8) && irqchip_in_kernel(vcpu->kvm)) ||
+					     kvm_vcpu_ready_for_interrupt_injection(vcpu);
+}
+
 static int vcpu_run(struct kvm_vcpu *vcpu)
 {
 	uint64_t deadline = host_clock_ns() + KVM_RUN_SLICE_NS;
@@ -1518,6 +1549,10 @@ static int vcpu_run(struct kvm_vcpu *vcpu)
 		int r = kvm_vcpu_running(vcpu) ? vcpu_enter_guest(vcpu) : vcpu_block(vcpu, deadline);
 		if (r <= 0)
 			return r;
+		if (dm_request_for_irq_injection(vcpu) && kvm_vcpu_ready_for_interrupt_injection(vcpu)) {
+			vcpu->run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+			return 0;
+		}
 		if (host_clock_ns() >= deadline) {
 			vcpu->run->exit_reason = KVM_EXIT_INTR;
 			return -EINTR;
@@ -1530,20 +1565,35 @@ static long kvm_arch_vcpu_ioctl_run(struct kvm_vcpu *vcpu, void *arg)
 	if (arg)
 		return -EINVAL;
 	struct kvm_run *run = vcpu->run;
+	int r = 1;
 	if (vcpu->arch.complete_userspace_io) {
 		int (*cui)(struct kvm_vcpu *) = vcpu->arch.complete_userspace_io;
 		vcpu->arch.complete_userspace_io = NULL;
-		int r = cui(vcpu);
-		if (r <= 0)
-			return r;
+		r = cui(vcpu);
 	}
-	if (run->immediate_exit) {
+	if (r > 0 && run->immediate_exit) {
 		run->exit_reason = KVM_EXIT_INTR;
-		return -EINTR;
+		r = -EINTR;
+	} else if (r > 0) {
+		run->exit_reason = KVM_EXIT_UNKNOWN;
+		r = vcpu_run(vcpu);
 	}
-	run->exit_reason = KVM_EXIT_UNKNOWN;
-	int r = vcpu_run(vcpu);
+	post_kvm_run_save(vcpu);
 	return r < 0 ? r : 0;
+}
+
+/* KVM_INTERRUPT (api.rst 4.16): the VMM's own interrupt controller hands an
+ * external interrupt over, to be delivered at the next entry (it asked for an
+ * interrupt window first). Refused with the in-kernel irqchip. */
+static long kvm_vcpu_ioctl_interrupt(struct kvm_vcpu *vcpu, const struct kvm_interrupt *irq)
+{
+	if (irq->irq >= 256)
+		return -EINVAL;
+	if (LAB_ENABLED(8) && irqchip_in_kernel(vcpu->kvm))
+		return -ENXIO;
+	kvm_queue_interrupt(vcpu, (uint8_t)irq->irq, false);
+	kvm_make_request(KVM_REQ_EVENT, vcpu);
+	return 0;
 }
 
 /* KVM_SET_MP_STATE (api.rst 4.39): without an in-kernel LAPIC only RUNNABLE
@@ -1603,6 +1653,8 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg
 		return 0;
 	case KVM_SET_MP_STATE:
 		return kvm_arch_vcpu_ioctl_set_mpstate(vcpu, arg);
+	case KVM_INTERRUPT:
+		return kvm_vcpu_ioctl_interrupt(vcpu, arg);
 	case KVM_NMI:
 		if (!LAB_ENABLED(8))
 			return -ENOTTY;
