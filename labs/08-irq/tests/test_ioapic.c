@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The IOAPIC (kvm/ioapic.c): its registers through IOREGSEL and IOWIN
+ * (82093AA 3.1, 3.2), masked pins, an edge pin's one message per rising edge,
+ * a level pin's Remote IRR and its re-delivery after the EOI while the line
+ * is still asserted, the message built from the redirection entry, and the
+ * state KVM_GET/SET_IRQCHIP saves. The interrupts the IOAPIC sends are what
+ * kvm_irq_delivery_to_apic() recorded (fake_irq_host.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <x86/apicdef.h>
+#include "fake_irq_host.h"
+#include "kvm/ioapic.h"
+#include "kvm/lapic.h"
+#include "lab08_tests.h"
+
+#define IOREGSEL 0x00
+#define IOWIN    0x10
+
+/* Redirection entry, low dword (82093AA 3.2.4). */
+#define RTE_DM_LOWEST   (1u << 8)
+#define RTE_DM_NMI      (4u << 8)
+#define RTE_DM_EXTINT   (7u << 8)
+#define RTE_LOGICAL     (1u << 11)
+#define RTE_DELIVS      (1u << 12)
+#define RTE_POLARITY    (1u << 13)
+#define RTE_REMOTE_IRR  (1u << 14)
+#define RTE_LEVEL       (1u << 15)
+#define RTE_MASKED      (1u << 16)
+#define RTE_DEST(id)    ((uint32_t)(id) << 24)   /* high dword */
+
+static struct kvm *vm;
+
+static void setup(void)
+{
+	fake_irq_reset();
+	vm = fake_irq_vm(1);
+	int r = kvm_ioapic_init(vm);
+	ck_assert_msg(r == 0 && vm->arch.vioapic, "kvm_ioapic_init() returned %d, vioapic %p: expected 0 and the "
+		      "IOAPIC in kvm->arch.vioapic", r, (void *)vm->arch.vioapic);
+}
+
+static void teardown(void)
+{
+	kvm_ioapic_destroy(vm);
+	ck_assert_msg(vm->arch.vioapic == NULL && vm->buses[KVM_MMIO_BUS].dev_count == 0,
+		      "kvm_ioapic_destroy() must take the device off the MMIO bus and clear kvm->arch.vioapic");
+	fake_irq_vm_free(vm);
+	vm = NULL;
+}
+
+/* The device the IOAPIC put on the MMIO bus at its base. */
+static struct kvm_io_device *ioapic_dev(void)
+{
+	const struct kvm_io_bus *b = &vm->buses[KVM_MMIO_BUS];
+	for (int i = 0; i < b->dev_count; i++)
+		if (b->range[i].addr == IOAPIC_DEFAULT_BASE_ADDRESS)
+			return b->range[i].dev;
+	ck_abort_msg("no device on KVM_MMIO_BUS at 0xfec00000: kvm_ioapic_init() must register it there");
+	return NULL;
+}
+
+static uint32_t mmio_read(uint64_t off, int len)
+{
+	uint64_t v = 0;
+	struct kvm_io_device *dev = ioapic_dev();
+	int r = dev->ops->read(vm->vcpus[0], dev, IOAPIC_DEFAULT_BASE_ADDRESS + off, len, &v);
+	ck_assert_msg(r == 0, "a %d-byte read at 0xfec00000 + 0x%llx returned %d: the IOAPIC takes every access "
+		      "in its page", len, (unsigned long long)off, r);
+	return (uint32_t)v;
+}
+
+static void mmio_write(uint64_t off, int len, uint32_t val)
+{
+	uint64_t v = val;
+	struct kvm_io_device *dev = ioapic_dev();
+	int r = dev->ops->write(vm->vcpus[0], dev, IOAPIC_DEFAULT_BASE_ADDRESS + off, len, &v);
+	ck_assert_msg(r == 0, "a %d-byte write at 0xfec00000 + 0x%llx returned %d: the IOAPIC takes every access "
+		      "in its page", len, (unsigned long long)off, r);
+}
+
+/* The guest's way: the index into IOREGSEL, then the data through IOWIN. */
+static uint32_t reg_read(uint32_t index)
+{
+	mmio_write(IOREGSEL, 4, index);
+	return mmio_read(IOWIN, 4);
+}
+
+static void reg_write(uint32_t index, uint32_t val)
+{
+	mmio_write(IOREGSEL, 4, index);
+	mmio_write(IOWIN, 4, val);
+}
+
+/* Program pin's entry as an OS does: destination first, then the low dword
+ * (which may unmask it). */
+static void set_rte(int pin, uint32_t lo, uint32_t hi)
+{
+	reg_write(0x11 + 2 * (uint32_t)pin, hi);
+	reg_write(0x10 + 2 * (uint32_t)pin, lo);
+}
+
+static uint32_t rte_lo(int pin)
+{
+	return reg_read(0x10 + 2 * (uint32_t)pin);
+}
+
+static unsigned sent(void)
+{
+	return fake_irq_calls.apic_irqs;
+}
+
+static const struct kvm_lapic_irq *last_sent(void)
+{
+	ck_assert_msg(sent() > 0 && sent() <= FAKE_IRQ_LOG, "no interrupt was sent to the LAPICs");
+	return &fake_irq_calls.apic_irq[sent() - 1];
+}
+
+static void set_irq(int pin, int level)
+{
+	kvm_ioapic_set_irq(vm->arch.vioapic, pin, level);
+}
+
+/* An EOI of vector from vCPU 0's LAPIC; level: its TMR bit was set. */
+static void eoi(int vector, bool level)
+{
+	kvm_ioapic_update_eoi(vm->vcpus[0], vector, level ? APIC_LEVEL_TRIG : APIC_EDGE_TRIG);
+}
+
+/* ---- registers --------------------------------------------------------------- */
+
+START_TEST(ioapic_registers)
+{
+	const struct kvm_io_bus *b = &vm->buses[KVM_MMIO_BUS];
+	ck_assert_msg(b->dev_count == 1 && b->range[0].addr == 0xfec00000 && b->range[0].len == IOAPIC_MEM_LENGTH,
+		      "kvm_ioapic_init() must register one MMIO device at 0xfec00000, length 0x%x (IOAPIC_MEM_LENGTH)",
+		      IOAPIC_MEM_LENGTH);
+
+	uint32_t ver = reg_read(0x01);
+	ck_assert_msg(ver == 0x00170011, "IOAPICVER (index 1) reads 0x%08x: expected 0x00170011, the highest "
+		      "redirection entry (23) in bits 23:16 and version 0x11 (82093AA 3.2.2)", ver);
+	reg_write(0x01, 0);
+	ck_assert_msg(reg_read(0x01) == 0x00170011, "IOAPICVER is read-only: a write changed it to 0x%08x",
+		      reg_read(0x01));
+
+	uint32_t id = reg_read(0x00);
+	ck_assert_msg(id == 0, "IOAPICID (index 0) reads 0x%08x after reset: expected 0", id);
+	reg_write(0x00, 0xffffffff);
+	id = reg_read(0x00);
+	ck_assert_msg(id == 0x0f000000, "IOAPICID after writing 0xffffffff reads 0x%08x: the ID is bits 27:24 only, "
+		      "the rest read 0 (82093AA 3.2.1): expected 0x0f000000", id);
+	uint32_t arb = reg_read(0x02);
+	ck_assert_msg(arb == 0x0f000000, "IOAPICARB (index 2) reads 0x%08x: it is loaded from the ID, bits 27:24 "
+		      "(82093AA 3.2.3): expected 0x0f000000", arb);
+
+	mmio_write(IOREGSEL, 4, 0x1234);
+	uint32_t sel = mmio_read(IOREGSEL, 4);
+	ck_assert_msg(sel == 0x34, "IOREGSEL after writing 0x1234 reads 0x%x: it is an 8-bit register "
+		      "(82093AA 3.1.1): expected 0x34", sel);
+	uint32_t none = reg_read(0x40);
+	ck_assert_msg(none == 0xffffffff, "index 0x40 (past redirection entry 23) reads 0x%08x: expected "
+		      "0xffffffff, no register answers there", none);
+	ck_assert_msg(mmio_read(0x20, 4) == 0, "offset 0x20 of the IOAPIC's page is neither IOREGSEL nor IOWIN: "
+		      "it must read 0");
+}
+END_TEST
+
+START_TEST(ioapic_redirection_table)
+{
+	for (int pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
+		uint32_t lo = rte_lo(pin), hi = reg_read(0x11 + 2 * (uint32_t)pin);
+		ck_assert_msg(lo == RTE_MASKED && hi == 0, "redirection entry %d after reset reads 0x%08x_%08x: expected "
+			      "0x00000000_00010000, masked and all else 0 (82093AA 3.2.4)", pin, hi, lo);
+	}
+
+	/* Each dword on its own; Delivery Status (12) and Remote IRR (14) are
+	 * the IOAPIC's to set, not the guest's. */
+	set_rte(5, 0x000000a5 | RTE_LOGICAL | RTE_POLARITY | RTE_LEVEL | RTE_MASKED, RTE_DEST(0x42));
+	reg_write(0x10 + 2 * 5, 0x000000a5 | RTE_LOGICAL | RTE_POLARITY | RTE_LEVEL | RTE_MASKED | RTE_DELIVS |
+		  RTE_REMOTE_IRR);
+	uint32_t lo = rte_lo(5), hi = reg_read(0x11 + 2 * 5);
+	uint32_t want = 0x000000a5 | RTE_LOGICAL | RTE_POLARITY | RTE_LEVEL | RTE_MASKED;
+	ck_assert_msg(lo == want && hi == RTE_DEST(0x42), "redirection entry 5 reads 0x%08x_%08x: expected "
+		      "0x%08x_%08x; bits 12 (Delivery Status) and 14 (Remote IRR) are read-only: a guest's write of "
+		      "them is dropped", hi, lo, RTE_DEST(0x42), want);
+	reg_write(0x11 + 2 * 5, RTE_DEST(0x07));
+	ck_assert_msg(rte_lo(5) == want, "writing the high dword of entry 5 changed its low dword to 0x%08x",
+		      rte_lo(5));
+	ck_assert_msg(rte_lo(4) == RTE_MASKED && rte_lo(6) == RTE_MASKED,
+		      "writing entry 5 (indexes 0x1a, 0x1b) changed entry 4 or 6: entry n is at 0x10 + 2n and 0x11 + 2n");
+
+	/* A dword register takes dword writes (82093AA 3.1): a byte write to
+	 * IOREGSEL does not select. */
+	mmio_write(IOREGSEL, 4, 0x01);
+	mmio_write(IOREGSEL, 1, 0x10);
+	ck_assert_msg(mmio_read(IOREGSEL, 4) == 0x01, "a 1-byte write to IOREGSEL changed it to 0x%x: the IOAPIC's "
+		      "registers take 32-bit accesses only (82093AA 3.1), a narrower write is dropped",
+		      mmio_read(IOREGSEL, 4));
+	ck_assert_msg(sent() == 0, "programming masked entries sent %u interrupts", sent());
+}
+END_TEST
+
+/* ---- edge pins ---------------------------------------------------------------- */
+
+START_TEST(ioapic_masked_pin)
+{
+	set_irq(3, 1);
+	set_irq(3, 0);
+	ck_assert_msg(sent() == 0, "pin 3 is masked after reset, yet an edge on it sent %u interrupts", sent());
+	set_rte(3, 0x33, RTE_DEST(0));
+	ck_assert_msg(sent() == 0, "unmasking edge pin 3 after its edge sent an interrupt: an edge that comes while "
+		      "the pin is masked is dropped, not held (82093AA 3.2.4, bit 16)");
+	set_rte(3, 0x33 | RTE_MASKED, RTE_DEST(0));
+	set_irq(3, 1);
+	ck_assert_msg(sent() == 0, "an edge on pin 3, masked again, sent an interrupt");
+	set_irq(3, 0);
+	set_rte(3, 0x33, RTE_DEST(0));
+	set_irq(3, 1);
+	ck_assert_msg(sent() == 1 && last_sent()->vector == 0x33, "unmasked pin 3 with vector 0x33: a rising edge "
+		      "must send one interrupt of vector 0x33 (sent %u)", sent());
+}
+END_TEST
+
+START_TEST(ioapic_edge)
+{
+	set_rte(1, 0x41, RTE_DEST(0));
+	set_irq(1, 1);
+	ck_assert_msg(sent() == 1, "a rising edge on edge pin 1 sent %u interrupts: expected 1", sent());
+	const struct kvm_lapic_irq *m = last_sent();
+	ck_assert_msg(m->vector == 0x41 && m->delivery_mode == APIC_DM_FIXED && m->trig_mode == APIC_EDGE_TRIG &&
+		      m->level && m->shorthand == APIC_DEST_NOSHORT,
+		      "pin 1's message: vector 0x%x, delivery mode 0x%x, trig_mode %u, level %d, shorthand 0x%x; expected "
+		      "vector 0x41, APIC_DM_FIXED, APIC_EDGE_TRIG, level 1, no shorthand (from its redirection entry)",
+		      m->vector, m->delivery_mode, m->trig_mode, m->level, m->shorthand);
+
+	set_irq(1, 1);
+	set_irq(1, 1);
+	ck_assert_msg(sent() == 1, "edge pin 1 held high sent %u interrupts: a line that stays high makes no new "
+		      "edge (keep the last level in irr and send only on 0 -> 1)", sent());
+	set_irq(1, 0);
+	ck_assert_msg(sent() == 1, "edge pin 1 going low sent an interrupt");
+	set_irq(1, 1);
+	ck_assert_msg(sent() == 2, "the second rising edge on pin 1 sent %u interrupts in all: expected 2", sent());
+	ck_assert_msg(rte_lo(1) == 0x41, "edge pin 1's entry reads 0x%08x after delivery: Remote IRR (bit 14) is for "
+		      "level pins only", rte_lo(1));
+
+	/* An EOI of an edge vector has nothing to do at the IOAPIC. */
+	eoi(0x41, false);
+	ck_assert_msg(sent() == 2, "an EOI of edge vector 0x41 made the IOAPIC send again");
+
+	/* Out of range pins are refused, not written past the table. */
+	ck_assert_int_lt(kvm_ioapic_set_irq(vm->arch.vioapic, IOAPIC_NUM_PINS, 1), 0);
+	ck_assert_int_lt(kvm_ioapic_set_irq(vm->arch.vioapic, -1, 1), 0);
+}
+END_TEST
+
+/* ---- level pins and Remote IRR --------------------------------------------------- */
+
+START_TEST(ioapic_level_remote_irr)
+{
+	set_rte(10, 0x5a | RTE_LEVEL, RTE_DEST(1));
+	set_irq(10, 1);
+	ck_assert_msg(sent() == 1, "asserting level pin 10 sent %u interrupts: expected 1", sent());
+	ck_assert_msg(last_sent()->trig_mode == APIC_LEVEL_TRIG, "level pin 10's message has trig_mode %u: expected "
+		      "APIC_LEVEL_TRIG, so that the LAPIC sets TMR and sends its EOI back", last_sent()->trig_mode);
+	ck_assert_msg(rte_lo(10) & RTE_REMOTE_IRR, "level pin 10 was delivered but its entry reads 0x%08x: Remote IRR "
+		      "(bit 14) must be set until the EOI (82093AA 3.2.4)", rte_lo(10));
+
+	set_irq(10, 1);
+	ck_assert_msg(sent() == 1, "level pin 10 asserted again while Remote IRR is set sent an interrupt: nothing "
+		      "goes out until the EOI");
+
+	eoi(0x5b, true);
+	ck_assert_msg((rte_lo(10) & RTE_REMOTE_IRR) && sent() == 1, "an EOI of vector 0x5b cleared pin 10's Remote "
+		      "IRR or sent it: only an EOI of its own vector (0x5a) does");
+	eoi(0x5a, false);
+	ck_assert_msg((rte_lo(10) & RTE_REMOTE_IRR) && sent() == 1, "an EOI of 0x5a with the LAPIC's TMR bit clear "
+		      "(edge) touched level pin 10: only a level EOI reaches the IOAPIC (SDM Vol. 3A 11.8.5)");
+
+	/* The handler EOIs but the device still holds the line: again. */
+	eoi(0x5a, true);
+	ck_assert_msg(sent() == 2, "EOI of 0x5a while pin 10 is still asserted: expected the interrupt sent again "
+		      "(%u sent in all, expected 2)", sent());
+	ck_assert_msg(rte_lo(10) & RTE_REMOTE_IRR, "after the re-delivery pin 10's Remote IRR must be set again "
+		      "(entry 0x%08x)", rte_lo(10));
+
+	/* The device is quiet now: the EOI just clears Remote IRR. */
+	set_irq(10, 0);
+	ck_assert_msg(sent() == 2 && (rte_lo(10) & RTE_REMOTE_IRR), "lowering level pin 10 must neither send nor "
+		      "clear Remote IRR (only the EOI does)");
+	eoi(0x5a, true);
+	ck_assert_msg(sent() == 2 && !(rte_lo(10) & RTE_REMOTE_IRR), "EOI of 0x5a with pin 10 low: expected Remote "
+		      "IRR clear and nothing sent (entry 0x%08x, %u sent)", rte_lo(10), sent());
+	set_irq(10, 1);
+	ck_assert_msg(sent() == 3, "pin 10 asserted again after its EOI: expected a third interrupt, %u sent", sent());
+}
+END_TEST
+
+/* Two level pins sharing a vector (a shared PCI interrupt): one EOI serves
+ * both, and each still asserted is sent again. */
+START_TEST(ioapic_level_shared_vector)
+{
+	set_rte(16, 0x70 | RTE_LEVEL, RTE_DEST(0));
+	set_rte(17, 0x70 | RTE_LEVEL, RTE_DEST(0));
+	set_irq(16, 1);
+	set_irq(17, 1);
+	ck_assert_msg(sent() == 2, "level pins 16 and 17 (both vector 0x70) asserted: expected 2 interrupts, %u sent",
+		      sent());
+	set_irq(16, 0);
+	eoi(0x70, true);
+	ck_assert_msg(!(rte_lo(16) & RTE_REMOTE_IRR) && (rte_lo(17) & RTE_REMOTE_IRR) && sent() == 3,
+		      "EOI of vector 0x70 with pin 16 low and pin 17 high: expected Remote IRR clear on 16, pin 17 sent "
+		      "again (Remote IRR set); entries 0x%08x 0x%08x, %u sent in all (expected 3)", rte_lo(16), rte_lo(17),
+		      sent());
+}
+END_TEST
+
+START_TEST(ioapic_unmask_asserted_level)
+{
+	set_rte(9, 0x39 | RTE_LEVEL | RTE_MASKED, RTE_DEST(0));
+	set_irq(9, 1);
+	ck_assert_msg(sent() == 0, "masked level pin 9 asserted sent an interrupt");
+	set_rte(9, 0x39 | RTE_LEVEL, RTE_DEST(0));
+	ck_assert_msg(sent() == 1 && last_sent()->vector == 0x39, "unmasking level pin 9 while its line is asserted "
+		      "sent %u interrupts: expected 1 at once, the line still requests it (Linux: ioapic_service on the "
+		      "write of the entry)", sent());
+
+	/* Masked while waiting for its EOI: the EOI clears Remote IRR but a
+	 * masked pin sends nothing; unmasking it does. */
+	set_rte(9, 0x39 | RTE_LEVEL | RTE_MASKED, RTE_DEST(0));
+	eoi(0x39, true);
+	ck_assert_msg(sent() == 1 && !(rte_lo(9) & RTE_REMOTE_IRR), "EOI of 0x39 with pin 9 masked: expected Remote "
+		      "IRR clear and nothing sent (entry 0x%08x, %u sent)", rte_lo(9), sent());
+	set_rte(9, 0x39 | RTE_LEVEL, RTE_DEST(0));
+	ck_assert_msg(sent() == 2, "unmasking asserted level pin 9 after its EOI: expected it sent again, %u sent",
+		      sent());
+
+	/* Rewriting the entry while Remote IRR is set is no new request. */
+	set_rte(9, 0x39 | RTE_LEVEL, RTE_DEST(1));
+	ck_assert_msg(sent() == 2, "rewriting level pin 9's entry while its Remote IRR is set sent it again: it waits "
+		      "for the EOI");
+
+	/* Switching the pin to edge clears Remote IRR, as KVM does for guests
+	 * that use it to unstick a pin. */
+	set_rte(9, 0x39 | RTE_MASKED, RTE_DEST(1));
+	ck_assert_msg(!(rte_lo(9) & RTE_REMOTE_IRR), "pin 9 switched to edge still shows Remote IRR (0x%08x): it "
+		      "means nothing for an edge pin and is cleared", rte_lo(9));
+}
+END_TEST
+
+/* ---- the message --------------------------------------------------------------------- */
+
+START_TEST(ioapic_destinations)
+{
+	static const struct {
+		uint32_t lo, hi;
+		uint32_t vector, delivery_mode, dest_mode, dest_id;
+		const char *what;
+	} cases[] = {
+		{ 0x30, RTE_DEST(2), 0x30, APIC_DM_FIXED, APIC_DEST_PHYSICAL, 2, "fixed, physical APIC ID 2" },
+		{ 0x31, RTE_DEST(0xff), 0x31, APIC_DM_FIXED, APIC_DEST_PHYSICAL, 0xff, "fixed, physical broadcast 0xff" },
+		{ 0x32 | RTE_LOGICAL, RTE_DEST(0x0c), 0x32, APIC_DM_FIXED, APIC_DEST_LOGICAL, 0x0c,
+		  "fixed, logical 0x0c (two CPUs in flat mode)" },
+		{ 0x33 | RTE_LOGICAL | RTE_DM_LOWEST, RTE_DEST(0x0f), 0x33, APIC_DM_LOWEST, APIC_DEST_LOGICAL, 0x0f,
+		  "lowest priority, logical 0x0f" },
+		{ 0x00 | RTE_DM_NMI, RTE_DEST(1), 0x00, APIC_DM_NMI, APIC_DEST_PHYSICAL, 1, "NMI to APIC ID 1" },
+		{ 0x00 | RTE_DM_EXTINT, RTE_DEST(0), 0x00, APIC_DM_EXTINT, APIC_DEST_PHYSICAL, 0, "ExtINT to APIC ID 0" },
+	};
+	for (int i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		set_rte(i, cases[i].lo, cases[i].hi);
+		unsigned before = sent();
+		set_irq(i, 1);
+		ck_assert_msg(sent() == before + 1, "pin %d (%s): a rising edge sent %u interrupts", i, cases[i].what,
+			      sent() - before);
+		const struct kvm_lapic_irq *m = last_sent();
+		ck_assert_msg(m->vector == cases[i].vector && m->delivery_mode == cases[i].delivery_mode &&
+			      m->dest_mode == cases[i].dest_mode && m->dest_id == cases[i].dest_id,
+			      "pin %d, entry 0x%08x_%08x (%s): the message has vector 0x%x, delivery mode 0x%x, dest mode "
+			      "0x%x, dest 0x%x; expected 0x%x, 0x%x, 0x%x, 0x%x (delivery mode = RTE bits 10:8 << 8, "
+			      "APIC_DEST_LOGICAL for bit 11, destination = RTE bits 63:56)", i, cases[i].hi, cases[i].lo,
+			      cases[i].what, m->vector, m->delivery_mode, m->dest_mode, m->dest_id, cases[i].vector,
+			      cases[i].delivery_mode, cases[i].dest_mode, cases[i].dest_id);
+	}
+}
+END_TEST
+
+/* ---- KVM_GET_IRQCHIP / KVM_SET_IRQCHIP ----------------------------------------------- */
+
+START_TEST(ioapic_state_round_trip)
+{
+	reg_write(0x00, 0x05000000);
+	set_rte(2, 0x22, RTE_DEST(1));                    /* edge, delivered below */
+	set_rte(7, 0x27 | RTE_LEVEL | RTE_MASKED, RTE_DEST(3));  /* level, asserted while masked */
+	set_rte(8, 0x28 | RTE_LEVEL | RTE_LOGICAL, RTE_DEST(0x02)); /* level, delivered, waiting for EOI */
+	set_irq(2, 1);
+	set_irq(7, 1);
+	set_irq(8, 1);
+	mmio_write(IOREGSEL, 4, 0x13);
+	unsigned before = sent();
+
+	struct kvm_ioapic_state s;
+	memset(&s, 0xa5, sizeof(s));
+	kvm_get_ioapic(vm, &s);
+	ck_assert_msg(s.base_address == IOAPIC_DEFAULT_BASE_ADDRESS && s.id == 5 && s.ioregsel == 0x13,
+		      "kvm_get_ioapic: base 0x%llx, id %u, ioregsel 0x%x; expected 0xfec00000, 5, 0x13",
+		      (unsigned long long)s.base_address, s.id, s.ioregsel);
+	ck_assert_msg(s.irr == ((1u << 7) | (1u << 8)), "kvm_get_ioapic: irr 0x%x; expected 0x180, the asserted level "
+		      "pins 7 and 8: pin 2's edge was already sent, a restore must not send it twice", s.irr);
+	ck_assert_msg(s.redirtbl[8].bits == ((uint64_t)RTE_DEST(0x02) << 32 | 0x28 | RTE_LEVEL | RTE_LOGICAL |
+					     RTE_REMOTE_IRR),
+		      "kvm_get_ioapic: entry 8 is 0x%016llx; expected the entry as the guest reads it, Remote IRR "
+		      "included", (unsigned long long)s.redirtbl[8].bits);
+
+	/* Into a fresh IOAPIC: same registers; the asserted lines are raised
+	 * again, so unmasked pin 7 would go out but it is masked, and pin 8
+	 * waits for its EOI. */
+	struct kvm *vm2 = fake_irq_vm(1);
+	ck_assert_int_eq(kvm_ioapic_init(vm2), 0);
+	kvm_set_ioapic(vm2, &s);
+	ck_assert_msg(sent() == before, "kvm_set_ioapic sent %u interrupts for a masked pin and one with Remote IRR "
+		      "set", sent() - before);
+	struct kvm_ioapic_state s2;
+	memset(&s2, 0x5a, sizeof(s2));
+	kvm_get_ioapic(vm2, &s2);
+	ck_assert_msg(s2.base_address == s.base_address && s2.id == s.id && s2.ioregsel == s.ioregsel &&
+		      s2.irr == s.irr && memcmp(s2.redirtbl, s.redirtbl, sizeof(s.redirtbl)) == 0,
+		      "kvm_set_ioapic then kvm_get_ioapic does not give back the state saved (irr 0x%x vs 0x%x)", s2.irr,
+		      s.irr);
+
+	/* The restored IOAPIC works: pin 8's EOI re-delivers (still asserted). */
+	kvm_ioapic_update_eoi(vm2->vcpus[0], 0x28, APIC_LEVEL_TRIG);
+	ck_assert_msg(sent() == before + 1 && last_sent()->vector == 0x28, "EOI of 0x28 on the restored IOAPIC: "
+		      "expected pin 8, still asserted, sent again");
+
+	/* A restored state whose level pin is asserted, unmasked and not
+	 * waiting for an EOI goes out at once. */
+	s.redirtbl[7].fields.mask = 0;
+	kvm_set_ioapic(vm2, &s);
+	ck_assert_msg(sent() == before + 2 && last_sent()->vector == 0x27, "kvm_set_ioapic with level pin 7 asserted "
+		      "and unmasked: expected it sent at once, as the restored line requests it");
+	kvm_ioapic_destroy(vm2);
+	fake_irq_vm_free(vm2);
+}
+END_TEST
+
+Suite *ioapic_suite(void)
+{
+	Suite *s = suite_create("ioapic");
+	TCase *tc = tcase_create("registers");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, ioapic_registers);
+	tcase_add_test(tc, ioapic_redirection_table);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pins");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, ioapic_masked_pin);
+	tcase_add_test(tc, ioapic_edge);
+	tcase_add_test(tc, ioapic_level_remote_irr);
+	tcase_add_test(tc, ioapic_level_shared_vector);
+	tcase_add_test(tc, ioapic_unmask_asserted_level);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("messages");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, ioapic_destinations);
+	tcase_add_test(tc, ioapic_state_round_trip);
+	suite_add_tcase(s, tc);
+	return s;
+}
