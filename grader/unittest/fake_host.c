@@ -215,6 +215,11 @@ int host_max_threads(void)
 	return fh.max_threads;
 }
 
+bool host_threads_cooperative(void)
+{
+	return false;
+}
+
 int fake_host_threads_started(void)
 {
 	return fh.threads_started;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * host.h for the bare-metal host: what the VMM gets instead of Linux.
- * One CPU and no threads (the VMM runs its single vCPU inline when
- * host_max_threads() is 1), no eventfds, files come from the guest archive.
+ * One CPU, cooperative threads (thread.c), files come from the guest
+ * archive.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -86,57 +86,6 @@ size_t host_console_write(const char *buf, size_t n, uint64_t deadline_ns)
 	return n;
 }
 
-/* One thread: the one that called vmm_main(). */
-void *host_thread_arg(void)
-{
-	return NULL;
-}
-
-int host_thread_start(struct host_thread **thread, void *(*fn)(void *), void *arg)
-{
-	(void)thread;
-	(void)fn;
-	(void)arg;
-	return -ENOSYS;
-}
-
-void host_thread_join(struct host_thread *thread)
-{
-	(void)thread;
-}
-
-void host_thread_kick(struct host_thread *thread)
-{
-	(void)thread;
-}
-
-int host_max_threads(void)
-{
-	return 1;
-}
-
-int host_event_create(void)
-{
-	return -ENOSYS;
-}
-
-int host_event_signal(int event)
-{
-	(void)event;
-	return -ENOSYS;
-}
-
-long host_event_wait(int event, int timeout_ms)
-{
-	(void)event;
-	(void)timeout_ms;
-	return -ENOSYS;
-}
-
-void host_event_close(int event)
-{
-	(void)event;
-}
 
 /* minikvm ends KVM_RUN after a time slice of its own: no timer needed. */
 void host_kick_timer(unsigned period_ms)

@@ -18,6 +18,7 @@
 #include <kvmlabs/host_kernel.h>
 
 #include "clock.h"
+#include "thread.h"
 
 #define HOST_WAIT_STEP_NS 1000000ull   /* 1 ms */
 
@@ -33,6 +34,12 @@ uint64_t host_tsc_khz(void)
 
 bool host_wait_until(uint64_t deadline_ns)
 {
+	/* Another thread may run meanwhile (thread.c): a halted vCPU gives the
+	 * CPU to the others, then its caller looks at its conditions again. */
+	if (host_thread_others()) {
+		host_thread_wait();
+		return host_clock_ns() >= deadline_ns;
+	}
 	uint64_t start = host_clock_ns();
 	uint64_t until = deadline_ns;
 	if (deadline_ns > start && deadline_ns - start > HOST_WAIT_STEP_NS)

@@ -1549,6 +1549,12 @@ static int vcpu_run(struct kvm_vcpu *vcpu)
 		int r = kvm_vcpu_running(vcpu) ? vcpu_enter_guest(vcpu) : vcpu_block(vcpu, deadline);
 		if (r <= 0)
 			return r;
+		/* The host's other threads (vCPUs, the VMM's supervisor) get their
+		 * turn; a kick ends KVM_RUN as a signal does in Linux. */
+		if (host_thread_preempt()) {
+			vcpu->run->exit_reason = KVM_EXIT_INTR;
+			return -EINTR;
+		}
 		if (dm_request_for_irq_injection(vcpu) && kvm_vcpu_ready_for_interrupt_injection(vcpu)) {
 			vcpu->run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
 			return 0;

@@ -17,6 +17,7 @@
 #ifndef KVMLABS_HOST_H
 #define KVMLABS_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,8 +51,11 @@ void host_thread_kick(struct host_thread *thread);
 /* The arg of host_thread_start() that started the calling thread; NULL in
  * the thread that called vmm_main(). */
 void *host_thread_arg(void);
-/* How many threads this host can run at once (1 on the bare-metal host). */
+/* How many threads this host can run at once. */
 int host_max_threads(void);
+/* True when threads share one CPU and switch only where they wait (the
+ * bare-metal host): a single vCPU is better run inline there. */
+bool host_threads_cooperative(void);
 
 /* A vCPU run inline, in the VMM's only thread, has no supervisor thread to
  * kick it when the VM ends (--timeout): have a KVM_RUN in the calling thread

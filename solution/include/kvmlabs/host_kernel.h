@@ -37,6 +37,12 @@ uint64_t host_tsc_khz(void);
  * at their own wake-up conditions again and wait once more. */
 bool host_wait_until(uint64_t deadline_ns);
 
+/* Between two entries of KVM_RUN: give the CPU to the host's other threads
+ * if this one's time slice is over (the bare-metal host switches threads
+ * cooperatively; Linux would preempt), and say whether the thread was kicked
+ * (host_thread_kick): then KVM_RUN returns -EINTR, as after a signal. */
+bool host_thread_preempt(void);
+
 /* kvm_intel's "ept" parameter as the host was booted (Linux: kvm_intel.ept=0
  * on the kernel command line): false keeps the shadow MMU at every stage. */
 bool host_kvm_intel_ept(void);

@@ -191,6 +191,12 @@ int host_max_threads(void)
 	return VMM_MAX_VCPUS + 2;
 }
 
+/* Linux preempts its threads: a single vCPU may as well have its own. */
+bool host_threads_cooperative(void)
+{
+	return false;
+}
+
 void host_kick_timer(unsigned period_ms)
 {
 	static timer_t timer;
