@@ -58,11 +58,6 @@
 /* IOAPICVER: the highest RTE index in 23:16, the version in 7:0: 0x00170011. */
 #define IOAPIC_VERSION_VAL  (((uint32_t)(IOAPIC_NUM_PINS - 1) << 16) | IOAPIC_VERSION_ID)
 
-/* An RTE's trigger mode bit (15): the values of struct kvm_lapic_irq's
- * trig_mode too. */
-#define IOAPIC_EDGE_TRIG    0
-#define IOAPIC_LEVEL_TRIG   1
-
 static struct kvm_ioapic *to_ioapic(struct kvm_io_device *dev)
 {
 	return container_of(dev, struct kvm_ioapic, dev);
@@ -76,7 +71,7 @@ static int ioapic_service(struct kvm_ioapic *ioapic, int irq)
 {
 	union kvm_ioapic_redirect_entry *entry = &ioapic->redirtbl[irq];
 
-	if (entry->fields.mask || (entry->fields.trig_mode == IOAPIC_LEVEL_TRIG && entry->fields.remote_irr))
+	if (entry->fields.mask || (entry->fields.trig_mode == APIC_LEVEL_TRIG && entry->fields.remote_irr))
 		return -1;
 
 	/* The RTE's fields are the ICR's at other places: delivery mode is
@@ -93,13 +88,13 @@ static int ioapic_service(struct kvm_ioapic *ioapic, int irq)
 
 	/* An edge sent is done with; KVM_GET_IRQCHIP must not report it as
 	 * still pending, or a restore would send it twice (kvm_get_ioapic). */
-	if (irqe.trig_mode == IOAPIC_EDGE_TRIG)
+	if (irqe.trig_mode == APIC_EDGE_TRIG)
 		ioapic->irr_delivered |= 1u << irq;
 
 	int ret = kvm_irq_delivery_to_apic(ioapic->kvm, NULL, &irqe);
 	/* Remote IRR: "set when the local APIC(s) accept the level interrupt
 	 * sent by the IOAPIC" (82093AA 3.2.4, bit 14). */
-	if (ret > 0 && irqe.trig_mode == IOAPIC_LEVEL_TRIG)
+	if (ret > 0 && irqe.trig_mode == APIC_LEVEL_TRIG)
 		entry->fields.remote_irr = 1;
 	return ret;
 }
@@ -122,7 +117,7 @@ static int ioapic_set_irq(struct kvm_ioapic *ioapic, int irq, int level)
 
 	uint32_t old_irr = ioapic->irr;
 	ioapic->irr |= mask;
-	if (ioapic->redirtbl[irq].fields.trig_mode == IOAPIC_EDGE_TRIG) {
+	if (ioapic->redirtbl[irq].fields.trig_mode == APIC_EDGE_TRIG) {
 		/* A new edge, not yet sent; and a line that was already high
 		 * makes no edge at all. */
 		ioapic->irr_delivered &= ~mask;
@@ -154,11 +149,11 @@ void kvm_ioapic_update_eoi(struct kvm_vcpu *vcpu, int vector, int trigger_mode)
 	/* Only the EOI of a level-triggered interrupt (the LAPIC's TMR bit
 	 * set) is broadcast to the IOAPIC (SDM Vol. 3A 11.8.5); an edge EOI
 	 * has no Remote IRR to clear. Several pins may share a vector. */
-	if (trigger_mode != IOAPIC_LEVEL_TRIG)
+	if (trigger_mode != APIC_LEVEL_TRIG)
 		return;
 	for (int i = 0; i < IOAPIC_NUM_PINS; i++) {
 		union kvm_ioapic_redirect_entry *ent = &ioapic->redirtbl[i];
-		if (ent->fields.vector != vector || ent->fields.trig_mode != IOAPIC_LEVEL_TRIG)
+		if (ent->fields.vector != vector || ent->fields.trig_mode != APIC_LEVEL_TRIG)
 			continue;
 		ent->fields.remote_irr = 0;
 		/* The handler did not quiet the device: the line is still
@@ -220,12 +215,12 @@ static void ioapic_write_indirect(struct kvm_ioapic *ioapic, uint32_t val)
 	e->fields.delivery_status = delivery_status & 1;
 	/* Remote IRR means nothing for an edge pin; guests (Linux, Xen) switch
 	 * a pin to edge and back to clear a stuck one, and KVM lets them. */
-	if (e->fields.trig_mode == IOAPIC_EDGE_TRIG)
+	if (e->fields.trig_mode == APIC_EDGE_TRIG)
 		e->fields.remote_irr = 0;
 	/* Unmasking (or retargeting) a level pin that is asserted and not
 	 * waiting for an EOI sends it now: a level request is not lost while
 	 * masked, the line still holds it (Linux: ioapic_service on write). */
-	if (e->fields.trig_mode == IOAPIC_LEVEL_TRIG && (ioapic->irr & (1u << index)))
+	if (e->fields.trig_mode == APIC_LEVEL_TRIG && (ioapic->irr & (1u << index)))
 		ioapic_service(ioapic, (int)index);
 }
 

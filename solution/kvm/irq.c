@@ -118,7 +118,7 @@ int kvm_set_msi(struct kvm *kvm, const struct kvm_msi *msi)
 		.vector = msi->data & MSI_DATA_VECTOR_MASK,
 		.delivery_mode = msi->data & MSI_DATA_DM_MASK,
 		.dest_mode = (msi->address_lo & MSI_ADDR_DEST_LOGICAL) ? APIC_DEST_LOGICAL : APIC_DEST_PHYSICAL,
-		.trig_mode = (msi->data & MSI_DATA_TRIGGER_LEVEL) ? 1 : 0,
+		.trig_mode = (msi->data & MSI_DATA_TRIGGER_LEVEL) ? APIC_LEVEL_TRIG : APIC_EDGE_TRIG,
 		.shorthand = APIC_DEST_NOSHORT,
 		.dest_id = (msi->address_lo >> MSI_ADDR_DEST_ID_SHIFT) & 0xff,
 	};
