@@ -24,7 +24,7 @@
 #include "mmu/paging.h"
 
 #define KVM_API_VERSION          12
-#define KVM_MAX_VCPUS            1
+#define KVM_MAX_VCPUS            8   /* the bare-metal host runs them as cooperative threads */
 #define KVM_USER_MEM_SLOTS       32
 #define KVM_MAX_CPUID_ENTRIES    64
 #define KVM_PAGE_SIZE            4096ull

@@ -1577,7 +1577,10 @@ static long kvm_arch_vcpu_ioctl_run(struct kvm_vcpu *vcpu, void *arg)
 		vcpu->arch.complete_userspace_io = NULL;
 		r = cui(vcpu);
 	}
-	if (r > 0 && run->immediate_exit) {
+	/* Each KVM_RUN, too, is a point where the host's other threads may take
+	 * their turn (a guest that exits to the VMM all the time never runs
+	 * vcpu_run's own loop for long). */
+	if (r > 0 && (run->immediate_exit || host_thread_preempt())) {
 		run->exit_reason = KVM_EXIT_INTR;
 		r = -EINTR;
 	} else if (r > 0) {
