@@ -102,13 +102,13 @@ static void test_deadline(void)
 {
 	uint32_t a, b, c, d;
 	cpuid(1, 0, &a, &b, &c, &d);
-	if (!(c & CPUID_1_ECX_TSC_DEADLINE_BIT)) {
+	if (!(c & CPUID_1_ECX_TSC_DEADLINE_TIMER)) {
 		skip("lapic-tscdeadline", "CPUID.1:ECX[24] (TSC-deadline timer) clear");
 		return;
 	}
 	arm(APIC_LVT_TIMER_TSCDEADLINE | VEC_DEADLINE, APIC_TDR_DIV_1, 0);
 	uint64_t deadline = rdtsc() + tsc_us(ONESHOT_MS * 1000);
-	wrmsr(MSR_IA32_TSC_DEADLINE_MSR, deadline);
+	wrmsr(MSR_IA32_TSC_DEADLINE, deadline);
 	sti();
 	irq_delay_us((ONESHOT_MS + LATE_MS) * 1000);
 	cli();
@@ -118,20 +118,20 @@ static void test_deadline(void)
 	uint32_t late = fired_tsc >= deadline ? tsc_to_us(fired_tsc - deadline) : 0;
 	report(fired && late <= LATE_MS * 1000, "lapic-tscdeadline-late", "%u us after the deadline, want <= %u ms",
 	       late, LATE_MS);
-	uint64_t msr = rdmsr(MSR_IA32_TSC_DEADLINE_MSR);
+	uint64_t msr = rdmsr(MSR_IA32_TSC_DEADLINE);
 	report(msr == 0, "lapic-tscdeadline-msr-clear", "IA32_TSC_DEADLINE 0x%llx after it fired, want 0",
 	       (unsigned long long)msr);
 
 	fired = 0;
-	wrmsr(MSR_IA32_TSC_DEADLINE_MSR, 1);
+	wrmsr(MSR_IA32_TSC_DEADLINE, 1);
 	sti();
 	irq_wait_count(&fired, 1, LATE_MS * 1000);
 	cli();
 	report(fired == 1, "lapic-tscdeadline-past", "a deadline in the past fired %u times, want 1 at once", fired);
 
 	fired = 0;
-	wrmsr(MSR_IA32_TSC_DEADLINE_MSR, rdtsc() + tsc_us(ONESHOT_MS * 1000));
-	wrmsr(MSR_IA32_TSC_DEADLINE_MSR, 0);
+	wrmsr(MSR_IA32_TSC_DEADLINE, rdtsc() + tsc_us(ONESHOT_MS * 1000));
+	wrmsr(MSR_IA32_TSC_DEADLINE, 0);
 	sti();
 	irq_delay_us(ONESHOT_MS * 2 * 1000);
 	cli();

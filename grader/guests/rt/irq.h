@@ -18,6 +18,7 @@
 #define RT_IRQ_H
 
 #include <x86/apicdef.h>
+#include <x86/cpuid.h>
 #include <x86/msr-index.h>
 
 #include "rt.h"
@@ -112,8 +113,6 @@ static inline uint16_t pit_ch0_read(void)
 
 /* ---- local APIC (SDM Vol. 3A chapter 11), xAPIC at its default base ------ */
 
-#define MSR_IA32_TSC_DEADLINE_MSR   0x6e0      /* SDM Vol. 3A 11.5.4.1 */
-#define CPUID_1_ECX_TSC_DEADLINE_BIT (1u << 24)
 
 static inline uint32_t lapic_read(uint32_t reg) { return mmio_read32(APIC_DEFAULT_PHYS_BASE + reg); }
 static inline void lapic_write(uint32_t reg, uint32_t v) { mmio_write32(APIC_DEFAULT_PHYS_BASE + reg, v); }

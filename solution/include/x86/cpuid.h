@@ -18,6 +18,7 @@
 #define CPUID_1_ECX_SSE4_2      (X86_AC(1, u) << 20)
 #define CPUID_1_ECX_MOVBE       (X86_AC(1, u) << 22)
 #define CPUID_1_ECX_POPCNT      (X86_AC(1, u) << 23)
+#define CPUID_1_ECX_TSC_DEADLINE_TIMER (X86_AC(1, u) << 24)  /* the LAPIC timer's TSC-deadline mode */
 #define CPUID_1_ECX_AES         (X86_AC(1, u) << 25)
 #define CPUID_1_ECX_XSAVE       (X86_AC(1, u) << 26)
 #define CPUID_1_ECX_RDRAND      (X86_AC(1, u) << 30)
