@@ -879,7 +879,8 @@ void kvm_lapic_reset(struct kvm_vcpu *vcpu, bool init_event)
 	if (!init_event && kvm_vcpu_is_bsp(vcpu))
 		kvm_lapic_set_reg(apic, APIC_LVT0, APIC_MODE_EXTINT << 8);
 	kvm_lapic_set_reg(apic, APIC_DFR, APIC_DFR_FLAT);
-	apic_set_spiv(apic, 0xff);
+	kvm_lapic_set_reg(apic, APIC_SPIV, 0xff);
+	apic->sw_enabled = false;
 	apic->divide_count = 2;   /* TDCR 0 */
 
 	/* IRR, ISR, TPR and so PPR are 0. */
