@@ -12,6 +12,7 @@
 #include <x86/cpuid.h>
 #include <x86/insns.h>
 
+#include "kvmlabs/lab.h"
 #include "cpuid.h"
 
 struct kvm_cpuid_entry2 *kvm_find_cpuid_entry(struct kvm_vcpu *vcpu, uint32_t function, uint32_t index)
@@ -111,6 +112,13 @@ long kvm_dev_ioctl_get_supported_cpuid(struct kvm_cpuid2 *cpuid)
 			e->eax = max_ext < KVM_CPUID_MAX_EXTENDED ? max_ext : KVM_CPUID_MAX_EXTENDED;
 		if (f == 1)
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+		/* From lab 08 a vCPU has a local APIC, whose timer also counts to
+		 * a TSC deadline: minikvm emulates both, whatever the host has
+		 * (Linux: kvm_set_cpu_caps, X86_FEATURE_APIC, TSC_DEADLINE_TIMER). */
+		if (f == 1 && LAB_ENABLED(8)) {
+			e->edx |= CPUID_1_EDX_APIC;
+			e->ecx |= CPUID_1_ECX_TSC_DEADLINE_TIMER;
+		}
 		if (f == 7)
 			e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
 	}

@@ -1076,7 +1076,7 @@ int kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 static const uint32_t msrs_to_save[] = {
 	MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
 	MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_EFER, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
-	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
+	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_IA32_TSC_DEADLINE,
 };
 
 /* Memory types 2, 3 and above 7 are reserved (SDM Vol. 3 13.12.2). */
@@ -1096,6 +1096,11 @@ int kvm_get_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 	switch (index) {
 	case MSR_IA32_TSC:          *data = kvm_read_l1_tsc(vcpu); return 0;
 	case MSR_IA32_APICBASE:     *data = a->apic_base; return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		if (!LAB_ENABLED(8) || !a->apic)
+			return 1;
+		*data = kvm_get_lapic_tscdeadline_msr(vcpu);
+		return 0;
 	case MSR_IA32_MISC_ENABLE:  *data = a->misc_enable; return 0;
 	case MSR_IA32_CR_PAT:       *data = a->pat; return 0;
 	case MSR_EFER:              *data = a->efer; return 0;
@@ -1137,6 +1142,13 @@ int kvm_set_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 		return 0;
 	case MSR_IA32_APICBASE:
 		a->apic_base = data;
+		if (LAB_ENABLED(8) && a->apic)
+			kvm_lapic_set_base(vcpu, data);
+		return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		if (!LAB_ENABLED(8) || !a->apic)
+			return 1;
+		kvm_set_lapic_tscdeadline_msr(vcpu, data);
 		return 0;
 	case MSR_IA32_MISC_ENABLE:
 		a->misc_enable = data;
@@ -1285,13 +1297,18 @@ int kvm_set_cr8(struct kvm_vcpu *vcpu, uint64_t cr8)
 {
 	if (cr8 & ~X86_CR8_TPR_MASK)
 		return 1;
-	/* Lab 08: with an in-kernel LAPIC, CR8 is its TPR[7:4] (kvm_lapic_set_tpr). */
-	vcpu->arch.cr8 = cr8;
+	/* With an in-kernel LAPIC, CR8 is its TPR[7:4] (SDM Vol. 3A 11.8.6). */
+	if (LAB_ENABLED(8) && vcpu->arch.apic)
+		kvm_lapic_set_tpr(vcpu, cr8);
+	else
+		vcpu->arch.cr8 = cr8;
 	return 0;
 }
 
 uint64_t kvm_get_cr8(struct kvm_vcpu *vcpu)
 {
+	if (LAB_ENABLED(8) && vcpu->arch.apic)
+		return kvm_lapic_get_cr8(vcpu);
 	return vcpu->arch.cr8;
 }
 
