@@ -77,16 +77,18 @@ int kvm_set_irq(struct kvm *kvm, int gsi, int level)
 	return ret;
 }
 
-/* KVM_IRQ_LINE (Linux: kvm_vm_ioctl_irq_line): the status is kvm_set_irq's
- * answer; the ioctl itself succeeds whatever the line did. */
+/* KVM_IRQ_LINE (Linux: kvm_vm_ioctl_irq_line). The status is
+ * KVM_IRQ_LINE_STATUS's to report; KVM_IRQ_LINE leaves the caller's struct
+ * as it was, where irq and status share their 32 bits (a VMM that reuses it
+ * for the falling edge must still find the GSI there). */
 int kvm_vm_ioctl_irq_line(struct kvm *kvm, struct kvm_irq_level *irq)
 {
 	if (!irqchip_in_kernel(kvm))
 		return -ENXIO;
 	/* A GSI with no route (here: past the IOAPIC's pins) reaches no
-	 * controller: status -1, as KVM. */
-	int gsi = irq->irq < IOAPIC_NUM_PINS ? (int)irq->irq : -1;
-	irq->status = kvm_set_irq(kvm, gsi, irq->level ? 1 : 0);
+	 * controller, as in KVM. */
+	if (irq->irq < IOAPIC_NUM_PINS)
+		kvm_set_irq(kvm, (int)irq->irq, irq->level ? 1 : 0);
 	return 0;
 }
 
