@@ -917,6 +917,9 @@ void kvm_apic_accept_events(struct kvm_vcpu *vcpu)
 	if (!apic || !apic->pending_events)
 		return;
 	unsigned long pe = apic->pending_events;
+	/* INIT and SIPI may both be waiting (the vCPU did not run between
+	 * them): the reset INIT makes must not lose the SIPI's vector. */
+	unsigned int sipi_vector = apic->sipi_vector;
 	apic->pending_events = 0;
 
 	/* INIT resets the processor (its APIC too, kvm_vcpu_reset calls
@@ -932,8 +935,8 @@ void kvm_apic_accept_events(struct kvm_vcpu *vcpu)
 	if ((pe & (1ul << KVM_APIC_SIPI)) && vcpu->arch.mp_state == KVM_MP_STATE_INIT_RECEIVED) {
 		struct kvm_segment cs;
 		kvm_x86_ops.get_segment(vcpu, &cs, VCPU_SREG_CS);
-		cs.selector = (uint16_t)(apic->sipi_vector << 8);
-		cs.base = (uint64_t)apic->sipi_vector << 12;
+		cs.selector = (uint16_t)(sipi_vector << 8);
+		cs.base = (uint64_t)sipi_vector << 12;
 		kvm_x86_ops.set_segment(vcpu, &cs, VCPU_SREG_CS);
 		kvm_rip_write(vcpu, 0);
 		vcpu->arch.mp_state = KVM_MP_STATE_RUNNABLE;

@@ -703,6 +703,28 @@ START_TEST(lapic_ipi_logical)
 }
 END_TEST
 
+/* The AP did not run between the INIT and the SIPI (one host CPU, or a busy
+ * one): both wait together, and the SIPI's vector must survive the reset
+ * the INIT makes (kvm_lapic_reset clears sipi_vector). */
+START_TEST(lapic_init_sipi_together)
+{
+	make_vm(NV);
+	sw_enable(0);
+	send_ipi(0, 1, APIC_INT_ASSERT | APIC_DM_INIT);
+	send_ipi(0, 1, APIC_INT_ASSERT | APIC_DM_STARTUP | 0x08);
+	ck_assert_msg(V(1)->arch.apic->pending_events == ((1ul << KVM_APIC_INIT) | (1ul << KVM_APIC_SIPI)),
+		      "INIT then SIPI with no accept between: pending_events 0x%lx, expected both (0x3)",
+		      V(1)->arch.apic->pending_events);
+	kvm_apic_accept_events(V(1));
+	ck_assert_msg(V(1)->arch.mp_state == KVM_MP_STATE_RUNNABLE && test_cs[1].selector == 0x0800 &&
+			      test_cs[1].base == 0x8000 && V(1)->arch.regs[VCPU_REGS_RIP] == 0,
+		      "INIT and SIPI 0x08 taken together: mp_state %u, CS %04x base 0x%llx; expected RUNNABLE at "
+		      "0800:0000 (base 0x8000): keep the SIPI's vector across the INIT's reset (SDM Vol. 3A 9.4.4)",
+		      V(1)->arch.mp_state, test_cs[1].selector, (unsigned long long)test_cs[1].base);
+	free_vm();
+}
+END_TEST
+
 START_TEST(lapic_init_sipi)
 {
 	make_vm(NV);
@@ -809,6 +831,7 @@ Suite *lapic_suite(void)
 	tcase_add_test(tc, lapic_ipi_shorthands);
 	tcase_add_test(tc, lapic_ipi_logical);
 	tcase_add_test(tc, lapic_init_sipi);
+	tcase_add_test(tc, lapic_init_sipi_together);
 	suite_add_tcase(s, tc);
 	return s;
 }
