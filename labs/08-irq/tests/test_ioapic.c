@@ -27,7 +27,6 @@
 #define IOWIN    0x10
 
 /* Redirection entry, low dword (82093AA 3.2.4). */
-#define RTE_DM_LOWEST   (1u << 8)
 #define RTE_DM_NMI      (4u << 8)
 #define RTE_LOGICAL     (1u << 11)
 #define RTE_DELIVS      (1u << 12)
@@ -411,7 +410,9 @@ END_TEST
 /* ---- the message --------------------------------------------------------------------- */
 
 /* Where each entry's message goes. vCPU 0's LAPIC is APIC ID 0, logical
- * 0x01 in the flat model; no other LAPIC exists. */
+ * 0x01 in the flat model; no other LAPIC exists. (Lowest priority is left
+ * to the irq suite's MSIs: choosing among LAPICs asks their PPR, which is
+ * the LAPIC's exercise, not the IOAPIC's.) */
 START_TEST(ioapic_destinations)
 {
 	static const struct {
@@ -425,7 +426,6 @@ START_TEST(ioapic_destinations)
 		{ 0x33 | RTE_LOGICAL, RTE_DEST(0x01), true, "fixed, logical 0x01 (flat: the LDR's bit 0)" },
 		{ 0x34 | RTE_LOGICAL, RTE_DEST(0x06), false, "fixed, logical 0x06 (flat: bits 1 and 2, not ours)" },
 		{ 0x35 | RTE_LOGICAL, RTE_DEST(0x00), false, "fixed, logical 0x00 (nobody); physical 0 would be us" },
-		{ 0x36 | RTE_LOGICAL | RTE_DM_LOWEST, RTE_DEST(0x03), true, "lowest priority, logical 0x03" },
 	};
 	for (int i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
 		int vec = (int)(cases[i].lo & 0xff);
