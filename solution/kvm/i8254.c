@@ -62,9 +62,11 @@ static uint64_t ns_to_ticks(uint64_t ns)
 	return ns / NSEC_PER_SEC * KVM_PIT_FREQ + ns % NSEC_PER_SEC * KVM_PIT_FREQ / NSEC_PER_SEC;
 }
 
+/* Rounded up: the first instant at which ticks clocks have passed, so an
+ * interrupt is never seen before the counter shows it due. */
 static uint64_t ticks_to_ns(uint64_t ticks)
 {
-	return ticks * NSEC_PER_SEC / KVM_PIT_FREQ;
+	return (ticks * NSEC_PER_SEC + KVM_PIT_FREQ - 1) / KVM_PIT_FREQ;
 }
 
 static uint64_t pit_elapsed_ticks(const struct kvm_kpit_channel_state *c)
@@ -416,9 +418,9 @@ static void pit_reset(struct kvm_pit *pit)
 	}
 }
 
-/* KVM_CREATE_PIT2. Port 0x61 is served here only with KVM_PIT_SPEAKER_DUMMY,
- * as Linux; without it the VMM keeps the port. The caller makes the PIT
- * kvm->arch.vpit. */
+/* KVM_CREATE_PIT2: the PIT becomes kvm->arch.vpit (the run loop and the
+ * ioctls find it there). Port 0x61 is served here only with
+ * KVM_PIT_SPEAKER_DUMMY, as Linux; without it the VMM keeps the port. */
 struct kvm_pit *kvm_create_pit(struct kvm *kvm, uint32_t flags)
 {
 	struct kvm_pit *pit = kvm_zalloc(sizeof(*pit));
@@ -435,6 +437,7 @@ struct kvm_pit *kvm_create_pit(struct kvm *kvm, uint32_t flags)
 		kvm_io_bus_unregister_dev(kvm, KVM_PIO_BUS, &pit->dev);
 		goto fail;
 	}
+	kvm->arch.vpit = pit;
 	return pit;
 fail:
 	kvm_free(pit, sizeof(*pit));
@@ -470,9 +473,10 @@ void kvm_pit_get_state(struct kvm *kvm, struct kvm_pit_state2 *ps)
 	}
 }
 
+/* 0 (never programmed, as after reset) reads and writes as LSB. */
 static uint8_t rw_state_checked(uint8_t state)
 {
-	return state >= RW_STATE_LSB && state <= RW_STATE_WORD1 ? state : RW_STATE_LSB;
+	return state <= RW_STATE_WORD1 ? state : RW_STATE_LSB;
 }
 
 /* KVM_SET_PIT2: userspace's state, each field brought into the range the
