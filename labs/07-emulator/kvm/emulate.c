@@ -580,11 +580,10 @@ static uint64_t stack_moved(struct x86_emulate_ctxt *ctxt, int64_t delta)
 
 static int stack_access(struct x86_emulate_ctxt *ctxt, uint64_t rsp, unsigned int bytes, uint64_t *val, bool write)
 {
-	struct x86_operand op = { .type = OP_MEM, .bytes = bytes };
+	struct x86_operand op = { .type = OP_MEM, .bytes = bytes,
+				  .addr.mem = { .ea = rsp & size_mask(stack_size(ctxt)), .seg = X86_SREG_SS } };
 	uint64_t la;
 	int rc;
-	op.addr.mem.ea = rsp & size_mask(stack_size(ctxt));
-	op.addr.mem.seg = X86_SREG_SS;
 	/* linearize() masks with the address size: the stack's is its own. */
 	unsigned int ad = ctxt->ad_bytes;
 	ctxt->ad_bytes = (uint8_t)stack_size(ctxt);
@@ -1147,7 +1146,7 @@ static int emulate(struct x86_emulate_ctxt *ctxt)
 		 * the same in x86_emulate_insn). */
 		if (rc == X86EMUL_PROPAGATE_FAULT && !(ctxt->d & NoWrite) && ctxt->dst.type == OP_MEM &&
 		    ctxt->exception.vector == PF_VECTOR)
-			ctxt->exception.error_code |= PFERR_WRITE_MASK;
+			ctxt->exception.error_code = (uint16_t)(ctxt->exception.error_code | PFERR_WRITE_MASK);
 		return rc;
 	}
 

@@ -659,6 +659,13 @@ static int handle_emulation_failure(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int
 static uint64_t kvm_get_linear_rip(struct kvm_vcpu *vcpu);
 static int complete_emulated_io(struct kvm_vcpu *vcpu);
 
+/* No emulated access waits for userspace any more: a new instruction, or
+ * one abandoned because userspace moved RIP. */
+static void emulator_cancel_io(struct kvm_vcpu_arch *a)
+{
+	a->mmio_needed = a->mmio_read_completed = a->pio.emulated = a->pio.data_ready = false;
+}
+
 /* A fault the emulator raised, to the guest (Linux: inject_emulated_exception). */
 static void inject_emulated_exception(struct kvm_vcpu *vcpu, const struct x86_exception *e)
 {
@@ -687,8 +694,7 @@ int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulati
 	if (!(emulation_type & EMULTYPE_NO_DECODE)) {
 		init_emulate_ctxt(vcpu, emulation_type);
 		a->fetch_page_valid = false;
-		a->mmio_needed = a->mmio_read_completed = false;
-		a->pio.emulated = a->pio.data_ready = false;
+		emulator_cancel_io(a);
 		if (x86_decode_insn(ctxt, emulation_type) != EMULATION_OK) {
 			/* A fault while fetching (#PF, #GP past 15 bytes) is the
 			 * guest's. Behind the forced-emulation prefix, an instruction
