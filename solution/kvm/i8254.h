@@ -3,7 +3,7 @@
  * The 8254 PIT (Linux: arch/x86/kvm/i8254.h): three channels at ports
  * 0x40-0x42, the mode/command register at 0x43, channel 2's gate and output
  * at port 0x61 bits 0 and 5; channel 0 drives GSI 0 (the PIC's IRQ0, the
- * IOAPIC's pin 2). Input clock 1.193182 MHz (Intel 8254 datasheet).
+ * IOAPIC's pin 0 by KVM's default routing). Input clock 1.193182 MHz (Intel 8254 datasheet).
  */
 #ifndef KVMLABS_KVM_I8254_H
 #define KVMLABS_KVM_I8254_H

@@ -168,3 +168,36 @@ int kvm_cpu_get_interrupt(struct kvm_vcpu *vcpu)
 		return kvm_pic_read_irq(vcpu->kvm);
 	return kvm_get_apic_interrupt(vcpu);
 }
+
+/*
+ * The injection decision (Linux: kvm_check_and_inject_events). An NMI comes
+ * before an interrupt. It goes in unless blocked by an earlier NMI whose
+ * handler has not yet run IRET, or by STI or MOV SS (a VM entry that injects
+ * an NMI then fails: SDM Vol. 3 26.3.1.5); when blocked, the NMI window
+ * exits as soon as it may go in. An interrupt needs RFLAGS.IF = 1 and no
+ * STI or MOV SS blocking (SDM Vol. 3 6.8.3, 26.3.1.5); otherwise the
+ * interrupt window. One event per entry: an interrupt waits for its window
+ * while an NMI goes in.
+ */
+unsigned int kvm_event_decide(const struct kvm_event_state *s)
+{
+	// @lab 08 kvm_event_decide: NMI first unless NMI/STI/MOV SS blocking (then its window); an interrupt with IF=1 and no shadow, else its window.
+	unsigned int act = 0;
+	bool shadow = s->sti_blocking || s->mov_ss_blocking;
+	if (s->nmi_pending) {
+		if (!s->nmi_blocking && !shadow)
+			act |= KVM_EVENT_INJECT_NMI;
+		else
+			act |= KVM_EVENT_NMI_WINDOW;
+	}
+	if (s->irq_pending) {
+		if (!(act & KVM_EVENT_INJECT_NMI) && s->if_flag && !shadow)
+			act |= KVM_EVENT_INJECT_IRQ;
+		else
+			act |= KVM_EVENT_IRQ_WINDOW;
+	}
+	return act;
+	// @stub (void)s;
+	// @stub lab_todo(8, "kvm_event_decide");
+	// @end
+}

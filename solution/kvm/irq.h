@@ -72,6 +72,30 @@ int kvm_set_msi(struct kvm *kvm, const struct kvm_msi *msi);
  * (Linux: kvm_vcpu_kick). */
 void kvm_vcpu_kick(struct kvm_vcpu *vcpu);
 
+/* ---- what the next VM entry carries (irq.c) ------------------------------- */
+
+/* The guest's state as far as event delivery goes (SDM Vol. 3 24.4.2,
+ * "Interruptibility state"; 6.8.3 STI and MOV SS; 6.7.1 NMI blocking). */
+struct kvm_event_state {
+	bool if_flag;             /* RFLAGS.IF */
+	bool sti_blocking;        /* the instruction after STI */
+	bool mov_ss_blocking;     /* the instruction after MOV SS / POP SS */
+	bool nmi_blocking;        /* an NMI's handler has not yet run IRET */
+	bool nmi_pending;
+	bool irq_pending;         /* the irqchip has an interrupt for this vCPU */
+};
+
+/* What to do, as bits: at most one of the INJECT bits; windows may come
+ * with it (an NMI waiting for its window while an interrupt goes in). */
+#define KVM_EVENT_INJECT_NMI (1u << 0)
+#define KVM_EVENT_INJECT_IRQ (1u << 1)
+#define KVM_EVENT_NMI_WINDOW (1u << 2)
+#define KVM_EVENT_IRQ_WINDOW (1u << 3)
+
+/* The injection decision (Linux: kvm_check_and_inject_events with
+ * vmx_nmi_allowed and vmx_interrupt_allowed). */
+unsigned int kvm_event_decide(const struct kvm_event_state *s);
+
 static inline bool irqchip_in_kernel(struct kvm *kvm)
 {
 	return kvm->arch.irqchip_mode == KVM_IRQCHIP_KERNEL;
@@ -85,14 +109,12 @@ static inline bool lapic_in_kernel(struct kvm_vcpu *vcpu)
 
 /* Can minikvm offer KVM_CAP_IRQCHIP at all (the code of lab 08 is there)? */
 bool kvm_irqchip_supported(void);
-/* KVM_CREATE_IRQCHIP: the PIC pair, the IOAPIC, a LAPIC per vCPU. */
+/* KVM_CREATE_IRQCHIP: the PIC pair and the IOAPIC (a LAPIC comes with each vCPU created after). */
 int kvm_irqchip_create(struct kvm *kvm);
 /* KVM_IRQ_LINE: a GSI's level from userspace. */
 int kvm_vm_ioctl_irq_line(struct kvm *kvm, struct kvm_irq_level *irq);
 /* Does the vCPU's LAPIC have an interrupt to deliver; which one (acknowledging it). */
 bool kvm_cpu_has_interrupt(struct kvm_vcpu *vcpu);
 int kvm_cpu_get_interrupt(struct kvm_vcpu *vcpu);
-/* When the LAPIC timer fires next (host_clock_ns() time), or UINT64_MAX. */
-uint64_t kvm_lapic_next_event_ns(struct kvm_vcpu *vcpu);
 
 #endif

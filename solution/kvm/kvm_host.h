@@ -382,6 +382,8 @@ struct kvm_x86_ops {
 	void (*cancel_injection)(struct kvm_vcpu *vcpu);
 	bool (*interrupt_allowed)(struct kvm_vcpu *vcpu);
 	bool (*nmi_allowed)(struct kvm_vcpu *vcpu);
+	/* Are NMIs blocked by an NMI whose handler has not run IRET (Linux: get_nmi_mask)? */
+	bool (*get_nmi_mask)(struct kvm_vcpu *vcpu);
 	/* Exit as soon as the guest can take an interrupt / an NMI (lab 08). */
 	void (*enable_irq_window)(struct kvm_vcpu *vcpu);
 	void (*enable_nmi_window)(struct kvm_vcpu *vcpu);

@@ -200,9 +200,9 @@ static bool dm_request_for_irq_injection(struct kvm_vcpu *vcpu);
 /*
  * Hand at most one event to the vendor for the next entry (Linux:
  * kvm_check_and_inject_events). What an exit interrupted goes first, as it
- * was; then an exception a handler queued; then, from lab 08, an interrupt of
- * the in-kernel irqchip if the guest can take it now, or an interrupt window
- * that exits as soon as it can.
+ * was; then an exception a handler queued; then, from lab 08, an NMI or an
+ * interrupt of the in-kernel irqchip if the guest can take it now, or a
+ * window that exits as soon as it can.
  */
 static void kvm_inject_events(struct kvm_vcpu *vcpu)
 {
@@ -225,30 +225,36 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 		kvm_x86_ops.inject_exception(vcpu);
 		return;
 	}
-	/* An NMI (from a LAPIC, KVM_NMI) before any interrupt, when NMIs are not
-	 * blocked; else the NMI window (SDM Vol. 3 26.7.6, 6.7.1). */
-	if (LAB_ENABLED(8) && a->nmi_pending) {
-		if (kvm_x86_ops.nmi_allowed(vcpu)) {
-			a->nmi_pending = false;
-			a->nmi_injected = true;
-			kvm_x86_ops.inject_nmi(vcpu);
-		} else {
-			kvm_x86_ops.enable_nmi_window(vcpu);
-		}
-		return;
-	}
 	if (dm_request_for_irq_injection(vcpu)) {
 		kvm_x86_ops.enable_irq_window(vcpu);
 		return;
 	}
-	if (LAB_ENABLED(8) && lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu)) {
-		if (kvm_x86_ops.interrupt_allowed(vcpu)) {
-			kvm_queue_interrupt(vcpu, (uint8_t)kvm_cpu_get_interrupt(vcpu), false);
-			kvm_x86_ops.inject_irq(vcpu, false);
-		} else {
-			kvm_x86_ops.enable_irq_window(vcpu);
-		}
+	if (!LAB_ENABLED(8))
+		return;
+	/* Lab 08: an NMI or an interrupt of the irqchip, now or at a window
+	 * (kvm_event_decide, irq.c). */
+	uint32_t shadow = kvm_x86_ops.get_interrupt_shadow(vcpu);
+	struct kvm_event_state st = {
+		.if_flag = (kvm_x86_ops.get_rflags(vcpu) & X86_EFLAGS_IF) != 0,
+		.sti_blocking = (shadow & KVM_X86_SHADOW_INT_STI) != 0,
+		.mov_ss_blocking = (shadow & KVM_X86_SHADOW_INT_MOV_SS) != 0,
+		.nmi_blocking = kvm_x86_ops.get_nmi_mask(vcpu),
+		.nmi_pending = a->nmi_pending,
+		.irq_pending = lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu),
+	};
+	unsigned int act = kvm_event_decide(&st);
+	if (act & KVM_EVENT_INJECT_NMI) {
+		a->nmi_pending = false;
+		a->nmi_injected = true;
+		kvm_x86_ops.inject_nmi(vcpu);
+	} else if (act & KVM_EVENT_INJECT_IRQ) {
+		kvm_queue_interrupt(vcpu, (uint8_t)kvm_cpu_get_interrupt(vcpu), false);
+		kvm_x86_ops.inject_irq(vcpu, false);
 	}
+	if (act & KVM_EVENT_NMI_WINDOW)
+		kvm_x86_ops.enable_nmi_window(vcpu);
+	if (act & KVM_EVENT_IRQ_WINDOW)
+		kvm_x86_ops.enable_irq_window(vcpu);
 }
 // @end
 

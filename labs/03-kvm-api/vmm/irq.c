@@ -55,7 +55,9 @@ int irq_init(struct vm *vm)
 	 * Firecracker make it too). Without it a guest that programs the PIT
 	 * reaches nobody; the run goes on. */
 	if (vm_has_cap(vm, KVM_CAP_PIT2)) {
-		struct kvm_pit_config pit = { .flags = 0 };
+		/* SPEAKER_DUMMY: port 0x61 too (channel 2's gate and output), which
+		 * a guest uses to time the PIT, as Firecracker asks. */
+		struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 		r = kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
 		if (r < 0)
 			vmm_error("KVM_CREATE_PIT2: %s (no PIT)", vmm_strerror(r));

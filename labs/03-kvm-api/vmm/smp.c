@@ -101,9 +101,9 @@ static void vm_run_inline(struct vm *vm)
 int vm_run_vcpus(struct vm *vm)
 {
 	atomic_store(&vm->running_vcpus, vm->nr_vcpus);
-	if (vm->nr_vcpus == 1 && (host_max_threads() == 1 || !LAB_ENABLED(3))) {
-		/* A host without threads (bare metal), or a VMM before lab 03,
-		 * runs its single vCPU inline. */
+	if (vm->nr_vcpus == 1 && (host_max_threads() == 1 || host_threads_cooperative() || !LAB_ENABLED(3))) {
+		/* A host whose threads share one CPU (bare metal), or a VMM
+		 * before lab 03, runs a single vCPU inline. */
 		vm_run_inline(vm);
 		return 0;
 	}

@@ -194,13 +194,15 @@ void kvm_clear_event_queues(struct kvm_vcpu *vcpu)
 	vcpu->arch.nmi_injected = false;
 }
 
+static bool dm_request_for_irq_injection(struct kvm_vcpu *vcpu);
+
 // @region kvm_inject_events
 /*
  * Hand at most one event to the vendor for the next entry (Linux:
  * kvm_check_and_inject_events). What an exit interrupted goes first, as it
- * was; then an exception a handler queued; then, from lab 08, an interrupt of
- * the in-kernel irqchip if the guest can take it now, or an interrupt window
- * that exits as soon as it can.
+ * was; then an exception a handler queued; then, from lab 08, an NMI or an
+ * interrupt of the in-kernel irqchip if the guest can take it now, or a
+ * window that exits as soon as it can.
  */
 static void kvm_inject_events(struct kvm_vcpu *vcpu)
 {
@@ -223,26 +225,36 @@ static void kvm_inject_events(struct kvm_vcpu *vcpu)
 		kvm_x86_ops.inject_exception(vcpu);
 		return;
 	}
-	/* An NMI (from a LAPIC, KVM_NMI) before any interrupt, when NMIs are not
-	 * blocked; else the NMI window (SDM Vol. 3 26.7.6, 6.7.1). */
-	if (LAB_ENABLED(8) && a->nmi_pending) {
-		if (kvm_x86_ops.nmi_allowed(vcpu)) {
-			a->nmi_pending = false;
-			a->nmi_injected = true;
-			kvm_x86_ops.inject_nmi(vcpu);
-		} else {
-			kvm_x86_ops.enable_nmi_window(vcpu);
-		}
+	if (dm_request_for_irq_injection(vcpu)) {
+		kvm_x86_ops.enable_irq_window(vcpu);
 		return;
 	}
-	if (LAB_ENABLED(8) && lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu)) {
-		if (kvm_x86_ops.interrupt_allowed(vcpu)) {
-			kvm_queue_interrupt(vcpu, (uint8_t)kvm_cpu_get_interrupt(vcpu), false);
-			kvm_x86_ops.inject_irq(vcpu, false);
-		} else {
-			kvm_x86_ops.enable_irq_window(vcpu);
-		}
+	if (!LAB_ENABLED(8))
+		return;
+	/* Lab 08: an NMI or an interrupt of the irqchip, now or at a window
+	 * (kvm_event_decide, irq.c). */
+	uint32_t shadow = kvm_x86_ops.get_interrupt_shadow(vcpu);
+	struct kvm_event_state st = {
+		.if_flag = (kvm_x86_ops.get_rflags(vcpu) & X86_EFLAGS_IF) != 0,
+		.sti_blocking = (shadow & KVM_X86_SHADOW_INT_STI) != 0,
+		.mov_ss_blocking = (shadow & KVM_X86_SHADOW_INT_MOV_SS) != 0,
+		.nmi_blocking = kvm_x86_ops.get_nmi_mask(vcpu),
+		.nmi_pending = a->nmi_pending,
+		.irq_pending = lapic_in_kernel(vcpu) && kvm_cpu_has_interrupt(vcpu),
+	};
+	unsigned int act = kvm_event_decide(&st);
+	if (act & KVM_EVENT_INJECT_NMI) {
+		a->nmi_pending = false;
+		a->nmi_injected = true;
+		kvm_x86_ops.inject_nmi(vcpu);
+	} else if (act & KVM_EVENT_INJECT_IRQ) {
+		kvm_queue_interrupt(vcpu, (uint8_t)kvm_cpu_get_interrupt(vcpu), false);
+		kvm_x86_ops.inject_irq(vcpu, false);
 	}
+	if (act & KVM_EVENT_NMI_WINDOW)
+		kvm_x86_ops.enable_nmi_window(vcpu);
+	if (act & KVM_EVENT_IRQ_WINDOW)
+		kvm_x86_ops.enable_irq_window(vcpu);
 }
 // @end
 
@@ -1000,7 +1012,7 @@ int kvm_emulate_hypercall(struct kvm_vcpu *vcpu)
 static const uint32_t msrs_to_save[] = {
 	MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
 	MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_EFER, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
-	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
+	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_IA32_TSC_DEADLINE,
 };
 
 /* Memory types 2, 3 and above 7 are reserved (SDM Vol. 3 13.12.2). */
@@ -1020,6 +1032,11 @@ int kvm_get_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 	switch (index) {
 	case MSR_IA32_TSC:          *data = kvm_read_l1_tsc(vcpu); return 0;
 	case MSR_IA32_APICBASE:     *data = a->apic_base; return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		if (!LAB_ENABLED(8) || !a->apic)
+			return 1;
+		*data = kvm_get_lapic_tscdeadline_msr(vcpu);
+		return 0;
 	case MSR_IA32_MISC_ENABLE:  *data = a->misc_enable; return 0;
 	case MSR_IA32_CR_PAT:       *data = a->pat; return 0;
 	case MSR_EFER:              *data = a->efer; return 0;
@@ -1061,6 +1078,13 @@ int kvm_set_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 		return 0;
 	case MSR_IA32_APICBASE:
 		a->apic_base = data;
+		if (LAB_ENABLED(8) && a->apic)
+			kvm_lapic_set_base(vcpu, data);
+		return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		if (!LAB_ENABLED(8) || !a->apic)
+			return 1;
+		kvm_set_lapic_tscdeadline_msr(vcpu, data);
 		return 0;
 	case MSR_IA32_MISC_ENABLE:
 		a->misc_enable = data;
@@ -1209,13 +1233,18 @@ int kvm_set_cr8(struct kvm_vcpu *vcpu, uint64_t cr8)
 {
 	if (cr8 & ~X86_CR8_TPR_MASK)
 		return 1;
-	/* Lab 08: with an in-kernel LAPIC, CR8 is its TPR[7:4] (kvm_lapic_set_tpr). */
-	vcpu->arch.cr8 = cr8;
+	/* With an in-kernel LAPIC, CR8 is its TPR[7:4] (SDM Vol. 3A 11.8.6). */
+	if (LAB_ENABLED(8) && vcpu->arch.apic)
+		kvm_lapic_set_tpr(vcpu, cr8);
+	else
+		vcpu->arch.cr8 = cr8;
 	return 0;
 }
 
 uint64_t kvm_get_cr8(struct kvm_vcpu *vcpu)
 {
+	if (LAB_ENABLED(8) && vcpu->arch.apic)
+		return kvm_lapic_get_cr8(vcpu);
 	return vcpu->arch.cr8;
 }
 
@@ -1441,6 +1470,31 @@ static int vcpu_block(struct kvm_vcpu *vcpu, uint64_t deadline)
 	return 1;
 }
 
+/* Without an in-kernel irqchip the VMM injects interrupts itself (KVM_INTERRUPT)
+ * and asks, with run->request_interrupt_window, to come back when the guest
+ * can take one (Linux: dm_request_for_irq_injection,
+ * kvm_vcpu_ready_for_interrupt_injection). */
+static bool kvm_vcpu_ready_for_interrupt_injection(struct kvm_vcpu *vcpu)
+{
+	return !vcpu->arch.interrupt.injected && kvm_x86_ops.interrupt_allowed(vcpu);
+}
+
+static bool dm_request_for_irq_injection(struct kvm_vcpu *vcpu)
+{
+	return vcpu->run->request_interrupt_window && !(LAB_ENABLED(8) && irqchip_in_kernel(vcpu->kvm));
+}
+
+/* What the VMM reads after every KVM_RUN (Linux: post_kvm_run_save). */
+static void post_kvm_run_save(struct kvm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	run->if_flag = (kvm_x86_ops.get_rflags(vcpu) & X86_EFLAGS_IF) != 0;
+	run->cr8 = kvm_get_cr8(vcpu);
+	run->apic_base = vcpu->arch.apic_base;
+	run->ready_for_interrupt_injection = (LAB_ENABLED(8) && irqchip_in_kernel(vcpu->kvm)) ||
+					     kvm_vcpu_ready_for_interrupt_injection(vcpu);
+}
+
 static int vcpu_run(struct kvm_vcpu *vcpu)
 {
 	uint64_t deadline = host_clock_ns() + KVM_RUN_SLICE_NS;
@@ -1448,6 +1502,16 @@ static int vcpu_run(struct kvm_vcpu *vcpu)
 		int r = kvm_vcpu_running(vcpu) ? vcpu_enter_guest(vcpu) : vcpu_block(vcpu, deadline);
 		if (r <= 0)
 			return r;
+		/* The host's other threads (vCPUs, the VMM's supervisor) get their
+		 * turn; a kick ends KVM_RUN as a signal does in Linux. */
+		if (host_thread_preempt()) {
+			vcpu->run->exit_reason = KVM_EXIT_INTR;
+			return -EINTR;
+		}
+		if (dm_request_for_irq_injection(vcpu) && kvm_vcpu_ready_for_interrupt_injection(vcpu)) {
+			vcpu->run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+			return 0;
+		}
 		if (host_clock_ns() >= deadline) {
 			vcpu->run->exit_reason = KVM_EXIT_INTR;
 			return -EINTR;
@@ -1460,20 +1524,38 @@ static long kvm_arch_vcpu_ioctl_run(struct kvm_vcpu *vcpu, void *arg)
 	if (arg)
 		return -EINVAL;
 	struct kvm_run *run = vcpu->run;
+	int r = 1;
 	if (vcpu->arch.complete_userspace_io) {
 		int (*cui)(struct kvm_vcpu *) = vcpu->arch.complete_userspace_io;
 		vcpu->arch.complete_userspace_io = NULL;
-		int r = cui(vcpu);
-		if (r <= 0)
-			return r;
+		r = cui(vcpu);
 	}
-	if (run->immediate_exit) {
+	/* Each KVM_RUN, too, is a point where the host's other threads may take
+	 * their turn (a guest that exits to the VMM all the time never runs
+	 * vcpu_run's own loop for long). */
+	if (r > 0 && (run->immediate_exit || host_thread_preempt())) {
 		run->exit_reason = KVM_EXIT_INTR;
-		return -EINTR;
+		r = -EINTR;
+	} else if (r > 0) {
+		run->exit_reason = KVM_EXIT_UNKNOWN;
+		r = vcpu_run(vcpu);
 	}
-	run->exit_reason = KVM_EXIT_UNKNOWN;
-	int r = vcpu_run(vcpu);
+	post_kvm_run_save(vcpu);
 	return r < 0 ? r : 0;
+}
+
+/* KVM_INTERRUPT (api.rst 4.16): the VMM's own interrupt controller hands an
+ * external interrupt over, to be delivered at the next entry (it asked for an
+ * interrupt window first). Refused with the in-kernel irqchip. */
+static long kvm_vcpu_ioctl_interrupt(struct kvm_vcpu *vcpu, const struct kvm_interrupt *irq)
+{
+	if (irq->irq >= 256)
+		return -EINVAL;
+	if (LAB_ENABLED(8) && irqchip_in_kernel(vcpu->kvm))
+		return -ENXIO;
+	kvm_queue_interrupt(vcpu, (uint8_t)irq->irq, false);
+	kvm_make_request(KVM_REQ_EVENT, vcpu);
+	return 0;
 }
 
 /* KVM_SET_MP_STATE (api.rst 4.39): without an in-kernel LAPIC only RUNNABLE
@@ -1533,6 +1615,8 @@ long kvm_arch_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned long request, void *arg
 		return 0;
 	case KVM_SET_MP_STATE:
 		return kvm_arch_vcpu_ioctl_set_mpstate(vcpu, arg);
+	case KVM_INTERRUPT:
+		return kvm_vcpu_ioctl_interrupt(vcpu, arg);
 	case KVM_NMI:
 		if (!LAB_ENABLED(8))
 			return -ENOTTY;

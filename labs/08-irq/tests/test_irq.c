@@ -11,6 +11,7 @@
  * software-enabled.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,6 +427,43 @@ START_TEST(irq_pic_slave_vector)
 }
 END_TEST
 
+/* ---- the injection decision: every combination of the six inputs ---------- */
+
+static const char *act_names(unsigned act, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s%s%s%s%s", act ? "" : "nothing", act & KVM_EVENT_INJECT_NMI ? "inject-NMI " : "",
+		 act & KVM_EVENT_INJECT_IRQ ? "inject-IRQ " : "", act & KVM_EVENT_NMI_WINDOW ? "NMI-window " : "",
+		 act & KVM_EVENT_IRQ_WINDOW ? "IRQ-window " : "");
+	return buf;
+}
+
+START_TEST(irq_event_decide_matrix)
+{
+	for (unsigned m = 0; m < 64; m++) {
+		struct kvm_event_state st = {
+			.if_flag = m & 1, .sti_blocking = m & 2, .mov_ss_blocking = m & 4,
+			.nmi_blocking = m & 8, .nmi_pending = m & 16, .irq_pending = m & 32,
+		};
+		bool shadow = st.sti_blocking || st.mov_ss_blocking;
+		unsigned want = 0;
+		if (st.nmi_pending)
+			want |= !st.nmi_blocking && !shadow ? KVM_EVENT_INJECT_NMI : KVM_EVENT_NMI_WINDOW;
+		if (st.irq_pending)
+			want |= !(want & KVM_EVENT_INJECT_NMI) && st.if_flag && !shadow ? KVM_EVENT_INJECT_IRQ
+											  : KVM_EVENT_IRQ_WINDOW;
+		unsigned got = kvm_event_decide(&st);
+		char a[96], b[96];
+		ck_assert_msg(got == want,
+			      "IF=%d STI-blocking=%d MOV-SS-blocking=%d NMI-blocking=%d NMI pending=%d IRQ pending=%d: "
+			      "%sexpected %s(an NMI goes first unless an NMI, STI or MOV SS blocks it, SDM Vol. 3 "
+			      "6.7.1 and 26.3.1.5; an interrupt needs IF=1 and no STI/MOV SS shadow, 6.8.3; one "
+			      "event per entry, the other waits for its window)",
+			      st.if_flag, st.sti_blocking, st.mov_ss_blocking, st.nmi_blocking, st.nmi_pending,
+			      st.irq_pending, act_names(got, a, sizeof(a)), act_names(want, b, sizeof(b)));
+	}
+}
+END_TEST
+
 Suite *irq_suite(void)
 {
 	Suite *s = suite_create("irq");
@@ -438,6 +476,10 @@ Suite *irq_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, irq_gsi_routing);
 	tcase_add_test(tc, irq_gsi_end_to_end);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("inject");
+	tcase_add_test(tc, irq_event_decide_matrix);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("msi");

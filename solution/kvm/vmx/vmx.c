@@ -1350,6 +1350,12 @@ static bool vmx_nmi_allowed(struct kvm_vcpu *vcpu)
 		 (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS | GUEST_INTR_STATE_NMI));
 }
 
+static bool vmx_get_nmi_mask(struct kvm_vcpu *vcpu)
+{
+	vmx_vcpu_load(vcpu);
+	return (vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & GUEST_INTR_STATE_NMI) != 0;
+}
+
 static void vmx_enable_irq_window(struct kvm_vcpu *vcpu)
 {
 	vmx_vcpu_load(vcpu);
@@ -1514,6 +1520,7 @@ const struct kvm_x86_ops vmx_x86_ops = {
 	.cancel_injection = vmx_cancel_injection,
 	.interrupt_allowed = vmx_interrupt_allowed,
 	.nmi_allowed = vmx_nmi_allowed,
+	.get_nmi_mask = vmx_get_nmi_mask,
 	.enable_irq_window = vmx_enable_irq_window,
 	.enable_nmi_window = vmx_enable_nmi_window,
 };
