@@ -1031,11 +1031,14 @@ bool kvm_arch_vcpu_runnable(struct kvm_vcpu *vcpu)
 	if (!LAB_ENABLED(8) || !lapic_in_kernel(vcpu))
 		return false;
 	kvm_irqchip_timers(vcpu);
+	// @lab 08 kvm_arch_vcpu_runnable: Wake for INIT/SIPI at any time; a halted vCPU for an NMI, or an interrupt it can take now (IF=1).
 	if (vcpu->arch.apic->pending_events)
 		return true;
 	if (vcpu->arch.mp_state != KVM_MP_STATE_HALTED)
 		return false;
 	return vcpu->arch.nmi_pending || (kvm_cpu_has_interrupt(vcpu) && kvm_x86_ops.interrupt_allowed(vcpu));
+	// @stub lab_todo(8, "kvm_arch_vcpu_runnable");
+	// @end
 }
 
 /* ---- hypercalls (guest_abi.h) ------------------------------------------- */
