@@ -30,7 +30,8 @@ void irq_idt_init(void)
 void irq_dispatch(struct trap_frame *f)
 {
 	unsigned v = f->vector & 0xff;
-	irq_count[v]++;
+	/* Locked: several vCPUs may take one vector at once (a broadcast IPI). */
+	atomic_inc(&irq_count[v]);
 	if (irq_handler[v]) {
 		irq_handler[v](f);
 	} else if (v < TRAP_GATES) {
@@ -100,6 +101,19 @@ void irq_delay_us(uint32_t us)
 	uint64_t end = rdtsc() + tsc_us(us);
 	while (rdtsc() < end)
 		;
+}
+
+int irq_halt_until(volatile uint32_t *flag, uint32_t want, uint32_t us)
+{
+	uint64_t end = rdtsc() + tsc_us(us);
+	for (;;) {
+		cli();
+		if (*flag >= want)
+			return 1;
+		if (rdtsc() > end)
+			return 0;
+		__asm__ volatile("sti; hlt" : : : "memory");
+	}
 }
 
 void pic_init(uint8_t base, uint8_t mask1, uint8_t mask2)

@@ -63,6 +63,13 @@ static inline uint32_t tsc_to_us(uint64_t ticks)
 int irq_wait_count(volatile uint32_t *flag, uint32_t want, uint32_t us);
 /* Spin for `us` microseconds of TSC time. */
 void irq_delay_us(uint32_t us);
+/* Wait in `sti; hlt` until *flag >= want or `us` microseconds of TSC time
+ * pass; returns whether it got there, with IF clear. The flag is tested with
+ * IF clear and the HLT follows STI inside its shadow, so an interrupt that
+ * sets it in between still wakes the HLT (SDM Vol. 2B STI). The deadline is
+ * only looked at when the vCPU wakes: the caller keeps something that wakes
+ * it (a guard timer) unless the flag is certain to move. */
+int irq_halt_until(volatile uint32_t *flag, uint32_t want, uint32_t us);
 
 static inline void sti(void) { __asm__ volatile("sti" : : : "memory"); }
 static inline void sti_nop(void) { __asm__ volatile("sti; nop" : : : "memory"); }
