@@ -17,7 +17,7 @@
 
 static volatile uint32_t log[16], nlog;
 static volatile uint32_t isr40_in_80, isr80_after_eoi = ~0u, isr40_after_eoi80 = ~0u;
-static volatile uint32_t ppr_in_80;
+static volatile uint32_t ppr_in_80, ppr_after_eoi80;
 
 #define ENTER(v) ((v) << 8 | 1)
 #define LEAVE(v) ((v) << 8 | 2)
@@ -40,6 +40,7 @@ static void vec80(struct trap_frame *f)
 	irq_delay_us(2000);
 	cli();
 	lapic_eoi();
+	ppr_after_eoi80 = lapic_read(APIC_PROCPRI);
 	isr80_after_eoi = lapic_bit(APIC_ISR, 0x80);
 	isr40_after_eoi80 = lapic_bit(APIC_ISR, 0x40);
 	record(LEAVE(0x80));
@@ -92,8 +93,11 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	       "%u events: 0x%x 0x%x 0x%x 0x%x 0x%x; want enter 40, enter 80, leave 80, leave 40, enter 41 (v << 8 | 1 enter, 2 leave)",
 	       nlog, log[0], log[1], log[2], log[3], log[4]);
 	report(isr40_in_80 == 1, "nested-isr-both", "ISR bit 0x40 %u inside 0x80's handler, want 1", isr40_in_80);
-	report((ppr_in_80 & 0xf0) == 0x80, "nested-ppr", "PPR 0x%x inside 0x80's handler, want class 8 (0x80)",
+	/* PPR[3:0] is 0 when the in-service class is above TPR's (SDM Vol. 3A 11.8.3.1). */
+	report(ppr_in_80 == 0x80, "nested-ppr", "PPR 0x%x inside 0x80's handler, want 0x80 (class 8, bits 3:0 clear)",
 	       ppr_in_80);
+	report(ppr_after_eoi80 == 0x40, "eoi-ppr", "PPR 0x%x right after 0x80's EOI with 0x40 still in service, want 0x40 "
+	       "(the EOI lowers PPR at once)", ppr_after_eoi80);
 	report(isr80_after_eoi == 0 && isr40_after_eoi80 == 1, "eoi-highest-first",
 	       "after one EOI with 0x40 and 0x80 in service: ISR 0x80 %u, 0x40 %u; want 0, 1", isr80_after_eoi,
 	       isr40_after_eoi80);
