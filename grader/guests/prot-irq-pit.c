@@ -138,6 +138,9 @@ static void test_priority(void)
 		testdev_irq_line(lines[i], 1);
 		testdev_irq_line(lines[i], 0);
 	}
+	uint8_t isr_pending = pic_read_isr(PIC1_CMD);
+	report(isr_pending == 0, "pic-read-isr", "OCW3 read-ISR gave 0x%x with requests pending and none in service, "
+	       "want 0 (the command port reads ISR after OCW3 0x0b, IRR after 0x0a)", isr_pending);
 	uint8_t irr1 = pic_read_irr(PIC1_CMD), irr2 = pic_read_irr(PIC2_CMD);
 	report((irr1 & 0x4c) == 0x4c && (irr2 & 0x04) == 0x04, "pic-edge-latched",
 	       "IRR 0x%x/0x%x after pulses on IRQ 3, 6, 10 with IF clear, want bits 2,3,6 / 2 set", irr1, irr2);
@@ -150,6 +153,52 @@ static void test_priority(void)
 	uint8_t isr1 = pic_read_isr(PIC1_CMD), isr2 = pic_read_isr(PIC2_CMD);
 	report(isr1 == 0 && isr2 == 0, "pic-isr-clear", "ISR 0x%x/0x%x after the EOIs, want 0", isr1, isr2);
 	outb(PIC2_DATA, 0xff);
+}
+
+/* The fully nested mode (8259A datasheet, "fully nested mode"): while IRQ 3
+ * is in service, a request on IRQ 6 (lower) and a new one on IRQ 3 itself
+ * wait for its EOI, even with IF set in the handler; then 3 comes again
+ * before 6. */
+static volatile uint32_t nest_log[8], nnest;
+
+static void nest_irq(struct trap_frame *f)
+{
+	unsigned irq = f->vector - TRAP_IRQ_BASE;
+	int first = nnest == 0;
+	if (nnest < 8)
+		nest_log[nnest++] = irq << 8 | 1;
+	if (first) {
+		testdev_irq_line(LINE_B, 1);
+		testdev_irq_line(LINE_B, 0);
+		testdev_irq_line(LINE_A, 1);
+		testdev_irq_line(LINE_A, 0);
+		sti();
+		irq_delay_us(2000);
+		cli();
+	}
+	if (nnest < 8)
+		nest_log[nnest++] = irq << 8 | 2;
+	pic_eoi(irq);
+}
+
+static void test_nesting(void)
+{
+	irq_handler[VEC(LINE_A)] = irq_handler[VEC(LINE_B)] = nest_irq;
+	outb(PIC1_DATA, (uint8_t)~((1u << LINE_A) | (1u << LINE_B) | (1u << 2)));
+	testdev_irq_line(LINE_A, 1);
+	testdev_irq_line(LINE_A, 0);
+	sti_nop();
+	irq_wait_count(&nnest, 6, 20000);
+	cli();
+	const uint32_t want[6] = { LINE_A << 8 | 1, LINE_A << 8 | 2, LINE_A << 8 | 1, LINE_A << 8 | 2,
+				   LINE_B << 8 | 1, LINE_B << 8 | 2 };
+	int same = nnest == 6;
+	for (unsigned i = 0; same && i < 6; i++)
+		same = nest_log[i] == want[i];
+	report(same, "pic-fully-nested", "%u events 0x%x 0x%x 0x%x 0x%x 0x%x 0x%x (irq << 8 | 1 enter, 2 leave); want "
+	       "3 in, 3 out, 3 in, 3 out, 6 in, 6 out: with IRQ 3 in service, 6 and 3 again wait for its EOI", nnest,
+	       nest_log[0], nest_log[1], nest_log[2], nest_log[3], nest_log[4], nest_log[5]);
+	outb(PIC1_DATA, (uint8_t)~(1u << 2));
 }
 
 static void test_level(void)
@@ -206,6 +255,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	printf("tsc: %u kHz\n", khz);
 	test_ticks();
 	test_priority();
+	test_nesting();
 	test_level();
 	end();
 }
