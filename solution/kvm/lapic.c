@@ -514,8 +514,7 @@ static void start_apic_timer(struct kvm_lapic *apic)
 
 	// @lab 08 start_apic_timer: Set target_ns and period_ns: TMICT x divide_count bus cycles (periodic: at least APIC_MIN_PERIOD_NS) from now, 0 disarms; TSC-deadline: the deadline's distance in ns from kvm_read_l1_tsc(), a past one fires at once.
 	if (apic_lvtt_tscdeadline(apic)) {
-		t->period_ns = 0;
-		t->target_ns = 0;
+		cancel_apic_timer(apic);
 		if (!t->tscdeadline)
 			return;
 		uint64_t guest_tsc = kvm_read_l1_tsc(apic->vcpu);
