@@ -2,11 +2,11 @@
 /*
  * prot-irq-nested: the local APIC's priorities (SDM Vol. 3A 11.8.3), by
  * self-IPIs:
- *  - a higher-class vector (0x80) sent from the handler of 0x40 with IF set
+ *  - a higher-class vector (0x8a) sent from the handler of 0x40 with IF set
  *    interrupts it at once; one of the same class as 0x40 (0x41) waits for
  *    0x40's EOI (PPR = the class of the highest in-service vector);
- *  - EOI ordering (11.8.5): with 0x40 and 0x80 in service, the first EOI
- *    clears 0x80's ISR bit, not 0x40's; the order of the handlers' entries
+ *  - EOI ordering (11.8.5): with 0x40 and 0x8a in service, the first EOI
+ *    clears 0x8a's ISR bit, not 0x40's; the order of the handlers' entries
  *    and exits is recorded;
  *  - TPR (11.8.3.1): TPR 0x50 keeps 0x45 pending in IRR while 0x60 is taken;
  *    TPR back to 0 lets 0x45 in; PPR reads the TPR when nothing is in service.
@@ -31,7 +31,7 @@ static void record(uint32_t what)
 static void vec80(struct trap_frame *f)
 {
 	(void)f;
-	record(ENTER(0x80));
+	record(ENTER(0x8a));
 	isr40_in_80 = lapic_bit(APIC_ISR, 0x40);
 	ppr_in_80 = lapic_read(APIC_PROCPRI);
 	/* Same class as the one in service below: must wait. */
@@ -41,9 +41,9 @@ static void vec80(struct trap_frame *f)
 	cli();
 	lapic_eoi();
 	ppr_after_eoi80 = lapic_read(APIC_PROCPRI);
-	isr80_after_eoi = lapic_bit(APIC_ISR, 0x80);
+	isr80_after_eoi = lapic_bit(APIC_ISR, 0x8a);
 	isr40_after_eoi80 = lapic_bit(APIC_ISR, 0x40);
-	record(LEAVE(0x80));
+	record(LEAVE(0x8a));
 }
 
 static void vec40(struct trap_frame *f)
@@ -51,7 +51,7 @@ static void vec40(struct trap_frame *f)
 	(void)f;
 	record(ENTER(0x40));
 	sti();
-	lapic_self_ipi(0x80);
+	lapic_self_ipi(0x8a);
 	irq_delay_us(2000);
 	cli();
 	record(LEAVE(0x40));
@@ -77,7 +77,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	}
 	lapic_enable();
 	irq_handler[0x40] = vec40;
-	irq_handler[0x80] = vec80;
+	irq_handler[0x8a] = vec80;
 	irq_handler[0x41] = irq_handler[0x45] = irq_handler[0x60] = vec_plain;
 
 	lapic_self_ipi(0x40);
@@ -85,21 +85,21 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	irq_wait_count(&nlog, 5, WAIT_US);
 	irq_delay_us(1000);
 	cli();
-	const uint32_t want[5] = { ENTER(0x40), ENTER(0x80), LEAVE(0x80), LEAVE(0x40), ENTER(0x41) };
+	const uint32_t want[5] = { ENTER(0x40), ENTER(0x8a), LEAVE(0x8a), LEAVE(0x40), ENTER(0x41) };
 	int same = nlog == 5;
 	for (unsigned i = 0; same && i < 5; i++)
 		same = log[i] == want[i];
 	report(same, "nested-by-priority",
-	       "%u events: 0x%x 0x%x 0x%x 0x%x 0x%x; want enter 40, enter 80, leave 80, leave 40, enter 41 (v << 8 | 1 enter, 2 leave)",
+	       "%u events: 0x%x 0x%x 0x%x 0x%x 0x%x; want enter 40, enter 8a, leave 8a, leave 40, enter 41 (v << 8 | 1 enter, 2 leave)",
 	       nlog, log[0], log[1], log[2], log[3], log[4]);
-	report(isr40_in_80 == 1, "nested-isr-both", "ISR bit 0x40 %u inside 0x80's handler, want 1", isr40_in_80);
+	report(isr40_in_80 == 1, "nested-isr-both", "ISR bit 0x40 %u inside 0x8a's handler, want 1", isr40_in_80);
 	/* PPR[3:0] is 0 when the in-service class is above TPR's (SDM Vol. 3A 11.8.3.1). */
-	report(ppr_in_80 == 0x80, "nested-ppr", "PPR 0x%x inside 0x80's handler, want 0x80 (class 8, bits 3:0 clear)",
+	report(ppr_in_80 == 0x80, "nested-ppr", "PPR 0x%x inside 0x8a's handler, want 0x80 (class 8, bits 3:0 clear)",
 	       ppr_in_80);
-	report(ppr_after_eoi80 == 0x40, "eoi-ppr", "PPR 0x%x right after 0x80's EOI with 0x40 still in service, want 0x40 "
+	report(ppr_after_eoi80 == 0x40, "eoi-ppr", "PPR 0x%x right after 0x8a's EOI with 0x40 still in service, want 0x40 "
 	       "(the EOI lowers PPR at once)", ppr_after_eoi80);
 	report(isr80_after_eoi == 0 && isr40_after_eoi80 == 1, "eoi-highest-first",
-	       "after one EOI with 0x40 and 0x80 in service: ISR 0x80 %u, 0x40 %u; want 0, 1", isr80_after_eoi,
+	       "after one EOI with 0x40 and 0x8a in service: ISR 0x8a %u, 0x40 %u; want 0, 1", isr80_after_eoi,
 	       isr40_after_eoi80);
 
 	nlog = 0;

@@ -786,6 +786,11 @@ int x86_emulate_instruction(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa, int emulati
 		}
 		kvm_rip_write(vcpu, ctxt->eip);
 		kvm_x86_ops.set_rflags(vcpu, ctxt->eflags);
+		/* The instruction in an STI or MOV SS shadow has run: the shadow
+		 * is over (none of the emulated instructions starts one; Linux:
+		 * toggle_interruptibility). */
+		if (!ctxt->restart)
+			kvm_x86_ops.set_interrupt_shadow(vcpu, 0);
 		if (a->mmio_needed || a->pio.emulated) {
 			/* A posted write or OUT: the exit carries it. */
 			a->cui_linear_rip = kvm_get_linear_rip(vcpu);
