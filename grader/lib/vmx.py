@@ -86,6 +86,11 @@ FIELD_REGIONS = (
     (re.compile(r""), "vmx_adjust_controls"),   # the VM-execution, VM-exit and VM-entry control fields
 )
 GUEST_STATE_REGION = "vmx_set_segment"     # which exercise "the guest-state exercise" is
+# A check that refuses the event being injected (RFLAGS.IF clear, STI or MOV SS blocking
+# while an external interrupt goes in) is the injection decision's (lab 08), whatever
+# field it names.
+INJECTION_CHECK = re.compile(r"inject(ing)? an external interrupt")
+INJECTION_REGION = "kvm_event_decide"
 
 
 def check_field(line):
@@ -107,5 +112,7 @@ def check_region(line):
         return None
     category = "host" if what.startswith("host ") else "guest" if what.startswith(("guest ", "VMCS link")) \
         else "controls"
+    if INJECTION_CHECK.search(line):
+        return INJECTION_REGION, category
     region = next(r for pat, r in FIELD_REGIONS if pat.search(what))
     return region, category

@@ -74,7 +74,7 @@ void kvm_vcpu_kick(struct kvm_vcpu *vcpu);
 
 /* ---- what the next VM entry carries (irq.c) ------------------------------- */
 
-/* The guest's state as far as event delivery goes (SDM Vol. 3 24.4.2,
+/* The guest's state as far as event delivery goes (SDM Vol. 3 25.4.2,
  * "Interruptibility state"; 6.8.3 STI and MOV SS; 6.7.1 NMI blocking). */
 struct kvm_event_state {
 	bool if_flag;             /* RFLAGS.IF */

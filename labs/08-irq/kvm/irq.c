@@ -173,9 +173,9 @@ int kvm_cpu_get_interrupt(struct kvm_vcpu *vcpu)
  * The injection decision (Linux: kvm_check_and_inject_events). An NMI comes
  * before an interrupt. It goes in unless blocked by an earlier NMI whose
  * handler has not yet run IRET, or by STI or MOV SS (a VM entry that injects
- * an NMI then fails: SDM Vol. 3 26.3.1.5); when blocked, the NMI window
+ * an NMI then fails: SDM Vol. 3 27.3.1.5); when blocked, the NMI window
  * exits as soon as it may go in. An interrupt needs RFLAGS.IF = 1 and no
- * STI or MOV SS blocking (SDM Vol. 3 6.8.3, 26.3.1.5); otherwise the
+ * STI or MOV SS blocking (SDM Vol. 3 6.8.3, 27.3.1.4, 27.3.1.5); otherwise the
  * interrupt window. One event per entry: an interrupt waits for its window
  * while an NMI goes in.
  */

@@ -700,7 +700,8 @@ static void apic_reg_write(struct kvm_lapic *apic, unsigned int reg, uint32_t va
 		start_apic_timer(apic);
 		break;
 	case APIC_TDCR:
-		/* The new divisor counts from the next TMICT write or period. */
+		/* The new divisor applies from the next TMICT write (TMCCT reads the time
+		 * left over it meanwhile); Linux restarts a running count instead. */
 		kvm_lapic_set_reg(apic, APIC_TDCR, val & APIC_TDR_DIV_MASK);
 		update_divide_count(apic);
 		break;

@@ -456,7 +456,7 @@ START_TEST(irq_event_decide_matrix)
 		ck_assert_msg(got == want,
 			      "IF=%d STI-blocking=%d MOV-SS-blocking=%d NMI-blocking=%d NMI pending=%d IRQ pending=%d: "
 			      "%sexpected %s(an NMI goes first unless an NMI, STI or MOV SS blocks it, SDM Vol. 3 "
-			      "6.7.1 and 26.3.1.5; an interrupt needs IF=1 and no STI/MOV SS shadow, 6.8.3; one "
+			      "6.7.1 and 27.3.1.5; an interrupt needs IF=1 and no STI/MOV SS shadow, 6.8.3 and 27.3.1.4; one "
 			      "event per entry, the other waits for its window)",
 			      st.if_flag, st.sti_blocking, st.mov_ss_blocking, st.nmi_blocking, st.nmi_pending,
 			      st.irq_pending, act_names(got, a, sizeof(a)), act_names(want, b, sizeof(b)));
