@@ -701,7 +701,7 @@ static void apic_reg_write(struct kvm_lapic *apic, unsigned int reg, uint32_t va
 		break;
 	case APIC_TDCR:
 		/* The new divisor applies from the next TMICT write (TMCCT reads the time
-		 * left over it meanwhile); Linux restarts a running count instead. */
+		 * left over it meanwhile); Linux rescales a running count to the new rate. */
 		kvm_lapic_set_reg(apic, APIC_TDCR, val & APIC_TDR_DIV_MASK);
 		update_divide_count(apic);
 		break;
