@@ -166,6 +166,13 @@ bool host_thread_preempt(void)
 	return false;
 }
 
+/* Another thread has work now (a vCPU kicked another): end this thread's
+ * slice, so the next host_thread_preempt() switches. */
+void host_thread_yield_soon(void)
+{
+	current->slice_start = 0;
+}
+
 void host_thread_wait(void)
 {
 	thread_yield();

@@ -438,13 +438,15 @@ int kvm_io_bus_read(struct kvm_vcpu *vcpu, enum kvm_bus bus, uint64_t addr, int 
 
 /* ---- blocking (Linux: kvm_vcpu_block) ------------------------------------ */
 
-/* Something became pending for vcpu (Linux: kvm_vcpu_kick). The host runs one
- * vCPU at a time, so a vCPU that blocks looks at its own conditions again at
- * each step of its wait (kvm_vcpu_block); the kick is counted for the
- * statistics, and a vCPU in the guest leaves at its next exit. */
+/* Something became pending for vcpu (Linux: kvm_vcpu_kick, an IPI to the CPU
+ * that runs it). The host runs one vCPU at a time on its one CPU: a vCPU that
+ * blocks looks at its own conditions again at each step of its wait
+ * (kvm_vcpu_block), and the kicking thread gives the CPU up at its next
+ * chance, so the kicked vCPU runs as soon as another CPU would let it. */
 void kvm_vcpu_kick(struct kvm_vcpu *vcpu)
 {
 	vcpu->kicks++;
+	host_thread_yield_soon();
 }
 
 

@@ -42,6 +42,10 @@ bool host_wait_until(uint64_t deadline_ns);
  * cooperatively; Linux would preempt), and say whether the thread was kicked
  * (host_thread_kick): then KVM_RUN returns -EINTR, as after a signal. */
 bool host_thread_preempt(void);
+/* Something became pending for another thread's vCPU (kvm_vcpu_kick): let it
+ * run at this thread's next host_thread_preempt(), as another CPU would take
+ * it at once. */
+void host_thread_yield_soon(void);
 
 /* kvm_intel's "ept" parameter as the host was booted (Linux: kvm_intel.ept=0
  * on the kernel command line): false keeps the shadow MMU at every stage. */
