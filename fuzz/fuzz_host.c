@@ -132,6 +132,11 @@ int host_max_threads(void)
 	return 1;
 }
 
+bool host_threads_cooperative(void)
+{
+	return false;
+}
+
 void host_kick_timer(unsigned period_ms)
 {
 	(void)period_ms;
