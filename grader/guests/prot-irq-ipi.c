@@ -143,10 +143,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 		end();
 	irq_idt_init();
 	pic_init(TRAP_IRQ_BASE, 0xff, 0xff);
-	if (!irq_tsc_calibrate()) {
-		report(0, "pit-ch0-calibrates-tsc", "channel 0's latched count did not move by 10 ms");
-		end();
-	}
+	irq_tsc_require();
 	irq_handler[VEC_GUARD] = guard;
 	for (unsigned v = VEC_PHYS; v < VEC_PHYS + NKIND; v++)
 		irq_handler[v] = test_vector;

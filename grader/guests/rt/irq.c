@@ -87,6 +87,14 @@ uint32_t irq_tsc_calibrate(void)
 	return irq_tsc_per_ms;
 }
 
+void irq_tsc_require(void)
+{
+	if (!irq_tsc_calibrate()) {
+		report(0, "pit-ch0-calibrates-tsc", "channel 0's latched count did not move by 10 ms");
+		end();
+	}
+}
+
 int irq_wait_count(volatile uint32_t *flag, uint32_t want, uint32_t us)
 {
 	uint64_t end = rdtsc() + tsc_us(us);

@@ -50,6 +50,9 @@ extern uint32_t irq_tsc_per_ms;
  * twice, and keeps the smaller figure; leaves channel 0 stopped. Returns
  * irq_tsc_per_ms (0: the count never moved). Call with IRQ0 masked. */
 uint32_t irq_tsc_calibrate(void);
+/* irq_tsc_calibrate(), or the guest ends there with the check that says
+ * why: every timed check needs the TSC's rate. */
+void irq_tsc_require(void);
 /* No libgcc: 64-bit division by shifts. */
 uint64_t udiv64(uint64_t n, uint64_t d);
 static inline uint64_t tsc_us(uint64_t us) { return udiv64(us * irq_tsc_per_ms, 1000); }
