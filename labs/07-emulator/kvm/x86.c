@@ -393,27 +393,6 @@ static int emulator_set_msr(struct x86_emulate_ctxt *ctxt, uint32_t index, uint6
 	return kvm_set_msr(emul_to_vcpu(ctxt), index, data);
 }
 
-static int emulator_write_std(struct x86_emulate_ctxt *ctxt, uint64_t addr, const void *val, unsigned int bytes,
-			      struct x86_exception *fault, bool system)
-{
-	struct kvm_vcpu *vcpu = emul_to_vcpu(ctxt);
-	uint64_t access = PFERR_WRITE_MASK | ((!system && kvm_x86_ops.get_cpl(vcpu) == 3) ? PFERR_USER_MASK : 0);
-	const uint8_t *src = val;
-	while (bytes) {
-		unsigned int offset = addr & (PAGE_SIZE - 1);
-		unsigned int chunk = bytes < PAGE_SIZE - offset ? bytes : (unsigned int)(PAGE_SIZE - offset);
-		gpa_t gpa = kvm_mmu_gva_to_gpa(vcpu, addr, access, fault);
-		if (gpa == INVALID_GPA)
-			return X86EMUL_PROPAGATE_FAULT;
-		if (kvm_write_guest(vcpu->kvm, gpa, src, chunk) < 0)
-			return X86EMUL_UNHANDLEABLE;
-		src += chunk;
-		addr += chunk;
-		bytes -= chunk;
-	}
-	return X86EMUL_CONTINUE;
-}
-
 /* ---- the emulator's operand accesses: RAM, or MMIO out to the VMM (lab 07) ---- */
 
 /* A store to guest RAM, if gpa..+len is writable RAM; the MMU hears of it
@@ -541,7 +520,6 @@ static const struct x86_emulate_ops emulate_ops = {
 	.read_gpr = emulator_read_gpr,
 	.write_gpr = emulator_write_gpr,
 	.read_std = emulator_read_std,
-	.write_std = emulator_write_std,
 	.fetch = emulator_fetch,
 	.read_emulated = emulator_read_emulated,
 	.write_emulated = emulator_write_emulated,
