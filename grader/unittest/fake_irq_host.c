@@ -72,6 +72,15 @@ void fake_irq_vm_free(struct kvm *kvm)
 	free(kvm);
 }
 
+struct kvm_io_device *fake_irq_bus_dev(struct kvm *kvm, enum kvm_bus bus, uint64_t addr)
+{
+	const struct kvm_io_bus *b = &kvm->buses[bus];
+	for (int i = 0; i < b->dev_count; i++)
+		if (addr >= b->range[i].addr && addr < b->range[i].addr + (uint64_t)b->range[i].len)
+			return b->range[i].dev;
+	return NULL;
+}
+
 void kvm_vcpu_kick(struct kvm_vcpu *vcpu)
 {
 	if (vcpu->vcpu_id >= 0 && vcpu->vcpu_id < KVM_MAX_VCPUS)

@@ -29,6 +29,9 @@ extern uint64_t fake_tsc_khz;        /* host_tsc_khz(), default 1000000 (1 GHz) 
  * no devices yet; fake_irq_vm_free() frees what fake_irq_vm() made. */
 struct kvm *fake_irq_vm(int n);
 void fake_irq_vm_free(struct kvm *kvm);
+/* The device a test's access to addr on that bus reaches (the first whose
+ * registered range holds it, as kvm_io_bus_read/write choose), or NULL. */
+struct kvm_io_device *fake_irq_bus_dev(struct kvm *kvm, enum kvm_bus bus, uint64_t addr);
 
 /* ---- what the devices asked of the rest of minikvm ------------------------ */
 #define FAKE_IRQ_LOG 64

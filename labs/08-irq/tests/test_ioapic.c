@@ -87,12 +87,10 @@ static void teardown(void)
 /* The device the IOAPIC put on the MMIO bus at its base. */
 static struct kvm_io_device *ioapic_dev(void)
 {
-	const struct kvm_io_bus *b = &vm->buses[KVM_MMIO_BUS];
-	for (int i = 0; i < b->dev_count; i++)
-		if (b->range[i].addr == IOAPIC_DEFAULT_BASE_ADDRESS)
-			return b->range[i].dev;
-	ck_abort_msg("no device on KVM_MMIO_BUS at 0xfec00000: kvm_ioapic_init() must register it there");
-	return NULL;
+	struct kvm_io_device *dev = fake_irq_bus_dev(vm, KVM_MMIO_BUS, IOAPIC_DEFAULT_BASE_ADDRESS);
+	if (!dev)
+		ck_abort_msg("no device on KVM_MMIO_BUS at 0xfec00000: kvm_ioapic_init() must register it there");
+	return dev;
 }
 
 static uint32_t mmio_read(uint64_t off, int len)

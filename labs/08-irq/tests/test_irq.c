@@ -81,11 +81,7 @@ static void teardown(void)
 
 static struct kvm_io_device *bus_dev(enum kvm_bus bus, uint64_t addr)
 {
-	const struct kvm_io_bus *b = &vm->buses[bus];
-	for (int i = 0; i < b->dev_count; i++)
-		if (addr >= b->range[i].addr && addr < b->range[i].addr + (uint64_t)b->range[i].len)
-			return b->range[i].dev;
-	return NULL;
+	return fake_irq_bus_dev(vm, bus, addr);
 }
 
 static void pic_out(uint16_t port, uint8_t val)

@@ -53,11 +53,7 @@ static void note(const char *fmt, ...)
 
 static struct kvm_io_device *pio_dev(uint16_t port)
 {
-	struct kvm_io_bus *bus = &kvm->buses[KVM_PIO_BUS];
-	for (int i = 0; i < bus->dev_count; i++)
-		if (port >= bus->range[i].addr && port < bus->range[i].addr + (uint64_t)bus->range[i].len)
-			return bus->range[i].dev;
-	return NULL;
+	return fake_irq_bus_dev(kvm, KVM_PIO_BUS, port);
 }
 
 static void guest_out(uint16_t port, uint8_t val)
