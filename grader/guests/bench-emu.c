@@ -33,14 +33,12 @@
  * them when the VM ends) are then exactly the timed accesses' exits.
  */
 #include "emu64.h"
-#include "kut.h"
+#include "bench.h"
 #include <stdbool.h>
 
 #define REPS        15
 #define ITERATIONS  40
 #define WARM        4
-#define SEL_MASK    15                 /* pages within 64 KiB */
-#define RAM_NEEDED  (32ull << 20)
 #define WIN_OFF     0x100              /* a dword of the window, and of emu_ram_b */
 #define PATTERN     0x5a17c0deu
 
@@ -83,17 +81,6 @@ static const struct figure {
 };
 #define NFIGURES (sizeof(figures) / sizeof(figures[0]))
 
-/* v in decimal, zero-padded to width digits: a timed run and its twin print
- * the same number of characters, so the exits of their output (two port
- * accesses a character) cancel out of the difference of their counters. */
-static const char *padded(char *buf, unsigned width, uint64_t v)
-{
-	buf[width] = '\0';
-	for (unsigned i = width; i-- > 0; v /= 10)
-		buf[i] = (char)('0' + v % 10);
-	return buf;
-}
-
 /* The warm-up leaves first-use costs out (under EPT the window's first
  * access makes its MMIO spte, bench-ept's mmio-new), and is counted apart
  * from the timed accesses. */
@@ -112,7 +99,7 @@ static void time_figure(const struct figure *f, unsigned n)
 	uint32_t counted = emu_mmio_accesses() - before, want = f->mmio ? REPS * n : 0;
 	char it[4], cy[16];
 	for (unsigned rep = 0; rep < REPS; rep++)
-		printf("bench %s iterations %s cycles %s\n", f->name, padded(it, 3, n), padded(cy, 15, cycles[rep]));
+		printf("bench %s iterations %s cycles %s\n", f->name, bench_padded(it, 3, n), bench_padded(cy, 15, cycles[rep]));
 	report(counted == want, f->mmio ? "mmio-accesses-counted" : "ram-not-mmio",
 	       "%s: the test device counted %u MMIO accesses for %u timed ones", f->name, counted, want);
 }
@@ -122,17 +109,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
 	begin_alone(cpu, GUEST_NAME);
-	uint64_t ram = fw_cfg_ram_size();
-	unsigned sel = (unsigned)(ram >> PAGE_SHIFT) & SEL_MASK;
-	if (ram < RAM_NEEDED) {
-		skip("emu-figures", "needs 32 MiB of RAM or more (fw_cfg RAM size)");
-		end();
-	}
-	if (sel > 2 * NFIGURES) {
-		report(0, "figure-selector", "RAM size 0x%llx selects %u: want 0 (every figure) or 1..%u",
-		       (unsigned long long)ram, sel, 2 * (unsigned)NFIGURES);
-		end();
-	}
+	unsigned sel = bench_selector("emu-figures", (unsigned)NFIGURES);
 	trap64_init();
 	emu_map_window();
 	mmio_write32(EMU_RAM_B + WIN_OFF, PATTERN);

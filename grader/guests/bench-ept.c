@@ -47,13 +47,11 @@
 #include <x86/pgtable.h>
 #include <x86/trapnr.h>
 
-#include "kut.h"
+#include "bench.h"
 #include "trap64.h"
 
 #define REPS          15
 #define OWN_FLAGS     (PT_PRESENT_MASK | PT_WRITABLE_MASK)
-#define SEL_MASK      15                /* pages within 64 KiB */
-#define RAM_NEEDED    (32ull << 20)
 
 #define PROC_VA       0x8000000000ull   /* PML4 slot 1: every process's pages */
 #define FORK_PAGES    8                 /* a process's pages */
@@ -276,17 +274,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	(void)ncpus;
 	begin_alone(cpu, GUEST_NAME);
-	uint64_t ram = fw_cfg_ram_size();
-	unsigned sel = (unsigned)(ram >> PAGE_SHIFT) & SEL_MASK;
-	if (ram < RAM_NEEDED) {
-		skip("ept-figures", "needs 32 MiB of RAM or more (fw_cfg RAM size)");
-		end();
-	}
-	if (sel > 2 * NGROUPS) {
-		report(0, "figure-selector", "RAM size 0x%llx selects %u: want 0 (every figure) or 1..%u",
-		       (unsigned long long)ram, sel, 2 * NGROUPS);
-		end();
-	}
+	unsigned sel = bench_selector("ept-figures", NGROUPS);
 	vmm_cr3 = read_cr3();
 	trap64_init();
 	build_tables();

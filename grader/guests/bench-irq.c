@@ -40,7 +40,7 @@
 
 #include "ap.h"
 #include "irq.h"
-#include "kut.h"
+#include "bench.h"
 
 #define REPS        15
 #define ITERATIONS  8
@@ -49,9 +49,6 @@
 #define SPIN_US     1000000            /* longest a spin for the timer waits past the deadline */
 #define GUARD_US    500000             /* an ipi sample's guard: a lost answer ends it */
 #define AP_WAIT_US  1000000
-#define SEL_MASK    15                 /* 4 KiB pages within 64 KiB */
-#define PAGE_SHIFT  12
-#define RAM_NEEDED  (32ull << 20)
 
 /* Vectors: vCPU 0's timer, the IPI to vCPU 1 and its answer. */
 #define VEC_TICK    0x40
@@ -241,17 +238,6 @@ static const struct figure {
 };
 #define NFIGURES (sizeof(figures) / sizeof(figures[0]))
 
-/* v in decimal, zero-padded to width digits: a timed run and its twin print
- * as many characters, so the exits of their output cancel out of the
- * difference of their counters (bench-emu.c). */
-static const char *padded(char *buf, unsigned width, uint64_t v)
-{
-	buf[width] = '\0';
-	for (unsigned i = width; i-- > 0; v /= 10)
-		buf[i] = (char)('0' + v % 10);
-	return buf;
-}
-
 static void time_figure(const struct figure *f, unsigned n)
 {
 	uint64_t cycles[REPS + 1];
@@ -270,24 +256,14 @@ static void time_figure(const struct figure *f, unsigned n)
 	printf("bench %s stop\n", f->name);
 	char it[4], cy[16];
 	for (unsigned rep = 0; rep < REPS; rep++)
-		printf("bench %s iterations %s cycles %s\n", f->name, padded(it, 3, n), padded(cy, 15, cycles[rep + 1]));
+		printf("bench %s iterations %s cycles %s\n", f->name, bench_padded(it, 3, n), bench_padded(cy, 15, cycles[rep + 1]));
 }
 
 void guest_main(uint32_t cpu, uint32_t ncpus);
 void guest_main(uint32_t cpu, uint32_t ncpus)
 {
 	begin_alone(cpu, GUEST_NAME);
-	uint64_t ram = fw_cfg_ram_size();
-	unsigned sel = (unsigned)(ram >> PAGE_SHIFT) & SEL_MASK;
-	if (ram < RAM_NEEDED) {
-		skip("irq-figures", "needs 32 MiB of RAM or more (fw_cfg RAM size)");
-		end();
-	}
-	if (sel > 2 * NFIGURES) {
-		report(0, "figure-selector", "RAM size 0x%llx selects %u: want 0 (every figure) or 1..%u",
-		       (unsigned long long)ram, sel, 2 * (unsigned)NFIGURES);
-		end();
-	}
+	unsigned sel = bench_selector("irq-figures", (unsigned)NFIGURES);
 	uint32_t a, b, c, d;
 	cpuid(1, 0, &a, &b, &c, &d);
 	if (!(c & CPUID_1_ECX_TSC_DEADLINE_TIMER)) {
@@ -303,7 +279,7 @@ void guest_main(uint32_t cpu, uint32_t ncpus)
 	set_gate(VEC_PING, ping_entry);
 	irq_tsc_require();
 	char khz[11];
-	printf("bench tsc-khz %s\n", padded(khz, 10, irq_tsc_per_ms));
+	printf("bench tsc-khz %s\n", bench_padded(khz, 10, irq_tsc_per_ms));
 	lead = tsc_us(LEAD_US);
 	lapic_enable();
 	lapic_write(APIC_LVTT, APIC_LVT_TIMER_TSCDEADLINE | VEC_TICK);
