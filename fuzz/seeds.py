@@ -4,6 +4,7 @@
     seeds.py loader GUEST_DIR OUT_DIR
     seeds.py mmu OUT_DIR
     seeds.py emulate OUT_DIR
+    seeds.py virtqueue OUT_DIR
 
 loader: each image behind fuzz/loader.c's 20-byte option header, with the
 options the rubric runs it with (none: the mode comes from the image) and a
@@ -28,6 +29,13 @@ emulate: fuzz/emulate.c's 4-byte header and an instruction: each form the
 emulator handles (register and memory operands, SIB, RIP-relative, moffs,
 immediates, prefixes and REX), in 64-, 32- and 16-bit mode, and the edges:
 15 bytes exactly and one more, truncated forms, LOCK where it is #UD.
+
+virtqueue: fuzz/virtqueue.c's header, operations and guest memory: a
+1-buffer chain, an out+in chain, an indirect table, the ring's wrap and the
+16-bit indices' wrap, with and without EVENT_IDX; and the driver's errors: a
+loop, a readable buffer after a writable one, a head >= the queue size, an
+avail index too far ahead, a buffer outside memory, misaligned parts, a size
+that is not a power of 2; and the guest's RAM unplugged under a working queue.
 """
 import struct
 import sys
@@ -435,8 +443,100 @@ def emulate(out):
         (out / name).write_bytes(data)
 
 
+# ---- virtqueue: fuzz/virtqueue.c's encoding ----------------------------------------------
+
+VQ_BASE = 0x100000
+VQ_DESC, VQ_AVAIL, VQ_USED, VQ_BUFS = 0x000, 0x100, 0x200, 0x400   # offsets in guest memory
+VQ_EVENT_IDX, VQ_INDIRECT, VQ_NOT_POW2, VQ_WRAP16 = 0x10, 0x20, 0x40, 0x80
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+POP, PUSH, NOTIFY, ENABLE, DISABLE, AVAIL, BUMP, BAD_PUSH = range(8)
+
+
+def vq_op(kind, a=0):
+    return bytes([kind | a << 3])
+
+
+class Ring:
+    """A guest memory image holding a split ring of `num` entries (virtio 1.2 §2.7)."""
+
+    def __init__(self, num=8, flags=0, desc=VQ_DESC, avail=VQ_AVAIL, used=VQ_USED):
+        self.num, self.flags, self.offs = num, flags, (desc, avail, used)
+        self.mem = bytearray(VQ_BUFS + 0x400)
+        self.ops = b""
+
+    def desc(self, i, off, length, flags=0, nxt=0, table=None):
+        struct.pack_into("<QIHH", self.mem, (table if table is not None else self.offs[0]) + 16 * i,
+                         VQ_BASE + off, length, flags, nxt)
+        return self
+
+    def avail(self, *heads, idx=None, flags=0, used_event=0):
+        a = self.offs[1]
+        struct.pack_into("<HH", self.mem, a, flags, idx if idx is not None else len(heads))
+        start = (idx - len(heads)) if idx is not None else 0
+        for k, h in enumerate(heads):
+            struct.pack_into("<H", self.mem, a + 4 + 2 * ((start + k) % self.num), h)
+        struct.pack_into("<H", self.mem, a + 4 + 2 * self.num, used_event)
+        return self
+
+    def run(self, *ops):
+        self.ops += b"".join(vq_op(*o) if isinstance(o, tuple) else vq_op(o) for o in ops)
+        return self
+
+    def data(self):
+        log2 = (self.num - 1).bit_length()
+        head = bytes([log2 | self.flags, len(self.ops)]) + struct.pack("<3H", *self.offs)
+        return head + self.ops + bytes(self.mem)
+
+
+def vq_seeds():
+    use = (POP, (PUSH, 16), NOTIFY, ENABLE, POP, DISABLE, NOTIFY)
+    for feat, name in ((0, ""), (VQ_EVENT_IDX, "-event-idx")):
+        r = Ring(flags=feat).desc(0, VQ_BUFS, 64).avail(0).run(*use)
+        yield "one-buffer" + name, r.data()
+        r = Ring(flags=feat).desc(3, VQ_BUFS, 16, F_NEXT, 5).desc(5, VQ_BUFS + 0x100, 512, F_WRITE).avail(3)
+        yield "out-in" + name, r.run(*use).data()
+        r = Ring(flags=feat | VQ_INDIRECT).desc(0, VQ_BUFS, 16, F_NEXT, 1).desc(1, 0x300, 48, F_INDIRECT)
+        r.desc(0, VQ_BUFS + 0x10, 16, F_NEXT, 2, table=0x300).desc(2, VQ_BUFS + 0x20, 16, F_NEXT, 1, table=0x300)
+        r.desc(1, VQ_BUFS + 0x100, 256, F_WRITE, table=0x300)
+        yield "indirect" + name, r.avail(0).run(*use).data()
+        # The ring's wrap: two entries, the driver adding one chain after another.
+        r = Ring(num=2, flags=feat).desc(0, VQ_BUFS, 8).desc(1, VQ_BUFS + 8, 8, F_WRITE).avail(0, 1)
+        r.run(POP, POP, (PUSH, 1), (PUSH, 8), NOTIFY, (AVAIL, 1), ENABLE, POP, (PUSH, 2), (AVAIL, 0), (AVAIL, 1),
+              POP, POP, (PUSH, 0), NOTIFY, (PUSH, 0), NOTIFY, (BAD_PUSH, 3))
+        yield "wrap" + name, r.data()
+        # The 16-bit indices' wrap: the device at 0xfffe, the driver at 0x0001.
+        r = Ring(num=4, flags=feat | VQ_WRAP16).desc(0, VQ_BUFS, 8).desc(1, VQ_BUFS, 8).desc(2, VQ_BUFS, 8)
+        r.avail(0, 1, 2, idx=0x0001, used_event=0xffff).run(POP, (PUSH, 1), NOTIFY, POP, POP, (PUSH, 2), (PUSH, 3),
+                                                            NOTIFY, POP, ENABLE, NOTIFY)
+        yield "wrap16" + name, r.data()
+    yield "no-interrupt", Ring().desc(0, VQ_BUFS, 8).avail(0, flags=1).run(POP, PUSH, NOTIFY, DISABLE).data()
+    yield "loop", Ring().desc(0, VQ_BUFS, 8, F_NEXT, 1).desc(1, VQ_BUFS, 8, F_NEXT, 0).avail(0).run(
+        POP, POP, PUSH, NOTIFY, ENABLE).data()
+    yield "read-after-write", Ring().desc(0, VQ_BUFS, 8, F_WRITE | F_NEXT, 1).desc(1, VQ_BUFS, 8).avail(0).run(
+        POP, POP).data()
+    yield "head-too-big", Ring().avail(8).run(POP, POP).data()
+    yield "avail-too-far", Ring().avail(0, idx=9).run(POP).data()
+    yield "buffer-outside", Ring().desc(0, 0xfff8, 16).avail(0).run(POP).data()
+    yield "zero-length", Ring().desc(0, 0x7fff0000, 0, F_NEXT, 1).desc(1, VQ_BUFS, 4).avail(0).run(POP, PUSH).data()
+    yield "indirect-in-indirect", Ring(flags=VQ_INDIRECT).desc(0, 0x300, 32, F_INDIRECT).desc(
+        0, 0x300, 32, F_INDIRECT, table=0x300).avail(0).run(POP).data()
+    yield "indirect-without-feature", Ring().desc(0, 0x300, 16, F_INDIRECT).avail(0).run(POP).data()
+    yield "misaligned", Ring(avail=VQ_AVAIL + 1).run(POP, NOTIFY).data()
+    yield "used-past-end", Ring(used=0xfff0).run(POP).data()
+    # The guest's RAM unplugged under a working queue: each operation finds its part gone.
+    for i, first in enumerate((POP, (PUSH, 4), NOTIFY, ENABLE)):
+        r = Ring(num=2).desc(0, VQ_BUFS, 8).avail(0, 0)
+        yield f"unplugged-{i}", r.run(POP, (BUMP, 31), first, POP, (PUSH, 4), NOTIFY, ENABLE).data()
+    yield "not-power-of-2", Ring(num=4, flags=VQ_NOT_POW2).run(POP, PUSH).data()
+
+
+def virtqueue(out):
+    for name, data in vq_seeds():
+        (out / name).write_bytes(data)
+
+
 def main(argv):
-    if len(argv) == 2 and argv[0] in ("mmu", "emulate"):
+    if len(argv) == 2 and argv[0] in ("mmu", "emulate", "virtqueue"):
         out = Path(argv[1])
     elif len(argv) == 3 and argv[0] == "loader":
         guests, out = Path(argv[1]), Path(argv[2])
@@ -451,6 +551,8 @@ def main(argv):
         mmu(out)
     elif argv[0] == "emulate":
         emulate(out)
+    elif argv[0] == "virtqueue":
+        virtqueue(out)
     else:
         loader(guests, out)
     print(f"seeds.py: {sum(1 for _ in out.iterdir())} {argv[0]} seeds in {out}")
