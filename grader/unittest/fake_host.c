@@ -37,6 +37,7 @@ static struct {
 	int mutexes_open;
 	unsigned kick_timer_ms;
 	bool exit_passes;
+	int disk_flushes;
 } fh = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .max_threads = 16 };
 
 static _Thread_local struct host_thread *current_thread;
@@ -126,6 +127,77 @@ void *host_load_file(const char *path, size_t max_size, size_t *size, char *err,
 	}
 	*size = n;
 	return buf;
+}
+
+/* A disk is a file of the table (fake_host_add_file), read and written in place. */
+struct host_disk {
+	int file;
+};
+
+struct host_disk *host_disk_open(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+	for (int i = 0; i < fh.nfiles; i++) {
+		if (strcmp(fh.files[i].path, path))
+			continue;
+		if (fh.files[i].size == 0 || fh.files[i].size % 512) {
+			snprintf(err, errlen, "%zu bytes: a disk is a non-zero whole number of 512-byte sectors",
+				 fh.files[i].size);
+			return NULL;
+		}
+		struct host_disk *disk = malloc(sizeof(*disk));
+		disk->file = i;
+		*size = fh.files[i].size;
+		return disk;
+	}
+	snprintf(err, errlen, "cannot open for reading and writing: %s", strerror(ENOENT));
+	return NULL;
+}
+
+static int disk_range(struct host_disk *disk, size_t len, uint64_t offset)
+{
+	size_t size = fh.files[disk->file].size;
+	return offset > size || len > size - offset ? -EIO : 0;
+}
+
+int host_disk_read(struct host_disk *disk, void *buf, size_t len, uint64_t offset)
+{
+	if (disk_range(disk, len, offset))
+		return -EIO;
+	memcpy(buf, (char *)fh.files[disk->file].data + offset, len);
+	return 0;
+}
+
+int host_disk_write(struct host_disk *disk, const void *buf, size_t len, uint64_t offset)
+{
+	if (disk_range(disk, len, offset))
+		return -EIO;
+	memcpy((char *)fh.files[disk->file].data + offset, buf, len);
+	return 0;
+}
+
+int host_disk_flush(struct host_disk *disk)
+{
+	(void)disk;
+	fh.disk_flushes++;
+	return 0;
+}
+
+void host_disk_close(struct host_disk *disk)
+{
+	free(disk);
+}
+
+const void *fake_host_file_data(const char *path)
+{
+	for (int i = 0; i < fh.nfiles; i++)
+		if (!strcmp(fh.files[i].path, path))
+			return fh.files[i].data;
+	return NULL;
+}
+
+int fake_host_disk_flushes(void)
+{
+	return fh.disk_flushes;
 }
 
 uint64_t host_now_ns(void)

@@ -16,6 +16,10 @@
 void fake_host_reset(void);
 /* host_load_file(path) returns a copy of data instead of reading the disk. */
 void fake_host_add_file(const char *path, const void *data, size_t size);
+/* A file of the table as it is now (host_disk_write() changes it), or NULL;
+ * how many times host_disk_flush() was called. */
+const void *fake_host_file_data(const char *path);
+int fake_host_disk_flushes(void);
 /* Bytes host_console_getc() hands out, one per call. */
 void fake_host_set_console_input(const char *bytes);
 /* What host_max_threads() answers (default 16). */

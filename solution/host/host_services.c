@@ -73,6 +73,71 @@ void *host_load_file(const char *path, size_t max_size, size_t *size, char *err,
 	return buf;
 }
 
+/* A disk is a copy of its archive entry: the archive is the runner's and
+ * stays as it was packed. */
+struct host_disk {
+	uint8_t *data;
+	uint64_t size;
+};
+
+struct host_disk *host_disk_open(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+	const struct archive_entry *e = archive_find(path);
+	if (!e) {
+		snprintf(err, errlen, "%s: not in the guest archive (the runner packs the files named on "
+			 "the command line)", path);
+		return NULL;
+	}
+	if (e->size == 0 || e->size % 512) {
+		snprintf(err, errlen, "%s: %lu bytes: a disk is a non-zero whole number of 512-byte sectors",
+			 path, e->size);
+		return NULL;
+	}
+	struct host_disk *disk = malloc(sizeof(*disk));
+	uint8_t *data = malloc(e->size);
+	if (!disk || !data) {
+		free(disk);
+		free(data);
+		snprintf(err, errlen, "%s: no memory for %lu bytes", path, e->size);
+		return NULL;
+	}
+	memcpy(data, archive_data(e), e->size);
+	*disk = (struct host_disk){ .data = data, .size = e->size };
+	*size = disk->size;
+	return disk;
+}
+
+int host_disk_read(struct host_disk *disk, void *buf, size_t len, uint64_t offset)
+{
+	if (offset > disk->size || len > disk->size - offset)
+		return -EIO;
+	memcpy(buf, disk->data + offset, len);
+	return 0;
+}
+
+int host_disk_write(struct host_disk *disk, const void *buf, size_t len, uint64_t offset)
+{
+	if (offset > disk->size || len > disk->size - offset)
+		return -EIO;
+	memcpy(disk->data + offset, buf, len);
+	return 0;
+}
+
+/* Memory is as durable as this disk gets. */
+int host_disk_flush(struct host_disk *disk)
+{
+	(void)disk;
+	return 0;
+}
+
+void host_disk_close(struct host_disk *disk)
+{
+	if (disk) {
+		free(disk->data);
+		free(disk);
+	}
+}
+
 int host_console_getc(void)
 {
 	return console_getc();

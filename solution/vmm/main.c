@@ -37,7 +37,9 @@ static const char usage_text[] =
 	"                      or sipi (waiting for INIT-SIPI from vCPU 0's local APIC, as on a PC;\n"
 	"                      needs the irqchip). Default: sipi for a multiboot kernel, entry otherwise\n"
 	"  --no-irqchip        do not create the in-kernel PIC/IOAPIC/LAPIC (HLT then ends a vCPU)\n"
-	"  --no-ioeventfd      serve the doorbell port in the vCPU thread, as an ordinary port device\n"
+	"  --no-ioeventfd      serve the doorbell port and virtio notifications in the vCPU thread\n"
+	"  --disk FILE         a virtio-blk disk backed by FILE (read and written; 512-byte sectors)\n"
+	"  --no-event-idx      virtio devices do not offer VIRTIO_F_EVENT_IDX\n"
 	"  --dirty-log         log dirty pages of RAM (for the test device's dirty-sync command)\n"
 	"  --dirty-report MS   print the pages the guest wrote every MS milliseconds (implies --dirty-log)\n"
 	"  --timeout SECONDS   end the VM after this long (status 16)\n"
@@ -140,6 +142,8 @@ static const struct opt_def opt_defs[] = {
 	{ "--append",       OPT_STRING, OPT_AT(append),          0, 0,                   1, NULL },
 	{ "--initrd",       OPT_STRING, OPT_AT(initrd),          0, 0,                   1, NULL },
 	{ "--ap-start",     OPT_CHOICE, OPT_AT(ap_start),        0, 0,                   3, ap_start_choices },
+	{ "--disk",         OPT_STRING, OPT_AT(disk),            0, 0,                   9, NULL },
+	{ "--no-event-idx", OPT_FLAG,   OPT_AT(event_idx),       0, 0,                   9, NULL },
 };
 
 /* An option asks for more than its default, and the build has no lab for it. */
@@ -154,7 +158,7 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 {
 	static const struct vmm_options defaults = {
 		.mem_size = DEFAULT_MEM, .cpus = 1, .mode = MODE_AUTO, .load_addr = ~0ull, .entry = ~0ull,
-		.irqchip = true, .ioeventfd = true, .max_output = DEFAULT_MAX_OUTPUT,
+		.irqchip = true, .ioeventfd = true, .event_idx = true, .max_output = DEFAULT_MAX_OUTPUT,
 	};
 	*opt = defaults;
 	for (int i = 0; i < argc; i++) {

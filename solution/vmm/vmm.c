@@ -36,6 +36,7 @@ static const struct vm_subsystem subsystems[] = {
 	{ "memory",    1, guest_memory_init, guest_memory_exit }, /* guest RAM, its memslot (memory.c) */
 	{ "devices",   1, devices_init,      devices_exit },      /* the board (devices/devices.c) */
 	{ "doorbell",  3, doorbell_init,     doorbell_exit },     /* ioeventfd, I/O thread (irq.c) */
+	{ "virtio",    9, virtio_init,       virtio_exit },       /* virtio-mmio console and disk (virtio/mmio.c) */
 	{ "dirty-log", 3, dirty_log_init,    dirty_log_exit },    /* KVM_MEM_LOG_DIRTY_PAGES (dirty.c) */
 	{ "boot",      1, guest_boot_init,   NULL },              /* image into RAM, GDT, page tables (loader.c) */
 	{ "vcpus",     1, vcpus_init,        vcpus_exit },        /* vCPUs, CPUID, registers (vm.c) */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kvmlabs/guest_abi.h>
 #include <kvmlabs/host.h>
 #include <kvmlabs/kvm_seam.h>
 #include <kvmlabs/lab.h>
@@ -56,6 +57,8 @@ struct vmm_options {
 	enum ap_start ap_start;   /* --ap-start, AUTO = by image kind (loader.c) */
 	const char *append;       /* --append: the multiboot command line after the image name */
 	const char *initrd;       /* --initrd: a file loaded as the first multiboot module */
+	const char *disk;         /* --disk: virtio-blk's backing file (lab 09) */
+	bool event_idx;           /* --no-event-idx clears: virtio devices offer VIRTIO_F_EVENT_IDX */
 	const char *image;
 };
 
@@ -112,6 +115,7 @@ struct vm {
 	uint8_t *ram;             /* region 0: guest RAM at GPA 0 */
 
 	struct bus pio_bus, mmio_bus;
+	struct virtio_dev *virtio[ABI_VIRTIO_SLOTS]; /* lab 09: by slot, NULL where none */
 
 	struct vcpu vcpus[VMM_MAX_VCPUS];
 	int nr_vcpus;
@@ -226,6 +230,10 @@ int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_
 int guest_image_init(struct vm *vm);
 void guest_image_exit(struct vm *vm);
 int guest_boot_init(struct vm *vm);
+
+/* virtio/mmio.c (lab 09) */
+int virtio_init(struct vm *vm);
+void virtio_exit(struct vm *vm);
 
 /* devices/devices.c */
 int devices_init(struct vm *vm);

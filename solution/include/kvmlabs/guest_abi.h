@@ -75,6 +75,18 @@ enum abi_testdev_cmd {
 #define ABI_HOTPLUG_GPA      0xc8000000
 #define ABI_HOTPLUG_SIZE     0x10000
 
+/* virtio-mmio devices (lab 09; virtio 1.2 §4.2, version 2 register layout),
+ * from stage 09: device n's registers at ABI_VIRTIO_MMIO_GPA + n *
+ * ABI_VIRTIO_MMIO_SIZE, its interrupt on line ABI_VIRTIO_IRQ(n). The VMM
+ * also hands a multiboot kernel their places on its command line, the way
+ * Linux reads them: "virtio_mmio.device=0x200@0xd0100000:10". */
+#define ABI_VIRTIO_MMIO_GPA  0xd0100000
+#define ABI_VIRTIO_MMIO_SIZE 0x200
+#define ABI_VIRTIO_IRQ(n)    (10 + (n))
+#define ABI_VIRTIO_CONSOLE   0          /* virtio-console, always (one port, §5.3) */
+#define ABI_VIRTIO_BLK       1          /* virtio-blk on --disk FILE (§5.2); unassigned without */
+#define ABI_VIRTIO_SLOTS     2
+
 /* GDT selectors the VMM installs (SDM Vol. 3 3.4.5 segment descriptors). */
 #define ABI_SEL_CODE32       0x08
 #define ABI_SEL_DATA         0x10

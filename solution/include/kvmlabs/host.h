@@ -30,6 +30,18 @@ void host_free_guest_ram(void *mem, size_t bytes);
  * one-line reason in err. At most max_size bytes are accepted. */
 void *host_load_file(const char *path, size_t max_size, size_t *size, char *err, size_t errlen);
 
+/* A disk for virtio-blk (--disk): a file on Linux, read and written in place
+ * and flushed with fdatasync(2); on bare metal a copy of an archive entry in
+ * host memory (the runner packs it; what the guest writes lasts as long as
+ * the run). Its size is a whole number of 512-byte sectors or it is refused.
+ * Reads and writes are whole: 0, or -errno (-EIO past the end). */
+struct host_disk;
+struct host_disk *host_disk_open(const char *path, uint64_t *size, char *err, size_t errlen);
+int host_disk_read(struct host_disk *disk, void *buf, size_t len, uint64_t offset);
+int host_disk_write(struct host_disk *disk, const void *buf, size_t len, uint64_t offset);
+int host_disk_flush(struct host_disk *disk);
+void host_disk_close(struct host_disk *disk);
+
 /* Monotonic time in nanoseconds. */
 uint64_t host_now_ns(void);
 

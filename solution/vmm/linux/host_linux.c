@@ -85,6 +85,78 @@ void *host_load_file(const char *path, size_t max_size, size_t *size, char *err,
 	return buf;
 }
 
+struct host_disk {
+	int fd;
+	uint64_t size;
+};
+
+struct host_disk *host_disk_open(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open for reading and writing: %s", strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	struct host_disk *disk = NULL;
+	if (fstat(fd, &st) < 0)
+		snprintf(err, errlen, "cannot stat: %s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(err, errlen, "not a regular file");
+	else if (st.st_size == 0 || st.st_size % 512)
+		snprintf(err, errlen, "%lld bytes: a disk is a non-zero whole number of 512-byte sectors",
+			 (long long)st.st_size);
+	else if (!(disk = malloc(sizeof(*disk))))
+		snprintf(err, errlen, "out of memory");
+	if (!disk) {
+		close(fd);
+		return NULL;
+	}
+	*disk = (struct host_disk){ .fd = fd, .size = (uint64_t)st.st_size };
+	*size = disk->size;
+	return disk;
+}
+
+static int disk_io(struct host_disk *disk, void *buf, size_t len, uint64_t offset, bool write)
+{
+	if (offset > disk->size || len > disk->size - offset)
+		return -EIO;
+	while (len) {
+		ssize_t n = write ? pwrite(disk->fd, buf, len, (off_t)offset) : pread(disk->fd, buf, len, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO; /* 0: the file shrank under us */
+		buf = (char *)buf + n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+int host_disk_read(struct host_disk *disk, void *buf, size_t len, uint64_t offset)
+{
+	return disk_io(disk, buf, len, offset, false);
+}
+
+int host_disk_write(struct host_disk *disk, const void *buf, size_t len, uint64_t offset)
+{
+	return disk_io(disk, (void *)buf, len, offset, true);
+}
+
+int host_disk_flush(struct host_disk *disk)
+{
+	return fdatasync(disk->fd) < 0 ? -errno : 0;
+}
+
+void host_disk_close(struct host_disk *disk)
+{
+	if (disk) {
+		close(disk->fd);
+		free(disk);
+	}
+}
+
 uint64_t host_now_ns(void)
 {
 	struct timespec ts;

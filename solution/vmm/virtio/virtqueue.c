@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "vmm/virtio/virtqueue.h"
+#include "virtqueue.h"
 
 static int vq_fail(struct virtqueue *vq, const char *why)
 {
