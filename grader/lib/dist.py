@@ -377,5 +377,6 @@ def where_line(lab):
         return (f"lab {lab:02d} runs its guests on the student's minikvm under Bochs (software VMX): it can be "
                 f"graded anywhere, Gradescope included; with /dev/kvm its passing tests are also compared "
                 f"with Linux KVM")
-    return (f"lab {lab:02d} runs its guests on Linux KVM and minikvm: its Linux KVM part needs /dev/kvm "
+    return (f"lab {lab:02d} runs its guests on the student's minikvm under Bochs and again on Linux KVM, and "
+            f"compares the two (the disk file is checked after the Linux KVM run): that part needs /dev/kvm "
             f"(a self-hosted runner); on Gradescope only the minikvm part can run")

@@ -242,7 +242,10 @@ def _grade_stage(root, stage, lab, only, jobs, guests, progress):
             else:
                 rstatus, rtranscript, _ = runner.run(reference, test)
                 diff = runner.differential((status, transcript), (rstatus, rtranscript))
-                if diff:
+                disk = getattr(rtranscript, "disk_problem", "")
+                if disk:    # the disk file is checked where it is a file: on Linux KVM
+                    res.verdict, res.reason = "FAIL", f"on Linux KVM, {disk}"
+                elif diff:
                     res.verdict, res.reason = "FAIL", "behaves differently from Linux KVM"
                     res.notes.append(diff)
                 else:

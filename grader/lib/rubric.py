@@ -9,7 +9,10 @@ lab 02's segments under VT-x's entry checks, which this host's KVM does not make
 checks=PREFIX:exercise-N,... (a guest whose checks test several exercises: the first
 failing check, "not ok NAME", whose name starts with PREFIX points at that exercise
 instead of section=), host=no-ept (on minikvm: EPT off, the shadow MMU of lab 05, for
-a test at a stage that has EPT; grader/baremetal/run --no-ept).
+a test at a stage that has EPT; grader/baremetal/run --no-ept), disk=SIZE (a virtio-blk
+disk of SIZE bytes, K or M suffix, made afresh for each run and given as --disk; the
+grader fills it (runner.disk_fill) and checks it after a Linux KVM run against the
+guest's "expect-disk:" line).
 """
 import re
 import shlex
@@ -18,7 +21,8 @@ from pathlib import Path
 
 from .status import GUEST_PASSED
 
-KEYS = {"checks", "expect", "host", "needs", "on", "section", "timeout"}
+KEYS = {"checks", "disk", "expect", "host", "needs", "on", "section", "timeout"}
+DISK_MAX = 16 << 20
 HOST_OPTIONS = ("no-ept",)
 PLATFORMS = ("linux-kvm", "minikvm")
 
@@ -40,6 +44,7 @@ class Test:
     on: str | None = None        # the platform, when not the lab's own (labs.runs_on)
     checks: tuple = ()           # ((check-name prefix, "exercise-N"), ...): sections of single checks
     host: tuple = ()             # options of the bare-metal host (minikvm only): ("no-ept",)
+    disk: int | None = None      # bytes of the run's virtio-blk disk (disk=SIZE)
 
     def expected_status(self):
         """The VMM exit status the test wants: the guest's pass, or expect=status:N."""
@@ -92,9 +97,16 @@ def parse(path):
                     raise RubricError(f"{where}: host= takes {', '.join(HOST_OPTIONS)}, not '{h}'")
             if host and kv.get("on") == "linux-kvm":
                 raise RubricError(f"{where}: host= is for minikvm's bare-metal host, not on=linux-kvm")
+            disk = None
+            if "disk" in kv:
+                m = re.fullmatch(r"(\d+)([KM]?)", kv["disk"])
+                disk = int(m[1]) << {"": 0, "K": 10, "M": 20}[m[2]] if m else 0
+                if not disk or disk % 512 or disk > DISK_MAX:
+                    raise RubricError(f"{where}: disk= wants a size of whole 512-byte sectors up to "
+                                      f"{DISK_MAX >> 20}M (e.g. 64K), not '{kv['disk']}'")
             seen.add(name)
             tests.append(Test(name, int(points), guest, expect, tuple(needs), kv.get("section"), timeout,
-                              shlex.split(tail), kv.get("on"), tuple(checks), tuple(host)))
+                              shlex.split(tail), kv.get("on"), tuple(checks), tuple(host), disk))
     if not tests:
         raise RubricError(f"{path}: no tests")
     return tests

@@ -1,6 +1,7 @@
 """Running one rubric test on a platform and judging what the guest reported."""
 import dataclasses
 import difflib
+import os
 import re
 import subprocess
 import tempfile
@@ -55,12 +56,14 @@ class Platform:
     guests: Path
     root: Path
 
-    def command(self, test, timeout, image=None):
+    def command(self, test, timeout, image=None, disk=None):
         # "{guests}" in a rubric's VMM options is the directory of the guest images, for files
         # a guest is given besides its image (--initrd={guests}/kut-env.txt).
         # image: the run's own copy of the guest image (mac.prepare), else the shared one.
         args = [a.replace("{guests}", str(self.guests)) for a in test.args]
         image = Path(image or Path(self.guests, test.guest))
+        if disk:
+            args = [f"--disk={disk}", *args]
         if self.name == "linux-kvm":
             return [str(self.stage.vmm), "run", "--timeout", str(timeout), *args, str(image)]
         host = [f"--{h}" for h in getattr(test, "host", ())]
@@ -100,10 +103,18 @@ def run(platform, test):
     # out dir: runs/run-XXXX/<image name>, read-only, removed after the run.
     image, key = mac.prepare(Path(platform.guests, test.guest), platform.stage.out / "runs")
     sandboxed = sandbox.active()
+    disk, writable, disk_problem = None, [], ""
+    if getattr(test, "disk", None):
+        # The run's own disk beside its image: writable by the run (the file, not
+        # the directory), checked and removed with it.
+        disk = image.parent / DISK_NAME
+        disk.write_bytes(disk_fill(test.disk))
+        os.chmod(disk, 0o666)
+        writable.append(disk)
     # CPU time: a guest that needs longer than the default (timeout=) gets it too.
     limits = dataclasses.replace(sandbox.RUN, cpu_seconds=max(sandbox.RUN.cpu_seconds, 2 * timeout))
-    cmd = sandbox.wrap(platform.command(test, timeout, image), readonly=platform.readable(), kvm=True,
-                       limits=limits)
+    cmd = sandbox.wrap(platform.command(test, timeout, image, disk), readonly=platform.readable(),
+                       writable=writable, kvm=True, limits=limits)
     t0 = time.monotonic()
     size, cut = 0, False
     try:
@@ -123,11 +134,54 @@ def run(platform, test):
                     p.wait()
                 size = out.seek(0, 2)
                 text, cut = sandbox.read_capped(out, OUTPUT_KEPT, keep_tail=OUTPUT_KEPT // 2)
+        disk_problem = check_disk(disk.read_bytes(), text) if disk and platform.name == "linux-kvm" else ""
     finally:
         mac.release(image)
     transcript = mac.Transcript(text, key)
+    transcript.disk_problem = disk_problem
     transcript.output_bytes, transcript.cut = size, cut
     return status, transcript, time.monotonic() - t0
+
+
+DISK_NAME = "disk.img"
+
+
+def disk_fill(size):
+    """The bytes a run's disk starts with (guest_abi.h ABI_DISK_FILL): byte i is
+    (i ^ (i >> 9) * 0x3b) & 0xff, so a sector is told from its neighbours. A
+    sector is the ramp 0..255 twice xored with one of 256 keys: made once each."""
+    ramp = bytes(range(256)) * 2
+    sectors = [bytes(b ^ k for b in ramp) for k in range(256)]
+    return b"".join(sectors[(s * 0x3b) & 0xff] for s in range(size // 512))
+
+
+def disk_word(sector, j, seed):
+    """guest_abi.h ABI_DISK_WORD."""
+    return (seed ^ (sector * 0x01000193) ^ (j * 0x9e3779b1)) & 0xffffffff
+
+
+def check_disk(data, transcript):
+    """What is wrong with a disk after a run, against the guest's expect-disk line
+    (the sectors it wrote hold ABI_DISK_WORD, the rest the fill), or ''."""
+    want = re.search(r"^expect-disk: first=(\d+) last=(\d+) seed=(0x[0-9a-f]+)\s*$", transcript, re.M)
+    fill = disk_fill(len(data))
+    if not want:
+        return "" if data == fill else "the disk changed, but the guest said nothing about writing it"
+    first, last, seed = int(want[1]), int(want[2]), int(want[3], 16)
+    if last >= len(data) // 512 or first > last:
+        return f"expect-disk: sectors {first}..{last} are not on a disk of {len(data) // 512} sectors"
+    for s in range(len(data) // 512):
+        got = data[s * 512:(s + 1) * 512]
+        if first <= s <= last:
+            expect = b"".join(disk_word(s, j, seed).to_bytes(4, "little") for j in range(128))
+            what = "the guest's pattern"
+        else:
+            expect, what = fill[s * 512:(s + 1) * 512], "the grader's fill (the guest did not write it)"
+        if got != expect:
+            k = next(i for i in range(512) if got[i] != expect[i])
+            return (f"disk file after the run: sector {s} byte {k} is 0x{got[k]:02x}, "
+                    f"0x{expect[k]:02x} expected ({what})")
+    return ""
 
 
 def flooded(transcript):
@@ -227,6 +281,9 @@ def judge(test, status, transcript, statuses=None, key=None):
     dirty = check_dirty(transcript)
     if dirty:
         return "FAIL", dirty
+    disk = getattr(transcript, "disk_problem", "")
+    if disk:
+        return "FAIL", disk
     return "PASS", ""
 
 

@@ -47,7 +47,7 @@ struct vm *ut_vm(uint64_t ram_size)
 	ut_vm_release(vm);
 	ut_opt = (struct vmm_options){
 		.mem_size = ram_size, .cpus = 1, .mode = MODE_AUTO, .load_addr = ~0ull, .entry = ~0ull,
-		.irqchip = true, .ioeventfd = true, .max_output = 1 << 20,
+		.irqchip = true, .ioeventfd = true, .event_idx = true, .max_output = 1 << 20,
 	};
 	vm_init_state(vm, &ut_opt);
 	ck_assert_int_eq(bus_init(&vm->pio_bus, "pio"), 0);

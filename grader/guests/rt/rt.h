@@ -42,6 +42,14 @@
 #define UART_LCR_DLAB 0x80
 
 void uart_init(void);
+/* Send every character the runtime prints (report lines, the end line and
+ * its MAC, printf, putchar) to `out` instead of COM1; NULL: COM1 again. The
+ * sink gets them one at a time and may hold them back up to a newline:
+ * every line the runtime prints ends with one, the end line included, so a
+ * line-buffering sink has sent everything before the guest exits. A guest
+ * whose report travels over a device it drives (prot-virtio-console) uses
+ * this; what the sink loses or garbles breaks the report's MAC. */
+void rt_set_output(void (*out)(char c));
 void putchar(int c);
 void puts(const char *s); /* no newline added */
 void printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

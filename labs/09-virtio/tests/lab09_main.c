@@ -1,27 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Lab 09 unit tests: the split virtqueue on synthetic rings, run on the
- * host. Each test runs in its own process (Check's fork mode), so a lab
- * stub (lab_todo) or a crash fails the test that reached it, naming the
- * function.
+ * Lab 09 unit tests, run as one program: the split virtqueue on synthetic
+ * rings (test_virtqueue.c, exercises 1 and 2), the virtio-mmio transport and
+ * the devices through the VMM's MMIO bus (test_device.c, exercises 3 and 4).
+ * Each test runs in its own process (Check's fork mode), so a lab stub
+ * (lab_todo) or a crash fails the test that reached it, naming the function.
  *   CK_RUN_SUITE=virtqueue CK_RUN_CASE=hostile build/unittest/.../unittest
  */
-#include <stdlib.h>
-
-#include "kvmlabs/lab.h"
 #include "lab09_tests.h"
-
-_Noreturn void lab_todo(int lab, const char *name)
-{
-	ck_abort_msg("lab %02d: %s() not implemented", lab, name);
-	abort();
-}
+#include "ut_vmm.h"
 
 int main(void)
 {
-	SRunner *sr = srunner_create(virtqueue_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	Suite *suites[] = { virtqueue_suite(), device_suite() };
+	return ut_run(suites, 2);
 }

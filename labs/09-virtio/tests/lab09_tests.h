@@ -6,5 +6,6 @@
 #include <check.h>
 
 Suite *virtqueue_suite(void);
+Suite *device_suite(void);
 
 #endif

@@ -87,6 +87,16 @@ enum abi_testdev_cmd {
 #define ABI_VIRTIO_BLK       1          /* virtio-blk on --disk FILE (§5.2); unassigned without */
 #define ABI_VIRTIO_SLOTS     2
 
+/* The disk a rubric gives a virtio-blk guest (disk=SIZE, made afresh for each
+ * run): the grader fills byte i of it with ABI_DISK_FILL(i). A guest that
+ * wrote sectors first..last with ABI_DISK_WORD(sector, j, seed) as 32-bit
+ * word j (little-endian) of each says so in a line
+ * "expect-disk: first=F last=L seed=0xS" before its end line; after a Linux
+ * KVM run the grader checks the file: those sectors hold the pattern, every
+ * other byte its fill (grader/lib/runner.py, check_disk). */
+#define ABI_DISK_FILL(i)          ((uint8_t)((i) ^ ((i) >> 9) * 0x3bu))
+#define ABI_DISK_WORD(s, j, seed) ((uint32_t)(seed) ^ (uint32_t)(s) * 0x01000193u ^ (uint32_t)(j) * 0x9e3779b1u)
+
 /* GDT selectors the VMM installs (SDM Vol. 3 3.4.5 segment descriptors). */
 #define ABI_SEL_CODE32       0x08
 #define ABI_SEL_DATA         0x10

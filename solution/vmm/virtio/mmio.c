@@ -65,9 +65,9 @@ static bool negotiated(const struct virtio_dev *dev, unsigned int bit)
 	return dev->driver_features & (1ull << bit);
 }
 
-// @lab 09 queue_ready: Set up the selected queue from its registers, or leave it not ready.
 static void queue_set_ready(struct virtio_dev *dev, struct virtio_queue *q)
 {
+	// @lab 09 queue_set_ready: Set up queue q from its registers (QueueReady = 1), or leave it not ready.
 	if (!(dev->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return; /* §3.1.1: queues come after the features are settled */
 	if (q->num == 0 || q->num > VIRTIO_QUEUE_NUM_MAX || (q->num & (q->num - 1)))
@@ -76,15 +76,10 @@ static void queue_set_ready(struct virtio_dev *dev, struct virtio_queue *q)
 		       negotiated(dev, VIRTIO_RING_F_INDIRECT_DESC), virtio_guest_memory(dev->vm)) < 0)
 		return;
 	q->ready = true;
+	// @stub lab_todo(9, "queue_set_ready");
+	// @end
 }
-// @stub static void queue_set_ready(struct virtio_dev *dev, struct virtio_queue *q)
-// @stub {
-// @stub 	(void)dev, (void)q;
-// @stub 	lab_todo(9, "queue_set_ready");
-// @stub }
-// @end
 
-// @lab 09 status_write: The status machine of §2.1 and §3.1.1, feature negotiation at FEATURES_OK.
 /* The bits of §3.1.1 in the order a driver sets them. */
 static const uint32_t status_order[] = {
 	VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER, VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_DRIVER_OK,
@@ -92,6 +87,7 @@ static const uint32_t status_order[] = {
 
 static void status_write(struct virtio_dev *dev, uint32_t value)
 {
+	// @lab 09 status_write: A Status write: reset on 0, else the order of §3.1.1 (DEVICE_NEEDS_RESET when broken) and the feature check at FEATURES_OK.
 	uint32_t old = dev->status;
 	if (value == 0) {
 		virtio_reset(dev);
@@ -126,13 +122,9 @@ static void status_write(struct virtio_dev *dev, uint32_t value)
 			value &= ~(uint32_t)(VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 	}
 	dev->status = value;
+	// @stub lab_todo(9, "status_write");
+	// @end
 }
-// @stub static void status_write(struct virtio_dev *dev, uint32_t value)
-// @stub {
-// @stub 	(void)dev, (void)value;
-// @stub 	lab_todo(9, "status_write");
-// @stub }
-// @end
 
 /* The low or high half of a 64-bit register. */
 static void set_half(uint64_t *reg, bool high, uint32_t value)

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <kvmlabs/lab.h>
+
 #include "virtqueue.h"
 
 static int vq_fail(struct virtqueue *vq, const char *why)
@@ -104,6 +106,7 @@ int virtq_init(struct virtqueue *vq, uint16_t num, uint64_t desc, uint64_t avail
 	return 0;
 }
 
+// @lab 09 virtqueue_helpers: Your own types and static helpers for this file.
 /*
  * Walk one chain in a table of `size` descriptors at table_gpa (the queue's
  * own table, or an indirect table), from `first`, appending its buffers to
@@ -172,8 +175,12 @@ static int walk(struct virtqueue *vq, uint64_t table_gpa, uint32_t size, uint16_
 	}
 }
 
+// @stub /* your helpers */
+// @end
+
 int virtq_pop(struct virtqueue *vq, struct virtq_chain *chain)
 {
+	// @lab 09 virtq_pop: Take the next available chain with every check of §2.7.5 and §2.7.13; 0 if none, -1 (broken) if the driver broke a rule.
 	if (vq->broken)
 		return -1;
 	struct vring_avail *avail = vq_avail(vq);
@@ -211,10 +218,13 @@ int virtq_pop(struct virtqueue *vq, struct virtq_chain *chain)
 	}
 	vq->last_avail_idx++;
 	return 1;
+	// @stub lab_todo(9, "virtq_pop");
+	// @end
 }
 
 int virtq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 {
+	// @lab 09 virtq_push: Give a chain back: the used element, then used->idx (§2.7.8).
 	if (vq->broken)
 		return -1;
 	if (head >= vq->num)
@@ -233,10 +243,13 @@ int virtq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 	vq->used_idx++;
 	__atomic_store_n(&used->idx, vq->used_idx, __ATOMIC_RELEASE);
 	return 0;
+	// @stub lab_todo(9, "virtq_push");
+	// @end
 }
 
 bool virtq_should_notify(struct virtqueue *vq)
 {
+	// @lab 09 virtq_should_notify: Decide whether the driver wants an interrupt now (§2.7.7.2), by its flag or with EVENT_IDX by used_event.
 	if (vq->broken)
 		return false;
 	struct vring_avail *avail = vq_avail(vq);
@@ -267,10 +280,13 @@ bool virtq_should_notify(struct virtqueue *vq)
 		vq->signalled_used_valid = true;
 	}
 	return notify;
+	// @stub lab_todo(9, "virtq_should_notify");
+	// @end
 }
 
 void virtq_enable_notify(struct virtqueue *vq, bool enable)
 {
+	// @lab 09 virtq_enable_notify: Ask for (or stop asking for) notifications of available buffers (§2.7.10): NO_NOTIFY, or with EVENT_IDX avail_event.
 	if (vq->broken)
 		return;
 	struct vring_used *used = vq_used(vq);
@@ -292,4 +308,16 @@ void virtq_enable_notify(struct virtqueue *vq, bool enable)
 	 * again (it must, after enabling, or a buffer made available in
 	 * between is never seen): a store then a load, a full barrier. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	// @stub lab_todo(9, "virtq_enable_notify");
+	// @end
+}
+
+/* The event-index test (§2.7.7.2; Linux's vring_need_event): has new_idx
+ * moved past event_idx since old? All 16-bit, wrapping. */
+bool virtq_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old)
+{
+	// @lab 09 virtq_need_event: Whether event_idx lies in [old, new_idx), counting in 16-bit wrapping arithmetic.
+	return (uint16_t)(new_idx - event_idx - 1) < (uint16_t)(new_idx - old);
+	// @stub lab_todo(9, "virtq_need_event");
+	// @end
 }

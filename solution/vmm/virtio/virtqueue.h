@@ -81,9 +81,6 @@ void virtq_enable_notify(struct virtqueue *vq, bool enable);
 
 /* The event-index test (§2.7.7.2; Linux's vring_need_event): has new_idx
  * moved past event_idx since old? All 16-bit, wrapping. */
-static inline bool virtq_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old)
-{
-	return (uint16_t)(new_idx - event_idx - 1) < (uint16_t)(new_idx - old);
-}
+bool virtq_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old);
 
 #endif
