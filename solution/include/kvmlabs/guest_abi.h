@@ -77,9 +77,8 @@ enum abi_testdev_cmd {
 
 /* virtio-mmio devices (lab 09; virtio 1.2 §4.2, version 2 register layout),
  * from stage 09: device n's registers at ABI_VIRTIO_MMIO_GPA + n *
- * ABI_VIRTIO_MMIO_SIZE, its interrupt on line ABI_VIRTIO_IRQ(n). The VMM
- * also hands a multiboot kernel their places on its command line, the way
- * Linux reads them: "virtio_mmio.device=0x200@0xd0100000:10". */
+ * ABI_VIRTIO_MMIO_SIZE, its interrupt on line ABI_VIRTIO_IRQ(n). (Linux
+ * learns the same from its command line: "virtio_mmio.device=0x200@0xd0100000:10".) */
 #define ABI_VIRTIO_MMIO_GPA  0xd0100000
 #define ABI_VIRTIO_MMIO_SIZE 0x200
 #define ABI_VIRTIO_IRQ(n)    (10 + (n))

@@ -164,13 +164,20 @@ uint64_t host_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The UART (vCPU thread) and virtio-console (its device thread) both ask:
+ * poll(2) and read(2) under one lock, or the byte one saw could be read by
+ * the other and the read would wait for the next key. */
 int host_console_getc(void)
 {
+	static pthread_mutex_t input = PTHREAD_MUTEX_INITIALIZER;
 	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
 	unsigned char c;
+	int r = -1;
+	pthread_mutex_lock(&input);
 	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN) && read(STDIN_FILENO, &c, 1) == 1)
-		return c;
-	return -1;
+		r = c;
+	pthread_mutex_unlock(&input);
+	return r;
 }
 
 /* Guest output: poll(2) for room with the deadline, then write at most
