@@ -22,9 +22,10 @@
 #include "virtio.h"
 
 #define SECTOR_SIZE 512
-/* seg_max: the most data buffers a request may have, the queue's size
- * less the header and the status (Linux: virtblk_probe() reads it). */
-#define BLK_SEG_MAX (VIRTIO_QUEUE_NUM_MAX - 2)
+/* seg_max: the most data buffers a request may have — the longest chain
+ * the device takes (virtqueue.h) less the header and the status (Linux:
+ * virtblk_probe() reads it and never sends more). */
+#define BLK_SEG_MAX (VIRTQ_MAX_CHAIN - 2)
 
 struct blk {
 	struct host_disk *disk;

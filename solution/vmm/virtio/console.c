@@ -62,6 +62,11 @@ static void console_rx(struct virtio_dev *dev)
 			break; /* no buffer: the byte waits (or the ring is broken) */
 		uint32_t n = 0;
 		uint64_t room = virtq_chain_in_len(&chain);
+		if (room == 0) {
+			/* §5.3.6.1: receive buffers are device-writable. */
+			virtio_needs_reset(dev, "virtio-console receive buffer with no device-writable byte");
+			return;
+		}
 		while (n < room && con->pending >= 0) {
 			uint8_t byte = (uint8_t)con->pending;
 			virtq_chain_write(&chain, n++, &byte, 1);

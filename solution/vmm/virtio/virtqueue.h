@@ -74,7 +74,7 @@ int virtq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
  * avail ring's NO_INTERRUPT flag, or with EVENT_IDX used_event)? Records
  * the notification when it says yes. */
 bool virtq_should_notify(struct virtqueue *vq);
-/* Does the device want notifications of available buffers (§2.7.7.1:
+/* Does the device want notifications of available buffers (§2.7.10:
  * used->flags NO_NOTIFY, or with EVENT_IDX avail_event set to the next
  * entry)? */
 void virtq_enable_notify(struct virtqueue *vq, bool enable);
