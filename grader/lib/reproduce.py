@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import grading, labs, runner, status as vmm_status
+from . import grading, labs, runner, sandbox, status as vmm_status
 from .rubric import Test
 from .stage import Stage, StageError
 
@@ -24,13 +24,13 @@ MAKE_FLAG = {"student": None, "solution": "SOLUTION=1", "cumulative": "CUMULATIV
 def rerun_command(lab, test, variant="student"):
     """The make command that runs `test`'s guest as the grade did:
     make run LAB=04 GUEST=prot-vmx-msr.elf ARGS='--no-irqchip' [TIMEOUT=S] [SOLUTION=1]."""
-    if getattr(test, "on", None) or getattr(test, "host", ()):
-        # A test with its own platform or host options is rerun by its name: GUEST=<test> runs it
-        # where and how the grade did.
+    if getattr(test, "on", None) or getattr(test, "host", ()) or getattr(test, "disk", None):
+        # A test with its own platform, host options or disk is rerun by its name: GUEST=<test>
+        # runs it where and how the grade did.
         words = ["make", "run", f"LAB={lab:02d}", f"GUEST={shlex.quote(test.name)}"]
     else:
         words = ["make", "run", f"LAB={lab:02d}", f"GUEST={shlex.quote(test.guest)}"]
-    if test.args and not getattr(test, "on", None) and not getattr(test, "host", ()):
+    if test.args and not getattr(test, "on", None) and not getattr(test, "host", ()) and not getattr(test, "disk", None):
         args = shlex.join(test.args)
         quoted = shlex.quote(args)
         # Quoted even when the shell needs no quotes, so every rerun line reads alike.
@@ -60,7 +60,7 @@ def choose(root, lab, guest, args, guests_dir, timeout=None):
     if guest in named:
         t = named[guest]
         return Guest(Test(t.name, 0, t.guest, t.expect, t.needs, t.section, timeout or t.timeout,
-                          list(args) if args else list(t.args), t.on, host=t.host), True)
+                          list(args) if args else list(t.args), t.on, host=t.host, disk=t.disk), True)
     images = sorted(p.name for p in Path(guests_dir).iterdir() if p.is_file() and p.suffix in (".bin", ".elf"))
     near = difflib.get_close_matches(guest, images + list(named), n=3)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
@@ -98,7 +98,13 @@ def run(root, lab, guest, args=(), variant="student", timeout=None, out=sys.stdo
         if not ready:
             return None, f"cannot run minikvm stages here: {why} (see 'make doctor')"
     platform = runner.Platform(name, stage, guests, root)
-    cmd = platform.command(test, test.timeout or platform.default_timeout())
+    disk = None
+    if test.disk:
+        # The disk the grade gives the test, filled the same way; left in place to look at.
+        disk = sandbox.fresh_dir(stage.out / "run-disk") / runner.DISK_NAME
+        disk.write_bytes(runner.disk_fill(test.disk))
+        print(f"== the test's disk: {shown(disk, root)} ({test.disk >> 10} KiB, guest_abi.h ABI_DISK_FILL)", file=out)
+    cmd = platform.command(test, test.timeout or platform.default_timeout(), disk=disk)
     what = f"test {test.name}: " if chosen.from_rubric else ""
     print(f"== {what}{shlex.join([test.guest, *test.args])} on {name}", file=out)
     print(f"$ {shlex.join(shown(c, root) for c in cmd)}", file=out, flush=True)

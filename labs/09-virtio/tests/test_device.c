@@ -360,7 +360,7 @@ END_TEST
 
 START_TEST(ex4_blk_framing)
 {
-	/* §2.6.4: the header split over two descriptors, the data over three. */
+	/* §2.7.4: the header split over two descriptors, the data over three. */
 	plug(ABI_VIRTIO_BLK);
 	bring_up(0);
 	struct virtio_blk_outhdr *h = (void *)(vm->ram + BUF_GPA);

@@ -6,7 +6,7 @@
  *
  * A request is one chain (§5.2.6): a 16-byte header the device reads
  * {type, reserved, sector}, the data, and one status byte the device
- * writes, last. Framing is the driver's choice (§2.6.4): the header may
+ * writes, last. Framing is the driver's choice (§2.7.4): the header may
  * share a descriptor with data, so the device reads the chain as two byte
  * streams, never by descriptor. Every byte the device touches is inside the
  * chain's buffers, which virtqueue.c checked are guest RAM.

@@ -6,7 +6,7 @@
  *
  * A request is one chain (§5.2.6): a 16-byte header the device reads
  * {type, reserved, sector}, the data, and one status byte the device
- * writes, last. Framing is the driver's choice (§2.6.4): the header may
+ * writes, last. Framing is the driver's choice (§2.7.4): the header may
  * share a descriptor with data, so the device reads the chain as two byte
  * streams, never by descriptor. Every byte the device touches is inside the
  * chain's buffers, which virtqueue.c checked are guest RAM.
@@ -22,9 +22,10 @@
 #include "virtio.h"
 
 #define SECTOR_SIZE 512
-/* seg_max: the most data buffers a request may have, the queue's size
- * less the header and the status (Linux: virtblk_probe() reads it). */
-#define BLK_SEG_MAX (VIRTIO_QUEUE_NUM_MAX - 2)
+/* seg_max: the most data buffers a request may have — the longest chain
+ * the device takes (virtqueue.h) less the header and the status (Linux:
+ * virtblk_probe() reads it and never sends more). */
+#define BLK_SEG_MAX (VIRTQ_MAX_CHAIN - 2)
 
 struct blk {
 	struct host_disk *disk;
