@@ -96,8 +96,8 @@ void virtio_queue_drain(struct virtio_dev *dev, unsigned int q,
 		atomic_fetch_add(&dev->stats.requests, 1);
 		pushed = true;
 	}
-	if (vq->broken) {
-		virtio_needs_reset(dev, vq->broken_why);
+	if (queue->vq.broken) {
+		virtio_needs_reset(dev, queue->vq.broken_why);
 		return;
 	}
 	if (pushed)

@@ -69,14 +69,22 @@ static uint64_t used_size(uint16_t num)
 	return 6 + 8ull * num;
 }
 
+/* The avail and used rings, or NULL with the queue broken: the driver may
+ * have unplugged the RAM they were in since set-up. */
 static struct vring_avail *vq_avail(struct virtqueue *vq)
 {
-	return vq_map(vq, vq->avail_gpa, avail_size(vq->num), false);
+	struct vring_avail *avail = vq_map(vq, vq->avail_gpa, avail_size(vq->num), false);
+	if (!avail)
+		vq_fail(vq, "available ring not in guest RAM");
+	return avail;
 }
 
 static struct vring_used *vq_used(struct virtqueue *vq)
 {
-	return vq_map(vq, vq->used_gpa, used_size(vq->num), true);
+	struct vring_used *used = vq_map(vq, vq->used_gpa, used_size(vq->num), true);
+	if (!used)
+		vq_fail(vq, "used ring not in guest RAM");
+	return used;
 }
 
 int virtq_init(struct virtqueue *vq, uint16_t num, uint64_t desc, uint64_t avail, uint64_t used, bool event_idx,
@@ -99,10 +107,8 @@ int virtq_init(struct virtqueue *vq, uint16_t num, uint64_t desc, uint64_t avail
 		return vq_fail(vq, "ring part misaligned (desc 16, avail 2, used 4: §2.7)");
 	if (!vq_map(vq, desc, desc_size(num), false))
 		return vq_fail(vq, "descriptor table not in guest RAM");
-	if (!vq_avail(vq))
-		return vq_fail(vq, "available ring not in guest RAM");
-	if (!vq_used(vq))
-		return vq_fail(vq, "used ring not in guest RAM");
+	if (!vq_avail(vq) || !vq_used(vq))
+		return -1;
 	return 0;
 }
 
@@ -185,7 +191,7 @@ int virtq_pop(struct virtqueue *vq, struct virtq_chain *chain)
 		return -1;
 	struct vring_avail *avail = vq_avail(vq);
 	if (!avail)
-		return vq_fail(vq, "available ring not in guest RAM");
+		return -1;
 
 	/* §2.7.13.3: the driver writes the ring entry, then idx (with
 	 * a barrier between); we read idx first and the entry after, so an
@@ -231,7 +237,7 @@ int virtq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 		return -1; /* the device's own error: nothing written */
 	struct vring_used *used = vq_used(vq);
 	if (!used)
-		return vq_fail(vq, "used ring not in guest RAM");
+		return -1;
 
 	/* §2.7.8: the element first, then idx, with a write barrier between
 	 * (a release store), so a driver that sees the new idx sees the
@@ -254,7 +260,7 @@ bool virtq_should_notify(struct virtqueue *vq)
 		return false;
 	struct vring_avail *avail = vq_avail(vq);
 	if (!avail)
-		return vq_fail(vq, "available ring not in guest RAM"), false;
+		return false;
 
 	/* The used->idx store must be visible before we read the driver's
 	 * flags or used_event (a store then a load: a full barrier, as
@@ -290,10 +296,8 @@ void virtq_enable_notify(struct virtqueue *vq, bool enable)
 	if (vq->broken)
 		return;
 	struct vring_used *used = vq_used(vq);
-	if (!used) {
-		vq_fail(vq, "used ring not in guest RAM");
+	if (!used)
 		return;
-	}
 	if (!vq->event_idx) {
 		/* §2.7.10: without EVENT_IDX, the NO_NOTIFY flag. */
 		__atomic_store_n(&used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);

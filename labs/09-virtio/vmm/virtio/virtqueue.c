@@ -69,14 +69,22 @@ static uint64_t used_size(uint16_t num)
 	return 6 + 8ull * num;
 }
 
+/* The avail and used rings, or NULL with the queue broken: the driver may
+ * have unplugged the RAM they were in since set-up. */
 static struct vring_avail *vq_avail(struct virtqueue *vq)
 {
-	return vq_map(vq, vq->avail_gpa, avail_size(vq->num), false);
+	struct vring_avail *avail = vq_map(vq, vq->avail_gpa, avail_size(vq->num), false);
+	if (!avail)
+		vq_fail(vq, "available ring not in guest RAM");
+	return avail;
 }
 
 static struct vring_used *vq_used(struct virtqueue *vq)
 {
-	return vq_map(vq, vq->used_gpa, used_size(vq->num), true);
+	struct vring_used *used = vq_map(vq, vq->used_gpa, used_size(vq->num), true);
+	if (!used)
+		vq_fail(vq, "used ring not in guest RAM");
+	return used;
 }
 
 int virtq_init(struct virtqueue *vq, uint16_t num, uint64_t desc, uint64_t avail, uint64_t used, bool event_idx,
@@ -99,10 +107,8 @@ int virtq_init(struct virtqueue *vq, uint16_t num, uint64_t desc, uint64_t avail
 		return vq_fail(vq, "ring part misaligned (desc 16, avail 2, used 4: §2.7)");
 	if (!vq_map(vq, desc, desc_size(num), false))
 		return vq_fail(vq, "descriptor table not in guest RAM");
-	if (!vq_avail(vq))
-		return vq_fail(vq, "available ring not in guest RAM");
-	if (!vq_used(vq))
-		return vq_fail(vq, "used ring not in guest RAM");
+	if (!vq_avail(vq) || !vq_used(vq))
+		return -1;
 	return 0;
 }
 
