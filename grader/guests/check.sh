@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs every guest in guests.list under a VMM and checks how it ended: the
 # exit status, and no "not ok" line. A guest whose host-needs are not in
-# HOST_CAN (space-separated) is skipped with the reason.
+# HOST_CAN (space-separated) is skipped with the reason. {disk:SIZE} in a
+# line's flags is a fresh disk of SIZE bytes (K or M) for that run, filled as
+# the grader fills a rubric's disk= (guest_abi.h ABI_DISK_FILL).
 #   grader/guests/check.sh [VMM [IMAGES_DIR]]
 #   HOST_CAN="irqchip vmcall vmxon-ud" grader/guests/check.sh
 # Default HOST_CAN suits the Linux KVM of HOST-KVM.md: irqchip only.
@@ -29,7 +31,17 @@ while read -r image flags want needs; do
 		skipped=$((skipped + 1))
 		continue
 	fi
+	scratch=
+	case $flags in *"{disk:"*)
+		scratch=$(mktemp -d)
+		size=$(echo "$flags" | sed -n 's/.*{disk:\([0-9]*[KM]*\)}.*/\1/p')
+		python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from lib import runner, rubric
+n = rubric.parse_size(sys.argv[3]); open(sys.argv[2], "wb").write(runner.disk_fill(n))' \
+			"$here/.." "$scratch/disk.img" "$size"
+		flags=$(echo "$flags" | sed "s|{disk:[0-9]*[KM]*}|$scratch/disk.img|g") ;;
+	esac
 	out=$("$vmm" run --timeout "$timeout" $flags "$images/$image" </dev/null 2>&1 | head -c 65536)
+	[ -z "$scratch" ] || rm -rf "$scratch"
 	# The VMM's last line names its exit status (the pipe's status is head's).
 	got=$(printf '%s\n' "$out" | sed -n 's/.*(exit status \([0-9]*\)).*/\1/p' | tail -n 1)
 	notok=$(printf '%s\n' "$out" | grep -c '^not ok ')

@@ -53,6 +53,12 @@ class Test:
         return int(self.expect.split(":", 1)[1])
 
 
+def parse_size(text):
+    """Bytes of "64K", "1M" or "4096"; 0 if it is none of those."""
+    m = re.fullmatch(r"(\d+)([KM]?)", text)
+    return int(m[1]) << {"": 0, "K": 10, "M": 20}[m[2]] if m else 0
+
+
 def parse(path):
     tests, seen = [], set()
     with Path(path).open(encoding="utf-8") as f:
@@ -97,10 +103,8 @@ def parse(path):
                     raise RubricError(f"{where}: host= takes {', '.join(HOST_OPTIONS)}, not '{h}'")
             if host and kv.get("on") == "linux-kvm":
                 raise RubricError(f"{where}: host= is for minikvm's bare-metal host, not on=linux-kvm")
-            disk = None
-            if "disk" in kv:
-                m = re.fullmatch(r"(\d+)([KM]?)", kv["disk"])
-                disk = int(m[1]) << {"": 0, "K": 10, "M": 20}[m[2]] if m else 0
+            disk = parse_size(kv["disk"]) if "disk" in kv else None
+            if disk is not None:
                 if not disk or disk % 512 or disk > DISK_MAX:
                     raise RubricError(f"{where}: disk= wants a size of whole 512-byte sectors up to "
                                       f"{DISK_MAX >> 20}M (e.g. 64K), not '{kv['disk']}'")

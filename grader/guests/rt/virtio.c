@@ -32,6 +32,10 @@ static void virtio_irq(struct trap_frame *f)
 			virtio_write(d, VIRTIO_MMIO_INTERRUPT_ACK, isr);
 		else
 			d->irqs_empty++;
+		if (isr & VIRTIO_MMIO_INT_VRING)
+			d->irqs_vring++;
+		if (isr & VIRTIO_MMIO_INT_CONFIG)
+			d->irqs_config++;
 		d->isr_seen |= isr;
 		d->irqs++;
 	}
@@ -54,10 +58,23 @@ void virtio_irq_attach(struct virtio_dev *d)
 		outb(PIC2_DATA, (uint8_t)(inb(PIC2_DATA) & ~(1u << (d->irq - 8))));
 	else
 		outb(PIC1_DATA, (uint8_t)(inb(PIC1_DATA) & ~(1u << d->irq)));
+	/* An 8259 latches edges on a masked line too (8259A datasheet: IRR
+	 * is independent of IMR): take what came before, count from here. */
+	virtio_delay_ms(2);
+	d->irqs = d->irqs_empty = d->irqs_vring = d->irqs_config = d->isr_seen = 0;
 }
 
 int virtio_wait(int (*done)(void *), void *arg, unsigned ms)
 {
+	/* Interrupts already pending are taken first, even when there is
+	 * nothing to wait for: STI and the instruction of its shadow, then
+	 * an access that exits to the VMM, then CLI. A host that delivers
+	 * interrupts only at exits (README.md "Host needs", irq-window) takes
+	 * them there; the PVM host of HOST-KVM.md does not at a port the
+	 * kernel serves itself (the 8259's), so it is the test device's. */
+	__asm__ volatile("sti; nop" : : : "memory");
+	(void)inl(ABI_TESTDEV_PORT + ABI_TESTDEV_ID);
+	cli();
 	if (done(arg))
 		return 1;
 	uint32_t start = guard_ticks;
@@ -98,16 +115,28 @@ struct irq_wait {
 	uint32_t n;
 };
 
-static int irqs_arrived(void *arg)
+static int vring_irqs_arrived(void *arg)
 {
 	struct irq_wait *w = arg;
-	return w->d->irqs >= w->n;
+	return w->d->irqs_vring >= w->n;
+}
+
+static int config_irqs_arrived(void *arg)
+{
+	struct irq_wait *w = arg;
+	return w->d->irqs_config >= w->n;
 }
 
 int virtio_wait_irqs(struct virtio_dev *d, uint32_t n, unsigned ms)
 {
 	struct irq_wait w = { d, n };
-	return virtio_wait(irqs_arrived, &w, ms);
+	return virtio_wait(vring_irqs_arrived, &w, ms);
+}
+
+int virtio_wait_config_irqs(struct virtio_dev *d, uint32_t n, unsigned ms)
+{
+	struct irq_wait w = { d, n };
+	return virtio_wait(config_irqs_arrived, &w, ms);
 }
 
 static int never(void *arg)

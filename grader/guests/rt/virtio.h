@@ -198,9 +198,13 @@ struct virtio_dev {
 	uint32_t device_id;
 	uint64_t offered;                /* DeviceFeatures, read by virtio_negotiate() */
 	uint64_t features;               /* what the driver took */
-	volatile uint32_t irqs;          /* interrupts taken */
-	volatile uint32_t irqs_empty;    /* ...of which found InterruptStatus 0 */
-	volatile uint32_t isr_seen;      /* InterruptStatus bits the handler saw, ORed */
+	/* Interrupts taken; those that found InterruptStatus 0 (a pulse the
+	 * 8259 latched for an event already acknowledged), bit 0 (used
+	 * buffers) or bit 1 (configuration change, DEVICE_NEEDS_RESET); the
+	 * bits seen, ORed. Checks that count events use irqs_vring and
+	 * irqs_config: a late pulse cannot pass for one. */
+	volatile uint32_t irqs, irqs_empty, irqs_vring, irqs_config;
+	volatile uint32_t isr_seen;
 };
 
 /* One buffer of a chain: device-readable, or device-writable if write. */
@@ -302,14 +306,17 @@ void virtq_set_used_event(struct virtq *vq, uint16_t idx);
 /* ---- interrupts and waiting --------------------------------------------- */
 
 /* The device's line to its handler: InterruptStatus read and acknowledged
- * (§4.2.2), d->irqs counted, the 8259's EOI; the line unmasked. */
+ * (§4.2.2), counted, the 8259's EOI; the line unmasked, what it latched
+ * before taken (2 ms), the counts zeroed. */
 void virtio_irq_attach(struct virtio_dev *d);
 /* Until done(arg) or `ms` milliseconds pass; returns done(arg). */
 int virtio_wait(int (*done)(void *), void *arg, unsigned ms);
 /* Until vq has at least n used entries not yet read. */
 int virtq_wait_used(struct virtq *vq, unsigned n, unsigned ms);
-/* Until d has taken at least n interrupts in all. */
+/* Until d has taken at least n used-buffer interrupts in all (irqs_vring). */
 int virtio_wait_irqs(struct virtio_dev *d, uint32_t n, unsigned ms);
+/* Until d has taken at least n configuration-change interrupts (irqs_config). */
+int virtio_wait_config_irqs(struct virtio_dev *d, uint32_t n, unsigned ms);
 /* `ms` milliseconds with interrupts taken: time for something that should
  * not happen to show up. */
 void virtio_delay_ms(unsigned ms);
