@@ -338,6 +338,19 @@ class RubricTest(unittest.TestCase):
                 with self.assertRaisesRegex(rubric.RubricError, msg):
                     self.parse(text)
 
+    def test_a_lab_on_both_kernels_grades_on_minikvm(self):
+        # Lab 09's devices are the VMM's: the student's minikvm first, Linux KVM to compare.
+        self.assertEqual(labs.PLATFORM[9], "both")
+        self.assertEqual(labs.runs_on(9), "minikvm")
+
+    def test_disk_sizes(self):
+        t = self.parse("blk 10 prot-virtio-blk.elf disk=64K\nbig 5 g disk=1M\nnone 5 g\n")
+        self.assertEqual([x.disk for x in t], [64 << 10, 1 << 20, None])
+        for bad in ("100", "0", "64G", "32M", "x"):
+            with self.subTest(disk=bad):
+                with self.assertRaisesRegex(rubric.RubricError, "disk= wants"):
+                    self.parse(f"a 1 g disk={bad}\n")
+
     def test_every_lab_rubric_parses_and_totals_100(self):
         for path in sorted(ROOT.glob("labs/*/rubric")):
             with self.subTest(rubric=str(path)):
@@ -347,6 +360,48 @@ class RubricTest(unittest.TestCase):
                     src = ROOT / "grader" / "guests" / Path(t.guest).stem
                     self.assertTrue(src.with_suffix(".c").exists() or src.with_suffix(".S").exists(),
                                     f"{t.guest}: no source in grader/guests")
+
+
+class DiskTest(unittest.TestCase):
+    """The disk a disk= test is given and the check of it after a Linux KVM run."""
+    SECTORS = 8
+
+    def written(self, first, last, seed):
+        data = bytearray(runner.disk_fill(self.SECTORS * 512))
+        for s in range(first, last + 1):
+            data[s * 512:(s + 1) * 512] = b"".join(runner.disk_word(s, j, seed).to_bytes(4, "little")
+                                                    for j in range(128))
+        return data
+
+    def test_the_fill_is_guest_abi_s(self):
+        data = runner.disk_fill(4 * 512)
+        self.assertEqual(len(data), 2048)
+        self.assertTrue(all(data[i] == (i ^ (i >> 9) * 0x3b) & 0xff for i in range(len(data))))
+
+    def test_what_the_guest_said_it_wrote(self):
+        line = "expect-disk: first=2 last=5 seed=0x1234\n"
+        self.assertEqual(runner.check_disk(bytes(self.written(2, 5, 0x1234)), line), "")
+        self.assertEqual(runner.check_disk(runner.disk_fill(self.SECTORS * 512), ""), "")
+
+    def test_lost_misplaced_and_unclaimed_writes(self):
+        line = "expect-disk: first=2 last=5 seed=0x1234\n"
+        lost = self.written(2, 5, 0x1234)
+        lost[4 * 512 + 17] ^= 0xff
+        self.assertIn("sector 4 byte 17", runner.check_disk(bytes(lost), line))
+        stray = self.written(2, 5, 0x1234)
+        stray[7 * 512] ^= 1
+        self.assertIn("sector 7 byte 0", runner.check_disk(bytes(stray), line))
+        self.assertIn("grader's fill", runner.check_disk(bytes(stray), line))
+        self.assertIn("said nothing", runner.check_disk(bytes(self.written(0, 0, 1)), ""))
+        self.assertIn("not on a disk", runner.check_disk(bytes(self.written(0, 0, 1)),
+                                                         "expect-disk: first=0 last=8 seed=0x1\n"))
+
+    def test_a_disk_problem_fails_the_run(self):
+        t = runner.mac.Transcript(GOOD, None)
+        t.disk_problem = "disk file after the run: sector 1 byte 0 is 0x00, 0x3b expected"
+        verdict, reason = runner.judge(rubric.Test("t", 1, "g"), status.GUEST_PASSED, t)
+        self.assertEqual((verdict, reason), ("FAIL", t.disk_problem))
+        self.assertEqual(runner.judge(rubric.Test("t", 1, "g"), status.GUEST_PASSED, GOOD)[0], "PASS")
 
 
 GOOD = "kvmlabs: begin g\nok a\nok b\nkvmlabs: end passed=2 failed=0 skipped=0\n"

@@ -426,6 +426,27 @@ START_TEST(console_tx)
 }
 END_TEST
 
+START_TEST(console_rx)
+{
+	plug(ABI_VIRTIO_CONSOLE);
+	bring_up(0);
+	/* No input: the buffer stays the driver's. */
+	kick(buf(BUF_GPA, 8, true, true), 0);
+	ck_assert_uint_eq(used()->idx, 0);
+	/* Input: delivered into it on the next look at the receiveq. */
+	fake_host_set_console_input("hi!");
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	ck_assert_uint_eq(used()->idx, 1);
+	ck_assert_uint_eq(used()->ring[0].len, 3);
+	ck_assert_int_eq(memcmp(vm->ram + BUF_GPA, "hi!", 3), 0);
+	ck_assert_uint_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+	/* §5.3.6.1: a receive buffer the device cannot write is the driver's error. */
+	fake_host_set_console_input("x");
+	kick(buf(BUF_GPA + 0x100, 8, false, true), 0);
+	ck_assert_uint_ne(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+END_TEST
+
 Suite *device_suite(void)
 {
 	Suite *s = suite_create("device");
@@ -448,6 +469,7 @@ Suite *device_suite(void)
 	tcase_add_test(tc, ex4_blk_no_status);
 	tcase_add_test(tc, ex4_hostile_ring_needs_reset);
 	tcase_add_test(tc, console_tx);
+	tcase_add_test(tc, console_rx);
 	suite_add_tcase(s, tc);
 	return s;
 }
