@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * host.h and kvm_seam.h for the fuzz targets: no /dev/kvm, no threads, no
+ * host.h and kvm_seam.h for the fuzz targets: no /dev/kvm, one thread, no
  * output. Files come from an in-memory table the target fills for each input
- * (so the VMM's "image" step reads its image the way it reads a file), guest
- * RAM is mmap'd, and KVM accepts memory slots and nothing else. What a loader
- * must never reach (a vCPU, a thread, an event) aborts, so the fuzzer reports
- * it as a crash with its stack.
+ * (so the VMM's "image" step reads its image the way it reads a file), the
+ * disk is a buffer of the target's (fuzz_disk_set), guest RAM is mmap'd.
+ * KVM accepts memory slots, answers that it has no optional capability (so
+ * the VMM takes the fallbacks it takes on minikvm: no ioeventfd, no device
+ * thread) and counts the interrupts it is asked to pulse. Locks are flags,
+ * as on the bare-metal host: a lock taken twice is a deadlock. What no
+ * target may reach (a vCPU, a thread, an event) aborts, so the fuzzer
+ * reports it as a crash with its stack.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +89,95 @@ void *host_load_file(const char *path, size_t max_size, size_t *size, char *err,
 	return NULL;
 }
 
+static struct {
+	const char *path;
+	uint8_t *data;
+	size_t size;
+	int err;
+	void (*watch)(enum fuzz_disk_op op, const void *buf, size_t len, uint64_t offset);
+} disk;
+
+void fuzz_disk_set(const char *path, void *data, size_t size)
+{
+	disk.path = path;
+	disk.data = data;
+	disk.size = size;
+}
+
+void fuzz_disk_fail(int err)
+{
+	disk.err = err;
+}
+
+void fuzz_disk_watch(void (*watch)(enum fuzz_disk_op op, const void *buf, size_t len, uint64_t offset))
+{
+	disk.watch = watch;
+}
+
+struct host_disk {
+	uint8_t *data;
+	uint64_t size;
+};
+
+/* The checks of host_linux.c and host_services.c, on the target's buffer. */
+struct host_disk *host_disk_open(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+	if (!disk.path || strcmp(path, disk.path)) {
+		snprintf(err, errlen, "cannot open for reading and writing: %s", strerror(ENOENT));
+		return NULL;
+	}
+	if (disk.size == 0 || disk.size % 512) {
+		snprintf(err, errlen, "%zu bytes: a disk is a non-zero whole number of 512-byte sectors", disk.size);
+		return NULL;
+	}
+	struct host_disk *d = malloc(sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*d = (struct host_disk){ .data = disk.data, .size = disk.size };
+	*size = d->size;
+	return d;
+}
+
+static int disk_io(struct host_disk *d, enum fuzz_disk_op op, void *buf, size_t len, uint64_t offset)
+{
+	if (disk.watch)
+		disk.watch(op, buf, len, offset);
+	if (offset > d->size || len > d->size - offset)
+		return -EIO;
+	if (disk.err)
+		return -disk.err;
+	if (op == FUZZ_DISK_WRITE)
+		memcpy(d->data + offset, buf, len);
+	else
+		memcpy(buf, d->data + offset, len);
+	return 0;
+}
+
+int host_disk_read(struct host_disk *d, void *buf, size_t len, uint64_t offset)
+{
+	return disk_io(d, FUZZ_DISK_READ, buf, len, offset);
+}
+
+int host_disk_write(struct host_disk *d, const void *buf, size_t len, uint64_t offset)
+{
+	return disk_io(d, FUZZ_DISK_WRITE, (void *)buf, len, offset);
+}
+
+int host_disk_flush(struct host_disk *d)
+{
+	(void)d;
+	if (disk.watch)
+		disk.watch(FUZZ_DISK_FLUSH, NULL, 0, 0);
+	return -disk.err;
+}
+
+void host_disk_close(struct host_disk *d)
+{
+	free(d);
+}
+
 uint64_t host_now_ns(void)
 {
 	struct timespec ts;
@@ -103,7 +197,7 @@ size_t host_console_write(const char *buf, size_t n, uint64_t deadline_ns)
 	return n;
 }
 
-/* The loader runs in the thread that would have called vmm_main(). */
+/* A target runs in the thread that would have called vmm_main(). */
 void *host_thread_arg(void)
 {
 	return NULL;
@@ -142,27 +236,36 @@ void host_kick_timer(unsigned period_ms)
 	(void)period_ms;
 }
 
+/* One thread: a lock is a flag, and taking one already held can only
+ * mean the VMM would deadlock (a device callback back into its own bus). */
+struct host_mutex {
+	bool held;
+};
+
 struct host_mutex *host_mutex_create(void)
 {
-	fuzz_unreachable("host_mutex_create");
+	return calloc(1, sizeof(struct host_mutex));
 }
 
 void host_mutex_destroy(struct host_mutex *mutex)
 {
-	(void)mutex;
-	fuzz_unreachable("host_mutex_destroy");
+	if (mutex && mutex->held)
+		fuzz_unreachable("host_mutex_destroy of a lock still held");
+	free(mutex);
 }
 
 void host_mutex_lock(struct host_mutex *mutex)
 {
-	(void)mutex;
-	fuzz_unreachable("host_mutex_lock");
+	if (mutex->held)
+		fuzz_unreachable("host_mutex_lock of a lock already held (a deadlock)");
+	mutex->held = true;
 }
 
 void host_mutex_unlock(struct host_mutex *mutex)
 {
-	(void)mutex;
-	fuzz_unreachable("host_mutex_unlock");
+	if (!mutex->held)
+		fuzz_unreachable("host_mutex_unlock of a lock not held");
+	mutex->held = false;
 }
 
 int host_event_create(void)
@@ -193,7 +296,31 @@ _Noreturn void host_exit(int status)
 	abort();
 }
 
-/* The seam: memory slots are all the loader's VM needs (api.rst 4.35). */
+/* The VMM's interrupt lines, as KVM_IRQ_LINE pulses them. */
+static struct {
+	unsigned long pulses;
+	bool high;
+} irq_lines[256];
+
+unsigned long fuzz_irq_pulses(int gsi)
+{
+	return gsi >= 0 && gsi < (int)(sizeof(irq_lines) / sizeof(irq_lines[0])) ? irq_lines[gsi].pulses : 0;
+}
+
+static long irq_line(const struct kvm_irq_level *level)
+{
+	if (level->irq >= sizeof(irq_lines) / sizeof(irq_lines[0]))
+		fuzz_unreachable("KVM_IRQ_LINE on a line the VMM does not have");
+	bool high = level->level != 0;
+	if (high == irq_lines[level->irq].high)
+		fuzz_unreachable("KVM_IRQ_LINE: a line raised twice or lowered twice (irq_raise pulses it)");
+	irq_lines[level->irq].high = high;
+	irq_lines[level->irq].pulses += high;
+	return 0;
+}
+
+/* The seam: memory slots (api.rst 4.35), no optional capability (4.4: 0 is
+ * "not supported"), and interrupt lines (4.25, KVM_IRQ_LINE). */
 int kvm_seam_open(void)
 {
 	return -ENODEV;
@@ -201,9 +328,14 @@ int kvm_seam_open(void)
 
 long kvm_ioctl(int fd, unsigned long request, void *arg)
 {
-	(void)fd, (void)arg;
-	if (request == KVM_SET_USER_MEMORY_REGION)
+	(void)fd;
+	switch (request) {
+	case KVM_SET_USER_MEMORY_REGION:
+	case KVM_CHECK_EXTENSION:
 		return 0;
+	case KVM_IRQ_LINE:
+		return irq_line(arg);
+	}
 	fprintf(stderr, "fuzz: KVM ioctl 0x%lx reached\n", request);
 	abort();
 }

@@ -5,6 +5,7 @@
     seeds.py mmu OUT_DIR
     seeds.py emulate OUT_DIR
     seeds.py virtqueue OUT_DIR
+    seeds.py virtio_blk OUT_DIR
 
 loader: each image behind fuzz/loader.c's 20-byte option header, with the
 options the rubric runs it with (none: the mode comes from the image) and a
@@ -36,6 +37,20 @@ virtqueue: fuzz/virtqueue.c's header, operations and guest memory: a
 loop, a readable buffer after a writable one, a head >= the queue size, an
 avail index too far ahead, a buffer outside memory, misaligned parts, a size
 that is not a power of 2; and the guest's RAM unplugged under a working queue.
+
+virtio_blk: fuzz/virtio_blk.c's header, operations and guest RAM: a correct
+bring-up, then a read, a write read back, FLUSH, GET_ID (short, exact, a
+long name), an indirect request, each framing (one descriptor per part,
+merged, split at odd lengths), EVENT_IDX with interrupts acknowledged, the
+ring's wrap; requests past the capacity, at a huge sector, with a short
+header, an unknown type or no status byte; every register and the
+configuration read at each width; and a hostile driver: a descriptor loop, a
+buffer outside RAM, a readable buffer after a writable one, a head >= the
+queue size, a chain longer than the device takes, an avail index far ahead,
+the status steps out of order, features not offered, queues of bad sizes,
+misaligned, past RAM or at 64-bit addresses, a ready queue's registers
+rewritten, rings that overlap, requests after DEVICE_NEEDS_RESET, a disk the
+host refuses, a disk whose every request fails.
 """
 import struct
 import sys
@@ -535,8 +550,214 @@ def virtqueue(out):
         (out / name).write_bytes(data)
 
 
+# ---- virtio_blk: fuzz/virtio_blk.c's encoding ----------------------------------------------
+
+(OP_WRITE, OP_READ, OP_STATUS, OP_FEATURES, OP_QUEUE, OP_AVAIL, OP_NOTIFY, OP_REQUEST, OP_MEMW, OP_BUMP,
+ OP_RESET, OP_ACK, OP_UNREADY, OP_BRINGUP) = range(14)
+T_IN, T_OUT, T_FLUSH, T_GET_ID = range(4)            # REQUEST's type (a bits 2-3)
+SEPARATE, MERGED, INDIRECT, SPLIT = range(4)          # REQUEST's framing (l bits 0-1)
+S_ACK, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK, S_NEEDS_RESET, S_FAILED = 1, 2, 4, 8, 0x40, 0x80
+S_ALL = S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK
+# virtio-mmio registers (virtio 1.2 §4.2.2)
+R_MAGIC, R_VERSION, R_DEVICE_ID, R_VENDOR, R_DEV_FEATURES, R_DEV_FEATURES_SEL = 0x00, 0x04, 0x08, 0x0c, 0x10, 0x14
+R_DRV_FEATURES, R_DRV_FEATURES_SEL, R_QUEUE_SEL, R_QUEUE_NUM_MAX, R_QUEUE_NUM = 0x20, 0x24, 0x30, 0x34, 0x38
+R_QUEUE_READY, R_QUEUE_NOTIFY, R_INT_STATUS, R_INT_ACK, R_STATUS = 0x44, 0x50, 0x60, 0x64, 0x70
+R_QUEUE_DESC, R_QUEUE_AVAIL, R_QUEUE_USED, R_GENERATION, R_CONFIG = 0x80, 0x90, 0xa0, 0xfc, 0x100
+BLK_DESC, BLK_AVAIL, BLK_USED, BLK_BUFS = 0x000, 0x100, 0x200, 0x400   # the usual ring, in RAM
+BLK_RAM = 0x10000
+WIDTH = {4: 0, 1: 1, 2: 2, 8: 3}
+
+
+def qcfg(log2=3, plus1=False, high=False, past=False, no_ready=False, desc=BLK_DESC, avail=BLK_AVAIL, used=BLK_USED):
+    """A queue's configuration (QCFG): QueueNum 2^log2 (+1), the three offsets."""
+    return bytes([log2 | plus1 << 4 | high << 5 | past << 6 | no_ready << 7]) + struct.pack("<3H", desc, avail, used)
+
+
+class Blk:
+    """An input of fuzz/virtio_blk.c: the disk, the driver's operations, guest RAM."""
+
+    def __init__(self, sectors=8, refused=False, no_event_idx=False, long_name=False, disk_fails=False, fill=0x30):
+        self.head = bytes([(sectors - 1) | refused << 3 | no_event_idx << 4 | long_name << 5 | disk_fails << 6, fill])
+        self.ops = bytearray()
+        self.mem = bytearray()
+
+    def op(self, kind, a=0, args=b""):
+        self.ops += bytes([kind | a << 4]) + bytes(args)
+        return self
+
+    def write(self, off, value, size=4):
+        return self.op(OP_WRITE, WIDTH[size] | (off & 3) << 2, bytes([off >> 2 & 0x7f]) + struct.pack("<I", value))
+
+    def read(self, off, size=4):
+        return self.op(OP_READ, WIDTH[size] | (off & 3) << 2, bytes([off >> 2 & 0x7f]))
+
+    def status(self, value):
+        return self.op(OP_STATUS, 0, bytes([value]))
+
+    def features(self, version_1=True, event_idx=False, indirect=False, ro=False):
+        return self.op(OP_FEATURES, version_1 | event_idx << 1 | indirect << 2 | ro << 3)
+
+    def queue(self, sel=0, **cfg):
+        return self.op(OP_QUEUE, {0: 0, 1: 1, 2: 2, 0xffffffff: 3}[sel], qcfg(**cfg))
+
+    def bringup(self, event_idx=False, indirect=False, ro=False, no_version_1=False, **cfg):
+        return self.op(OP_BRINGUP, event_idx | indirect << 1 | ro << 2 | no_version_1 << 3, qcfg(**cfg))
+
+    def request(self, kind, n=1, framing=SEPARATE, sector=0, slot=0, off=BLK_BUFS, unknown=False, no_status=False,
+                short=False, far=False):
+        l = framing | unknown << 2 | no_status << 3 | short << 4 | far << 5
+        return self.op(OP_REQUEST, n | kind << 2, bytes([l, sector, slot]) + struct.pack("<H", off))
+
+    def avail(self, head):
+        return self.op(OP_AVAIL, head >> 8, bytes([head & 0xff]))
+
+    def notify(self, q=0):
+        return self.op(OP_NOTIFY, 15 if q == 0xffffffff else q)
+
+    def memw(self, off, value):
+        return self.op(OP_MEMW, 0, struct.pack("<HH", off, value))
+
+    def bump(self, a=0):
+        return self.op(OP_BUMP, a)
+
+    def reset(self):
+        return self.op(OP_RESET)
+
+    def ack(self, a=0):
+        return self.op(OP_ACK, a)
+
+    def unready(self, sel=0):
+        return self.op(OP_UNREADY, {0: 0, 1: 1, 2: 2, 0xffffffff: 3}[sel])
+
+    def desc(self, i, addr, length, flags=0, nxt=0, table=BLK_DESC):
+        """A descriptor the driver wrote into RAM (virtio 1.2 §2.7.5)."""
+        at = table + 16 * i
+        if len(self.mem) < at + 16:
+            self.mem += bytes(at + 16 - len(self.mem))
+        struct.pack_into("<QIHH", self.mem, at, addr, length, flags, nxt)
+        return self
+
+    def data(self):
+        return self.head + struct.pack("<H", len(self.ops)) + bytes(self.ops) + bytes(self.mem)
+
+
+def blk_seeds():
+    # A correct driver: bring-up, then one request of each kind.
+    yield "read", Blk().bringup().request(T_IN, 1, sector=2).read(R_STATUS)
+    yield "write-read-back", Blk().bringup().request(T_OUT, 2, sector=3).request(T_IN, 3, sector=2, off=0x2000)
+    yield "flush", Blk().bringup().request(T_OUT, 1, sector=7).request(T_FLUSH)
+    yield "get-id", Blk().bringup().request(T_GET_ID, 2).request(T_GET_ID, 1, slot=3).request(T_GET_ID, 3, slot=5)
+    yield "get-id-long-name", Blk(long_name=True).bringup().request(T_GET_ID, 3).request(T_GET_ID, 2)
+    yield "indirect", Blk().bringup(indirect=True).request(T_IN, 2, INDIRECT, sector=1).request(
+        T_OUT, 1, INDIRECT, sector=0, off=0x1000).request(T_GET_ID, 3, INDIRECT)
+    yield "framings", Blk().bringup(indirect=True).request(T_OUT, 3, MERGED, sector=4).request(
+        T_IN, 3, SPLIT, sector=4, slot=2).request(T_IN, 1, MERGED, sector=5).request(T_OUT, 2, SPLIT, sector=0).request(
+        T_GET_ID, 1, SPLIT).request(T_FLUSH, 0, SPLIT)
+    yield "event-idx", Blk().bringup(event_idx=True).request(T_IN, 1).ack().memw(BLK_AVAIL + 4 + 2 * 8, 3).request(
+        T_OUT, 1, sector=1).request(T_IN, 1, sector=1).ack().request(T_FLUSH).ack(1)
+    yield "no-interrupt-flag", Blk().bringup().memw(BLK_AVAIL, 1).request(T_IN, 1).ack()
+    yield "ring-wrap", Blk(sectors=2).bringup(log2=1).request(T_OUT, 1, sector=1).request(T_IN, 1, sector=1).request(
+        T_FLUSH).request(T_GET_ID, 1).request(T_IN, 2).ack()
+    yield "big-queue", Blk().bringup(log2=8, desc=0x0, avail=0x1000, used=0x2000).request(
+        T_IN, 2, slot=255, off=0x4000).request(T_OUT, 1, INDIRECT, slot=254, off=0x5000)
+    yield "no-event-idx", Blk(no_event_idx=True).bringup(event_idx=True).bringup().request(T_IN, 1)
+    yield "one-sector", Blk(sectors=1).bringup().request(T_IN, 1).request(T_IN, 1, sector=1).request(T_OUT, 2)
+    # What a device must refuse, one request at a time.
+    yield "past-capacity", Blk().bringup().request(T_IN, 1, sector=8).request(T_OUT, 2, sector=7).request(
+        T_IN, 3, sector=6).request(T_OUT, 1, far=True).request(T_IN, 1, sector=255)
+    yield "zero-data", Blk().bringup().request(T_IN, 0, sector=8).request(T_OUT, 0).request(T_GET_ID, 0)
+    yield "short-header", Blk().bringup().request(T_IN, 1, short=True).request(T_OUT, 1, short=True).request(
+        T_FLUSH, 0, SPLIT, short=True)
+    yield "unknown-type", Blk().bringup().request(T_IN, 1, unknown=True).request(T_OUT, 1, MERGED, unknown=True)
+    yield "no-status", Blk().bringup().request(T_IN, 1, no_status=True).reset().bringup().request(
+        T_OUT, 1, no_status=True)
+    yield "indirect-without-feature", Blk().bringup().request(T_IN, 1, INDIRECT).request(T_IN, 1)
+    # A hostile driver's rings.
+    yield "loop", Blk().bringup().desc(0, BLK_BUFS, 16, 1, 1).desc(1, BLK_BUFS + 16, 1, 1, 0).avail(0).notify().request(
+        T_IN, 1).status(S_ALL | S_FAILED).reset().bringup().request(T_IN, 1)
+    yield "indirect-loop", Blk().bringup(indirect=True).desc(0, 0x1000, 32, 4).desc(
+        0, BLK_BUFS, 1, 1, 1, table=0x1000).desc(1, BLK_BUFS, 1, 1, 0, table=0x1000).avail(0).notify()
+    yield "next-past-queue", Blk().bringup().desc(0, BLK_BUFS, 16, 1, 8).avail(0).notify()
+    yield "next-past-table", Blk().bringup(indirect=True).desc(0, 0x1000, 16, 4).desc(
+        0, BLK_BUFS, 16, 1, 1, table=0x1000).avail(0).notify()
+    yield "buffer-outside-ram", Blk().bringup().desc(0, BLK_RAM - 8, 16, 1, 1).desc(1, BLK_BUFS, 1, 2).avail(
+        0).notify()
+    yield "buffer-at-4g", Blk().bringup().desc(0, 1 << 32, 16, 1, 1).desc(1, BLK_BUFS, 1, 2).avail(0).notify()
+    yield "read-after-write", Blk().bringup().desc(0, BLK_BUFS, 1, 3, 1).desc(1, BLK_BUFS + 16, 16).avail(0).notify()
+    yield "head-too-big", Blk().bringup().avail(8).notify().read(R_INT_STATUS).ack()
+    yield "avail-far-ahead", Blk().bringup().bump(15).notify().read(R_STATUS)
+    yield "avail-ahead", Blk().bringup().request(T_IN, 1).bump(6).notify()
+    long_chain = Blk().bringup(log2=8, desc=0x0, avail=0x1000, used=0x2000)
+    for i in range(130):
+        long_chain.desc(i, 0x4000 + i, 1, 1, i + 1)
+    long_chain.desc(130, 0x5000, 1, 2)
+    yield "chain-too-long", long_chain.avail(0).notify()
+    big_table = Blk().bringup(indirect=True).desc(0, 0x1000, 16 * 129, 4)
+    for i in range(129):
+        big_table.desc(i, 0x4000, 1, 1 if i < 128 else 2, i + 1, table=0x1000)
+    yield "indirect-table-too-long", big_table.avail(0).notify()
+    yield "indirect-in-indirect", Blk().bringup(indirect=True).desc(0, 0x1000, 16, 4).desc(
+        0, 0x1000, 16, 4, table=0x1000).avail(0).notify()
+    yield "indirect-with-next", Blk().bringup(indirect=True).desc(0, 0x1000, 16, 5, 1).desc(
+        0, BLK_BUFS, 1, 2, table=0x1000).avail(0).notify()
+    yield "used-over-avail", Blk().bringup(used=BLK_AVAIL).request(T_IN, 1).request(T_OUT, 1)
+    yield "data-over-descriptors", Blk().bringup().request(T_IN, 1, off=BLK_DESC).request(T_IN, 1, off=BLK_AVAIL - 16)
+    yield "header-over-avail", Blk().bringup().request(T_OUT, 1, off=BLK_AVAIL).notify()
+    # The transport: the status steps, features, queues.
+    yield "status-order", Blk().status(S_DRIVER_OK).reset().status(S_ACK | S_FEATURES_OK).reset().status(
+        S_ACK).status(S_ACK | S_DRIVER).status(S_ACK).status(S_FAILED).reset().status(S_NEEDS_RESET).status(
+        S_ACK).status(S_ACK | S_DRIVER).status(S_ACK | S_DRIVER | S_DRIVER_OK).reset().status(
+        S_ACK | S_DRIVER).features().status(S_ACK | S_DRIVER | S_FEATURES_OK).features(event_idx=True).status(
+        S_ALL).status(S_ALL | S_NEEDS_RESET).status(0xff)
+    yield "features-refused", Blk().bringup(no_version_1=True).request(T_IN, 1).bringup(ro=True).bringup(
+        event_idx=True, indirect=True).features(ro=True)
+    yield "queue-before-features", Blk().status(S_ACK).status(S_ACK | S_DRIVER).queue().features().status(
+        S_ACK | S_DRIVER | S_FEATURES_OK).queue().status(S_ALL).request(T_IN, 1)
+    bad_queues = Blk().status(S_ACK).status(S_ACK | S_DRIVER).features().status(S_ACK | S_DRIVER | S_FEATURES_OK)
+    for cfg in (dict(log2=1, plus1=True), dict(log2=9), dict(log2=15, plus1=True), dict(desc=0x8), dict(avail=0x101),
+                dict(used=0x202), dict(high=True), dict(past=True), dict(desc=0xff80), dict(used=0xffc0),
+                dict(avail=0xfff0, log2=4)):
+        bad_queues.queue(**cfg)
+    bad_queues.write(R_QUEUE_NUM, 0).write(R_QUEUE_READY, 1).write(R_QUEUE_DESC + 4, 1).queue(1).queue(2).queue(
+        0xffffffff)
+    yield "bad-queues", bad_queues.queue().status(S_ALL).request(T_IN, 1)
+    yield "ready-queue-rewritten", Blk().bringup().queue(log2=2, desc=0x800, avail=0x900, used=0xa00).write(
+        R_QUEUE_DESC, 0x3000).write(R_QUEUE_NUM, 4).request(T_IN, 1).unready().queue(
+        log2=2, desc=0x800, avail=0x900, used=0xa00).request(T_IN, 1, off=0x1000)
+    yield "unready-notify", Blk().bringup().unready().request(T_IN, 1).notify().unready(1).unready(
+        0xffffffff).queue().notify(1).notify(2).notify(0xffffffff)
+    yield "after-needs-reset", Blk().bringup().avail(9).notify().request(T_IN, 1).queue().unready().queue().notify(
+        ).status(S_ALL | S_FAILED).request(T_OUT, 1).reset().bringup().request(T_OUT, 1).request(T_IN, 1)
+    # Every register and the configuration, at every width; writes the transport drops.
+    regs = Blk().bringup(indirect=True)
+    for off in (R_MAGIC, R_VERSION, R_DEVICE_ID, R_VENDOR, R_DEV_FEATURES, R_QUEUE_NUM_MAX, R_QUEUE_READY,
+                R_INT_STATUS, R_STATUS, R_GENERATION, R_QUEUE_NUM, R_QUEUE_DESC):
+        regs.read(off).read(off, 2).read(off + 1, 1)
+    for sel in (1, 2, 7):
+        regs.write(R_DEV_FEATURES_SEL, sel).read(R_DEV_FEATURES).write(R_QUEUE_SEL, sel).read(R_QUEUE_NUM_MAX)
+    regs.write(R_DEV_FEATURES_SEL, 0).write(R_QUEUE_SEL, 0)
+    for off, size in ((R_STATUS, 1), (R_STATUS, 2), (R_QUEUE_NOTIFY, 8), (R_MAGIC, 4), (R_QUEUE_NUM_MAX, 4),
+                      (R_CONFIG, 4), (R_CONFIG + 0x14, 1), (0xc0, 4), (R_STATUS + 1, 4)):
+        regs.write(off, 0, size)
+    yield "registers", regs.request(T_IN, 1)
+    config = Blk(sectors=5).bringup()
+    for off in range(R_CONFIG, R_CONFIG + 0x40, 4):
+        config.read(off).read(off + 1, 1).read(off + 2, 2).read(off, 8)
+    yield "configuration", config.read(0x1fc, 8).read(0x1ff, 2).read(0x1f8, 8).read(0x1fe, 2)
+    yield "refused-disk", Blk(refused=True).bringup().request(T_IN, 1)
+    yield "disk-fails", Blk(disk_fails=True).bringup().request(T_IN, 1).request(T_OUT, 2, sector=1).request(
+        T_FLUSH).request(T_GET_ID, 2).request(T_IN, 0)
+    yield "interrupt-ack", Blk().bringup().request(T_IN, 1).read(R_INT_STATUS).ack().ack(3).write(
+        R_INT_ACK, 0xffffffff).read(R_INT_STATUS)
+
+
+def virtio_blk(out):
+    for name, blk in blk_seeds():
+        (out / name).write_bytes(blk.data())
+
+
 def main(argv):
-    if len(argv) == 2 and argv[0] in ("mmu", "emulate", "virtqueue"):
+    if len(argv) == 2 and argv[0] in ("mmu", "emulate", "virtqueue", "virtio_blk"):
         out = Path(argv[1])
     elif len(argv) == 3 and argv[0] == "loader":
         guests, out = Path(argv[1]), Path(argv[2])
@@ -553,6 +774,8 @@ def main(argv):
         emulate(out)
     elif argv[0] == "virtqueue":
         virtqueue(out)
+    elif argv[0] == "virtio_blk":
+        virtio_blk(out)
     else:
         loader(guests, out)
     print(f"seeds.py: {sum(1 for _ in out.iterdir())} {argv[0]} seeds in {out}")
