@@ -43,6 +43,16 @@ static int vq_fail(struct virtqueue *vq, const char *why)
 	return -1;
 }
 
+/* A full barrier between a store to the ring and a later load of the
+ * driver's fields (Linux: virtio_mb(); kvmtool: mb()): on x86 only MFENCE
+ * (or a locked instruction) keeps a load from passing an earlier store
+ * (SDM Vol. 3A 9.2.3.4). The C11 fence says the same, but ThreadSanitizer
+ * builds refuse it, and the driver on the other side is no C11 thread. */
+static inline void vq_mb(void)
+{
+	__asm__ __volatile__("mfence" ::: "memory");
+}
+
 /* The host view of gpa..gpa+len, or NULL (also when the range wraps). */
 static void *vq_map(struct virtqueue *vq, uint64_t gpa, uint64_t len, bool write)
 {
