@@ -154,10 +154,15 @@ void virtio_delay_ms(unsigned ms)
 
 int virtio_probe(struct virtio_dev *d, unsigned slot)
 {
+	return virtio_probe_at(d, ABI_VIRTIO_MMIO_GPA + slot * ABI_VIRTIO_MMIO_SIZE, slot, ABI_VIRTIO_IRQ(slot));
+}
+
+int virtio_probe_at(struct virtio_dev *d, uintptr_t base, unsigned slot, unsigned irq)
+{
 	memset(d, 0, sizeof(*d));
 	d->slot = slot;
-	d->base = ABI_VIRTIO_MMIO_GPA + slot * ABI_VIRTIO_MMIO_SIZE;
-	d->irq = ABI_VIRTIO_IRQ(slot);
+	d->base = base;
+	d->irq = irq;
 	/* §4.2.3.1: magic and version first; DeviceID 0 is a placeholder. */
 	if (virtio_read(d, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MMIO_MAGIC || virtio_read(d, VIRTIO_MMIO_VERSION) != 2)
 		return 0;

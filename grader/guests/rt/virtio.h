@@ -223,6 +223,11 @@ void virtio_rt_init(void);
 /* Slot n's registers (guest_abi.h); returns 1 if they hold a virtio-mmio
  * version 2 device (magic, version, DeviceID not 0), else 0. */
 int virtio_probe(struct virtio_dev *d, unsigned slot);
+/* The same at `base`, another machine's layout (QEMU microvm's window,
+ * bench-virtio), its interrupt on `irq`: 8259 line irq & 15 for
+ * virtio_irq_attach() where irq < 16, else a line the 8259s cannot see.
+ * d->slot is `slot`, the transport's index there. */
+int virtio_probe_at(struct virtio_dev *d, uintptr_t base, unsigned slot, unsigned irq);
 
 static inline uint32_t virtio_read(const struct virtio_dev *d, uint32_t reg)
 {

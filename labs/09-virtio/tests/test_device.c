@@ -317,8 +317,26 @@ START_TEST(ex4_blk_write_flush)
 	const uint8_t *file = fake_host_file_data(DISK);
 	ck_assert_uint_eq(file[15 * 512], 0xab);
 	ck_assert_uint_eq(file[15 * 512 - 1], (uint8_t)((15 * 512 - 1) * 7)); /* the sector before, untouched */
+	/* FLUSH not negotiated: writethrough, the write was flushed (§5.2.5). */
+	ck_assert_int_eq(fake_host_disk_flushes(), 1);
 	kick(blk_req(VIRTIO_BLK_T_FLUSH, 0, 0), 0);
 	ck_assert_uint_eq(blk_status(), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(fake_host_disk_flushes(), 2);
+}
+END_TEST
+
+START_TEST(ex4_blk_writeback)
+{
+	/* With VIRTIO_BLK_F_FLUSH the cache is writeback: only FLUSH flushes. */
+	plug(ABI_VIRTIO_BLK);
+	ck_assert_uint_ne(negotiate(1ull << VIRTIO_F_VERSION_1 | 1u << VIRTIO_BLK_F_FLUSH) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+	queue_regs(0, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	kick(blk_req(VIRTIO_BLK_T_OUT, 1, 512), 0);
+	ck_assert_uint_eq(blk_status(), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(fake_host_disk_flushes(), 0);
+	next_desc = 0;
+	kick(blk_req(VIRTIO_BLK_T_FLUSH, 0, 0), 0);
 	ck_assert_int_eq(fake_host_disk_flushes(), 1);
 }
 END_TEST
@@ -463,6 +481,7 @@ Suite *device_suite(void)
 	tc = ut_tcase("blk", 10);
 	tcase_add_test(tc, ex4_blk_read);
 	tcase_add_test(tc, ex4_blk_write_flush);
+	tcase_add_test(tc, ex4_blk_writeback);
 	tcase_add_test(tc, ex4_blk_get_id);
 	tcase_add_test(tc, ex4_blk_errors);
 	tcase_add_test(tc, ex4_blk_framing);

@@ -110,6 +110,10 @@ static int64_t blk_request(struct virtio_dev *dev, struct virtq_chain *chain)
 			status = VIRTIO_BLK_S_IOERR;
 		else if (!is_out)
 			written = (uint32_t)len;
+		/* §5.2.5: a driver that did not take VIRTIO_BLK_F_FLUSH may take
+		 * the cache for writethrough: a write is durable when it completes. */
+		else if (!(dev->driver_features & (1ull << VIRTIO_BLK_F_FLUSH)) && host_disk_flush(blk->disk) < 0)
+			status = VIRTIO_BLK_S_IOERR;
 		break;
 	}
 	case VIRTIO_BLK_T_FLUSH:
