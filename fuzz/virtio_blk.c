@@ -254,7 +254,7 @@ struct ref_buf {
 struct ref_chain {
 	unsigned int n;
 	struct ref_buf bufs[VIRTQ_MAX_CHAIN];
-	uint64_t table;       /* its indirect table, if table_len */
+	uint64_t ind_gpa;     /* its indirect table, if table_len */
 	uint32_t table_len;
 };
 
@@ -275,7 +275,7 @@ HARNESS static void ref_walk(const struct virtqueue *vq, uint16_t head, struct r
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (indirect || !d.len || d.len % 16 || d.len / 16 > VIRTQ_MAX_CHAIN || !in_ram(d.addr, d.len))
 				return;
-			c->table = d.addr;
+			c->ind_gpa = d.addr;
 			c->table_len = d.len;
 			table = d.addr;
 			size = d.len / 16;
@@ -383,7 +383,7 @@ HARNESS static void layout(const struct virtqueue *vq)
 			break;
 		static struct ref_chain c;
 		ref_walk(vq, head, &c);
-		range_add(c.table, c.table_len, false, k);
+		range_add(c.ind_gpa, c.table_len, false, k);
 		for (unsigned int i = 0; i < c.n; i++)
 			range_add(c.bufs[i].gpa, c.bufs[i].len, c.bufs[i].write, k);
 	}
@@ -416,11 +416,11 @@ HARNESS static bool in_w(uint32_t at)
 {
 	unsigned int lo = 0, hi = now.nw;
 	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		if (at < now.w[mid].lo)
-			hi = mid;
-		else if (at >= now.w[mid].hi)
-			lo = mid + 1;
+		unsigned int half = lo + (hi - lo) / 2;
+		if (at < now.w[half].lo)
+			hi = half;
+		else if (at >= now.w[half].hi)
+			lo = half + 1;
 		else
 			return true;
 	}
@@ -441,6 +441,11 @@ static void check_transfer(enum fuzz_disk_op op, uint64_t gpa, size_t len, uint6
 	check(ref_read(&c, &h, sizeof(h)), "the disk was used for a chain without a whole request header");
 	uint32_t want = op == FUZZ_DISK_FLUSH ? VIRTIO_BLK_T_FLUSH : op == FUZZ_DISK_WRITE ? VIRTIO_BLK_T_OUT
 											      : VIRTIO_BLK_T_IN;
+	/* §5.2.5: without VIRTIO_BLK_F_FLUSH the device is writethrough, so an
+	 * OUT is flushed too. */
+	bool writethrough = !(dev->driver_features & (1ull << VIRTIO_BLK_F_FLUSH));
+	if (op == FUZZ_DISK_FLUSH && writethrough && h.type == VIRTIO_BLK_T_OUT)
+		want = VIRTIO_BLK_T_OUT;
 	if (h.type != want)
 		fail(op == FUZZ_DISK_WRITE ? "the disk was written for a request that is not OUT"
 		     : op == FUZZ_DISK_READ ? "the disk was read for a request that is not IN"
@@ -930,7 +935,10 @@ static void request(uint8_t a, const uint8_t *arg)
 
 	uint64_t sectors = disk_size / SECTOR;
 	bool inside = sector <= sectors && dlen / SECTOR <= sectors - sector;
-	bool io = ((type == VIRTIO_BLK_T_IN || is_out) && dlen) || type == VIRTIO_BLK_T_FLUSH; /* asks the disk */
+	/* Asks the disk: data, a FLUSH, or an OUT of a writethrough device (no
+	 * VIRTIO_BLK_F_FLUSH negotiated, §5.2.5), which flushes even with no data. */
+	bool io = ((type == VIRTIO_BLK_T_IN || is_out) && dlen) || type == VIRTIO_BLK_T_FLUSH ||
+		  (is_out && !negotiated(VIRTIO_BLK_F_FLUSH));
 	uint8_t want = short_hdr ? VIRTIO_BLK_S_IOERR
 		       : unknown ? VIRTIO_BLK_S_UNSUPP
 		       : ((type == VIRTIO_BLK_T_IN || is_out) && !inside) || (io && disk_fails) ? VIRTIO_BLK_S_IOERR
