@@ -10,7 +10,7 @@ BUILD      := $(CURDIR)/build
 # labs not released yet as stubs, which build as the grader's stages build them.
 SOLUTION_BUILD ?=
 
-.PHONY: help all vmm guests host grade run test test-lab doctor bench fuzz book skeletons check-skeletons \
+.PHONY: help all vmm guests host linux grade run test test-lab doctor bench fuzz book skeletons check-skeletons \
 	run-bochs run-qemu qemu-gdb clean dist gradescope
 
 help:
@@ -25,6 +25,7 @@ help:
 	@echo "make book                 the book, PDF and HTML, into build/book/"
 	@echo "make skeletons            regenerate labs/*/ skeleton files from solution/ (check-skeletons: compare)"
 	@echo "make vmm | guests | host  build the solution's VMM, the guest images, the bare-metal host"
+	@echo "make linux                the capstone's Linux (build/linux: bzImage, initramfs), cached by its inputs"
 	@echo "make run-bochs | run-qemu | qemu-gdb   boot the bare-metal host (GUEST=, ARGS=)"
 	@echo "instructors:"
 	@echo "make dist [UPTO=N] [OUT=dir]   the kit for students (default build/dist-upto-NN): every lab's handout and"
@@ -43,6 +44,11 @@ host:
 
 guests:
 	$(MAKE) -C grader/guests O=$(BUILD)/guests
+
+# Debian's linux-source with grader/linux/kvmlabs.config, and a busybox initramfs:
+# built once per change of those inputs (~/.cache/kvmlabs/linux), then copied.
+linux:
+	@grader/linux/build --out $(BUILD)/linux
 
 grade:
 	@grader/grade $(if $(LAB),$(LAB),all) $(GRADE_FLAGS)

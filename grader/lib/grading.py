@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import answers, hostcaps, labs, pointer, reproduce, rubric, runner, sandbox
+from . import answers, capstone, hostcaps, labs, pointer, reproduce, rubric, runner, sandbox
 from .answers import Answers
 from .stage import Stage, StageError
 
@@ -184,6 +184,10 @@ def _grade_stage(root, stage, lab, only, jobs, guests, progress):
     if unreached:
         return g.fail_all(tests, unreached, "the sandbox cannot reach the stage")
     guests = guests or build_guests(root)
+    if any(capstone.is_linux(t) for t in tests):
+        why = capstone.ensure_built(root, guests)
+        if why:
+            return g.fail_all(tests, why, "the kit's Linux is missing")
     absent = sorted({t.guest for t in tests if not Path(guests, t.guest).is_file()})
     if absent:
         return g.fail_all(tests, f"the rubric names guest images that were not built in {guests}: "
@@ -234,6 +238,8 @@ def _grade_stage(root, stage, lab, only, jobs, guests, progress):
         flood = runner.flooded(transcript)
         if flood and verdict != "PASS":
             reason = flood
+        if verdict != "PASS" and capstone.is_linux(test):
+            reason = "; ".join(x for x in (reason, capstone.phases(transcript)) if x)
         res = runner.Result(test, verdict, reason, transcript, elapsed, status)
         if name == "minikvm" and reference is not None and verdict == "PASS":  # a failed test needs no second opinion
             lacking = hostcaps.missing(test.needs, linux)

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import grading, labs, runner, sandbox, status as vmm_status
+from . import capstone, grading, labs, runner, sandbox, status as vmm_status
 from .rubric import Test
 from .stage import Stage, StageError
 
@@ -97,6 +97,10 @@ def run(root, lab, guest, args=(), variant="student", timeout=None, out=sys.stdo
         ready, why = grading.minikvm_platform_ready(root)
         if not ready:
             return None, f"cannot run minikvm stages here: {why} (see 'make doctor')"
+    if capstone.is_linux(test):
+        why = capstone.ensure_built(root, guests)
+        if why:
+            return None, why
     platform = runner.Platform(name, stage, guests, root)
     disk = None
     if test.disk:

@@ -218,7 +218,11 @@ struct kvm_vcpu_arch {
 	unsigned int emulation_failures;  /* instructions outside ring 0 given #UD for want of the emulator */
 	/* MSRs kept in software (SDM Vol. 4 MSR index). */
 	uint64_t apic_base, pat, misc_enable, tsc_offset;
+	/* The SYSCALL MSRs and KERNEL_GS_BASE: not in the VMCS, so the vendor
+	 * puts them in the processor while the guest runs (vmx_load_syscall_msrs);
+	 * dirty when the guest or userspace changed one since. */
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	bool syscall_msrs_dirty;
 	struct kvm_cpuid_entry2 cpuid_entries[KVM_MAX_CPUID_ENTRIES];
 	int cpuid_nent;
 	/* Events (Linux: the same fields). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest image loaders: multiboot v1, ELF (32 and 64-bit) and flat binaries,
- * tried in that order, like kvmtool's kvm__load_kernel. Every field of the
+ * Guest image loaders: a Linux bzImage, multiboot v1, ELF (32 and 64-bit) and
+ * flat binaries, tried in that order, like kvmtool's kvm__load_kernel. Every field of the
  * image is checked against the file and against guest RAM before use: a bad
  * image ends with one line saying what is wrong, never a crash.
  */
@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <asm/bootparam.h>
+#include <asm/e820.h>
 #include <kvmlabs/guest_abi.h>
 
 #include "vmm.h"
@@ -224,6 +226,98 @@ static int load_multiboot(struct loader *l, size_t at, struct boot_info *boot)
 	return 0;
 }
 
+/*
+ * A Linux bzImage (Documentation/arch/x86/boot.rst, "THE LINUX/x86 BOOT
+ * PROTOCOL"), entered at its 64-bit entry as Firecracker and Cloud
+ * Hypervisor do: the protected-mode kernel at 1 MiB, the zero page
+ * (struct boot_params) with the setup header, E820 map, command line and
+ * initrd, and the vCPU in long mode at load address + 0x200 with RSI
+ * pointing at the zero page ("64-bit BOOT PROTOCOL"). The real-mode setup
+ * code is not run: everything it would have found out is in the zero page.
+ */
+#define BZ_HDR_OFFSET      0x1f1   /* struct setup_header in the image and in boot_params */
+#define BZ_MAGIC           0x53726448 /* "HdrS" */
+#define BZ_MIN_VERSION     0x020c  /* 2.12: xloadflags, the 64-bit entry */
+#define BZ_ENTRY64_OFFSET  0x200
+#define BZ_LOADER_UNDEFINED 0xff   /* type_of_loader: "undefined" (boot.rst) */
+
+static bool is_bzimage(const struct loader *l)
+{
+	struct setup_header h;
+	if (l->size < BZ_HDR_OFFSET + sizeof(h))
+		return false;
+	memcpy(&h, l->img + BZ_HDR_OFFSET, sizeof(h));
+	return h.boot_flag == 0xaa55 && h.header == BZ_MAGIC;
+}
+
+static int load_bzimage(struct loader *l, const struct vmm_options *opt, struct boot_info *boot)
+{
+	struct setup_header h;
+	memcpy(&h, l->img + BZ_HDR_OFFSET, sizeof(h));
+	if (h.version < BZ_MIN_VERSION || !(h.xloadflags & XLF_KERNEL_64))
+		return fail(l, "a bzImage of boot protocol %u.%02u without the 64-bit entry (needs 2.12 and XLF_KERNEL_64)",
+			    h.version >> 8, h.version & 0xff);
+	uint64_t setup = ((uint64_t)(h.setup_sects ? h.setup_sects : 4) + 1) * 512;
+	if (setup >= l->size)
+		return fail(l, "bzImage: its setup code (%llu bytes) is the whole file", (unsigned long long)setup);
+	/* The kernel decompresses itself in place: init_size bytes from its load address. */
+	uint64_t kernel = l->size - setup, need = h.init_size > kernel ? h.init_size : kernel;
+	if (load_segment(l, setup, kernel, ABI_IMAGE_GPA, need) < 0)
+		return -1;
+
+	struct boot_params *bp = (struct boot_params *)(l->vm->ram + ABI_BOOT_PARAMS_GPA);
+	memset(bp, 0, sizeof(*bp));
+	/* The header as the image has it, up to its own end (the jump at 0x200
+	 * says how long it is), then what the loader fills in. */
+	size_t hdr_len = 0x202 + l->img[0x201] - BZ_HDR_OFFSET;
+	memcpy(&bp->hdr, l->img + BZ_HDR_OFFSET, hdr_len < sizeof(h) ? hdr_len : sizeof(h));
+	bp->hdr.type_of_loader = BZ_LOADER_UNDEFINED;
+	bp->hdr.loadflags |= LOADED_HIGH;
+	bp->hdr.code32_start = ABI_IMAGE_GPA;
+
+	/* The command line: --append, then where the virtio-mmio devices are
+	 * (virtio_mmio.device=<size>@<base>:<irq>, drivers/virtio/virtio_mmio.c),
+	 * as kvmtool adds its devices to the kernel's. */
+	char *cmdline = (char *)l->vm->ram + ABI_LINUX_CMDLINE_GPA;
+	size_t max = h.cmdline_size && h.cmdline_size < ABI_LINUX_CMDLINE_SIZE ? h.cmdline_size : ABI_LINUX_CMDLINE_SIZE - 1;
+	int n = snprintf(cmdline, max + 1, "%s", opt->append ? opt->append : "");
+	for (int slot = 0; slot < ABI_VIRTIO_SLOTS && LAB_ENABLED(9) && n >= 0 && (size_t)n <= max; slot++)
+		if (slot != ABI_VIRTIO_BLK || opt->disk)
+			n += snprintf(cmdline + n, max + 1 - (size_t)n, "%svirtio_mmio.device=0x%x@0x%llx:%d", n ? " " : "",
+				      ABI_VIRTIO_MMIO_SIZE, (unsigned long long)ABI_VIRTIO_MMIO_GPA + slot * ABI_VIRTIO_MMIO_SIZE,
+				      ABI_VIRTIO_IRQ(slot));
+	if (n < 0 || (size_t)n > max)
+		return fail(l, "the kernel command line is longer than the %zu bytes this kernel takes", max);
+	bp->hdr.cmd_line_ptr = ABI_LINUX_CMDLINE_GPA;
+
+	/* RAM as the BIOS would report it (INT 15h E820): the low 640 KiB less
+	 * the EBDA, and everything from 1 MiB; the BIOS area between is not RAM. */
+	uint64_t ram = l->vm->opt->mem_size;
+	const struct boot_e820_entry map[] = {
+		{ 0, ABI_EBDA_GPA, E820_RAM },
+		{ ABI_EBDA_GPA, 0x100000 - ABI_EBDA_GPA, E820_RESERVED },
+		{ 0x100000, ram - 0x100000, E820_RAM },
+	};
+	memcpy(bp->e820_table, map, sizeof(map));
+	bp->e820_entries = ARRAY_SIZE(map);
+
+	if (l->vm->initrd) {
+		/* As high as the kernel allows, page-aligned, above the kernel. */
+		uint64_t top = ram < (uint64_t)h.initrd_addr_max + 1 ? ram : (uint64_t)h.initrd_addr_max + 1;
+		uint64_t size = l->vm->initrd_size;
+		if (size > top || ((top - size) & ~0xfffull) < ABI_IMAGE_GPA + need)
+			return fail(l, "--initrd: %llu bytes do not fit between the kernel and the top of RAM",
+				    (unsigned long long)size);
+		uint64_t at = (top - size) & ~0xfffull;
+		memcpy(l->vm->ram + at, l->vm->initrd, size);
+		bp->hdr.ramdisk_image = (uint32_t)at;
+		bp->hdr.ramdisk_size = (uint32_t)size;
+	}
+	*boot = (struct boot_info){ .entry = ABI_IMAGE_GPA + BZ_ENTRY64_OFFSET, .mode = MODE_LONG, .linux = true,
+				    .kind = "bzImage" };
+	return 0;
+}
+
 /* Append a NUL-terminated string to the information page; 0 if it is full. */
 static uint32_t mbi_string(struct loader *l, uint32_t *at, const char *a, const char *b)
 {
@@ -301,7 +395,9 @@ int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_
 	int r;
 	if (size == 0)
 		return fail(&l, "empty image");
-	if (find_multiboot(&l, &mb_at))
+	if (is_bzimage(&l))
+		r = load_bzimage(&l, opt, boot);
+	else if (find_multiboot(&l, &mb_at))
 		r = load_multiboot(&l, mb_at, boot);
 	else if (size >= 4 && !memcmp(img, "\177ELF", 4))
 		r = load_elf(&l, boot);
@@ -330,8 +426,10 @@ int load_image(struct vm *vm, const uint8_t *img, size_t size, const struct vmm_
 			 : boot->multiboot ? AP_START_SIPI : AP_START_ENTRY;
 	if (boot->multiboot)
 		return multiboot_info(&l, opt);
+	if (boot->linux)
+		return 0;
 	if (opt->append || opt->initrd)
-		return fail(&l, "%s: only a multiboot kernel takes a command line and modules; this is a %s image",
+		return fail(&l, "%s: only a multiboot kernel or a bzImage takes a command line and an initrd; this is a %s image",
 			    opt->append ? "--append" : "--initrd", boot->kind);
 	return 0;
 }

@@ -213,12 +213,17 @@ static int vcpu_init(struct vm *vm, struct vcpu *vcpu, int id)
 		return r;
 	}
 	vcpu_check_entry_state(vcpu);
-	if (boot->multiboot) {
+	if (boot->multiboot || boot->linux) {
 		struct kvm_regs regs;
 		if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0)
 			return -EIO;
-		regs.rax = ABI_MULTIBOOT_MAGIC;
-		regs.rbx = ABI_MBI_GPA;
+		if (boot->multiboot) {
+			regs.rax = ABI_MULTIBOOT_MAGIC;
+			regs.rbx = ABI_MBI_GPA;
+		} else {
+			regs.rsi = ABI_BOOT_PARAMS_GPA; /* boot.rst, "64-bit BOOT PROTOCOL" */
+			regs.rdi = 0;
+		}
 		if (kvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
 			return -EIO;
 	}

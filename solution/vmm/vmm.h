@@ -87,6 +87,7 @@ struct boot_info {
 	uint64_t entry;
 	enum cpu_mode mode;
 	bool multiboot;
+	bool linux;               /* a bzImage: RSI = the zero page at entry (loader.c) */
 	enum ap_start ap_start;   /* ENTRY or SIPI, never AUTO once loaded */
 	uint64_t image_end;       /* the first byte of RAM after everything the image loaded */
 	const char *kind;         /* "flat", "elf32", "elf64", "multiboot" */

@@ -1097,6 +1097,9 @@ int kvm_get_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 	case MSR_CSTAR:             *data = a->cstar; return 0;
 	case MSR_SYSCALL_MASK:      *data = a->sfmask; return 0;
 	case MSR_KERNEL_GS_BASE:    *data = a->kernel_gs_base; return 0;
+	/* The microcode revision in bits 63:32 (SDM Vol. 3A 10.11.7.1): a
+	 * made-up 1, as Linux KVM reports. Linux reads it at boot. */
+	case MSR_IA32_UCODE_REV:    *data = 1ull << 32; return 0;
 	default:                    return 1;
 	}
 }
@@ -1150,6 +1153,7 @@ int kvm_set_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 		return kvm_set_efer(vcpu, data);
 	case MSR_STAR:
 		a->star = data;
+		a->syscall_msrs_dirty = true;
 		return 0;
 	case MSR_LSTAR:
 	case MSR_CSTAR:
@@ -1162,10 +1166,14 @@ int kvm_set_msr_common(struct kvm_vcpu *vcpu, uint32_t index, uint64_t data)
 			a->cstar = data;
 		else
 			a->kernel_gs_base = data;
+		a->syscall_msrs_dirty = true;
 		return 0;
 	case MSR_SYSCALL_MASK:
 		a->sfmask = (uint32_t)data;
+		a->syscall_msrs_dirty = true;
 		return 0;
+	case MSR_IA32_UCODE_REV:
+		return 0; /* a write asks the processor to load the revision: nothing to do */
 	default:
 		return 1;
 	}

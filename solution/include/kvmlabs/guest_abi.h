@@ -64,6 +64,10 @@ enum abi_testdev_cmd {
 #define ABI_MBI_GPA          0x9000     /* multiboot information, its module list and command line */
 #define ABI_MBI_SIZE         0x1000     /* ...all within this page; modules follow the image */
 #define ABI_REAL_LOAD_GPA    0x7c00     /* default load and entry address of a real-mode image */
+#define ABI_BOOT_PARAMS_GPA  ABI_MBI_GPA /* a bzImage's zero page (struct boot_params), in the MBI's page */
+#define ABI_LINUX_CMDLINE_GPA 0x20000   /* a bzImage's command line, at most ABI_LINUX_CMDLINE_SIZE bytes */
+#define ABI_LINUX_CMDLINE_SIZE 0x1000
+#define ABI_EBDA_GPA         0x9fc00    /* RAM below it is E820 RAM for a bzImage; to 1 MiB the BIOS's */
 #define ABI_IMAGE_GPA        0x100000   /* where prot/long-mode guests are linked */
 #define ABI_TESTMMIO_GPA     0xd0000000 /* 4 KiB test MMIO window: scratch bytes, any size */
 #define ABI_TESTMMIO_SIZE    0x1000

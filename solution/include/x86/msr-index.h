@@ -12,6 +12,7 @@
 #define MSR_IA32_TSC                     0x00000010
 #define MSR_IA32_TSC_DEADLINE            0x000006e0  /* SDM Vol. 3A 11.5.4.1 */
 #define MSR_IA32_FEATURE_CONTROL         0x0000003a
+#define MSR_IA32_UCODE_REV               0x0000008b  /* SDM Vol. 4 Table 2-2: BIOS_SIGN_ID */
 #define MSR_IA32_APICBASE                0x0000001b
 #define MSR_IA32_SYSENTER_CS             0x00000174
 #define MSR_IA32_SYSENTER_ESP            0x00000175

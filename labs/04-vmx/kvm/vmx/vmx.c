@@ -65,6 +65,8 @@ static bool enable_vpid = true;
  * (vmx_insn_failed()); a teaching kernel must not run on silently.
  */
 static struct vcpu_vmx *current_vmx;  /* the vCPU whose VMCS VMPTRLD made current */
+/* Whose SYSCALL MSRs the processor holds (vmx_load_syscall_msrs). */
+static struct kvm_vcpu *syscall_msrs_owner;
 
 #define VMX_FAIL_FLAGS "; setc %[cf]; setz %[zf]"
 #define VMX_STATUS(cf, zf) ((cf) ? VMENTER_FAIL_INVALID : (zf) ? VMENTER_FAIL_VALID : 0)
@@ -420,6 +422,8 @@ static void vmx_vcpu_free(struct kvm_vcpu *vcpu)
 		printf("minikvm: VMCLEAR of a freed vCPU's VMCS failed\n");
 	if (current_vmx == vmx)
 		current_vmx = NULL;
+	if (syscall_msrs_owner == vcpu)
+		syscall_msrs_owner = NULL;
 	host_page_free(vmx->vmcs);
 	vmx->vmcs = NULL;
 }
@@ -628,6 +632,38 @@ static void vmx_set_cr4(struct kvm_vcpu *vcpu, uint64_t cr4)
 	vmx_update_cr3_exiting(vcpu);
 }
 
+/*
+ * STAR, LSTAR, CSTAR, SFMASK and KERNEL_GS_BASE are not in the VMCS (SDM Vol.
+ * 3 25.4, 25.5): the processor holds the guest's while it runs, or its
+ * SYSCALL would jump through the host's LSTAR (Linux: the "user return"
+ * MSRs, vmx_prepare_switch_to_guest). The bare-metal host itself never runs
+ * SYSCALL or SWAPGS, so a vCPU's values stay in the processor until another
+ * vCPU's, or a changed one, must go in. SWAPGS in the guest changes
+ * KERNEL_GS_BASE behind our back: the processor's is the vCPU's while it
+ * owns them, read back when asked for and before another vCPU's go in.
+ */
+static void vmx_sync_kernel_gs_base(struct kvm_vcpu *vcpu)
+{
+	if (syscall_msrs_owner == vcpu && !vcpu->arch.syscall_msrs_dirty)
+		vcpu->arch.kernel_gs_base = rdmsr(MSR_KERNEL_GS_BASE);
+}
+
+static void vmx_load_syscall_msrs(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_arch *a = &vcpu->arch;
+	if (syscall_msrs_owner == vcpu && !a->syscall_msrs_dirty)
+		return;
+	if (syscall_msrs_owner)
+		vmx_sync_kernel_gs_base(syscall_msrs_owner);
+	wrmsr(MSR_STAR, a->star);
+	wrmsr(MSR_LSTAR, a->lstar);
+	wrmsr(MSR_CSTAR, a->cstar);
+	wrmsr(MSR_SYSCALL_MASK, a->sfmask);
+	wrmsr(MSR_KERNEL_GS_BASE, a->kernel_gs_base);
+	syscall_msrs_owner = vcpu;
+	a->syscall_msrs_dirty = false;
+}
+
 static int vmx_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 {
 	vmx_vcpu_load(vcpu);
@@ -637,6 +673,9 @@ static int vmx_get_msr(struct kvm_vcpu *vcpu, uint32_t index, uint64_t *data)
 	case MSR_IA32_SYSENTER_EIP: *data = vmcs_read(GUEST_SYSENTER_EIP); return 0;
 	case MSR_FS_BASE:           *data = vmcs_read(GUEST_FS_BASE); return 0;
 	case MSR_GS_BASE:           *data = vmcs_read(GUEST_GS_BASE); return 0;
+	case MSR_KERNEL_GS_BASE:
+		vmx_sync_kernel_gs_base(vcpu);
+		return kvm_get_msr_common(vcpu, index, data);
 	default:                    return kvm_get_msr_common(vcpu, index, data);
 	}
 }
@@ -1260,6 +1299,7 @@ static int vmx_vcpu_run(struct kvm_vcpu *vcpu)
 	 * (vmx_update_cr3_exiting). */
 	if (enable_ept)
 		vmx_ept_load_pdptrs(vcpu);
+	vmx_load_syscall_msrs(vcpu);
 	// @lab 04 vmx_vcpu_run: Enter the guest with VMLAUNCH or VMRESUME, then record why it exited (Linux: vmx_vcpu_run).
 	lab_todo(4, "vmx_vcpu_run");
 	// @end
