@@ -12,8 +12,8 @@ from types import SimpleNamespace
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib import (answers, exercises, grading, labs, pointer, regions, report, reproduce, rubric,  # noqa: E402
-                 runner, status, vmx)
+from lib import (answers, capstone, exercises, grading, labs, pointer, regions, report, reproduce,  # noqa: E402
+                 rubric, runner, status, vmx)
 from lib.stage import Stage, StageError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,9 +357,39 @@ class RubricTest(unittest.TestCase):
                 tests = rubric.parse(path)
                 self.assertEqual(sum(t.points for t in tests), 100)
                 for t in tests:
+                    if capstone.is_linux(t):     # built by grader/linux/build, from its init and config
+                        self.assertTrue((ROOT / "grader/linux/init").exists())
+                        continue
                     src = ROOT / "grader" / "guests" / Path(t.guest).stem
                     self.assertTrue(src.with_suffix(".c").exists() or src.with_suffix(".S").exists(),
                                     f"{t.guest}: no source in grader/guests")
+
+
+class CapstoneTest(unittest.TestCase):
+    """How far the kit's Linux got, from its boot log."""
+    BOOT = ("Linux version 6.1.192 (root@vm) #1\nprintk: console [ttyS0] enabled\n"
+            "Calibrating delay loop... 48.12 BogoMIPS (lpj=96256)\n"
+            "virtio_blk virtio1: [vda] 2048 512-byte logical blocks (1.05 MB/1.00 MiB)\n"
+            "Run /init as init process\nkvmlabs: begin linux-capstone\nok linux-init\n"
+            "kvmlabs: end passed=1 failed=0 skipped=0\n")
+
+    def test_a_whole_boot_reaches_every_phase(self):
+        self.assertEqual(capstone.phases(self.BOOT), "")
+        self.assertTrue(capstone.is_linux(rubric.Test("linux-boot", 10, "linux/bzImage")))
+        self.assertFalse(capstone.is_linux(rubric.Test("blk", 10, "prot-virtio-blk.elf")))
+
+    def test_the_first_phase_missing_is_named_with_its_labs(self):
+        cut = self.BOOT.split("virtio_blk")[0] + "Kernel panic - not syncing: VFS: Unable to mount root fs\n"
+        why = capstone.phases(cut)
+        self.assertIn("reached: decompressed, early console, timer; not reached: virtio probe", why)
+        self.assertIn("lab 09", why)
+        self.assertIn("Kernel panic - not syncing: VFS", why)
+        self.assertIn("reached: none; not reached: decompressed", capstone.phases("kvmlabs-host: exit status 8\n"))
+
+    def test_lab_09_boots_the_kit_s_linux(self):
+        tests = [t for t in rubric.parse(ROOT / "labs/09-virtio/rubric") if capstone.is_linux(t)]
+        self.assertEqual([t.name for t in tests], ["linux-boot"])
+        self.assertIn("linux", tests[0].needs)     # this host's KVM cannot: minikvm only
 
 
 class DiskTest(unittest.TestCase):

@@ -1,5 +1,6 @@
 """The VMM's loader as a user meets it: image and module files, the multiboot
-command line and modules, how the vCPUs after the first start.
+command line and modules, a Linux bzImage's zero page, how the vCPUs after the
+first start.
 
 Run by grader/selftest's vmm-errors step with KVMLABS_VMM pointing at the plain
 and the ASan+UBSan build. Bad input ends with one specific 'vmm:' line and its
@@ -27,6 +28,31 @@ def multiboot_elf(code=PASS_CODE):
     entry follows it."""
     header = struct.pack("<III", MB_MAGIC, 0, (-MB_MAGIC) & 0xffffffff)
     return elf32(entry=0x100000 + len(header), code=header + code)
+
+
+# A bzImage's 64-bit entry (boot.rst, "64-bit BOOT PROTOCOL"): RSI is the zero page;
+# the guest passes if it holds the loader's 3-entry E820 map and a command line that
+# starts with "k" (--append kvmlabs), else it fails:
+#   cmp byte [rsi+0x1e8], 3; jne fail; mov eax, [rsi+0x228]; cmp byte [rax], 'k'; jne fail
+#   xor eax, eax; out 0xf4, eax; hlt;  fail: mov eax, 1; out 0xf4, eax; hlt
+BZ_ENTRY64 = bytes.fromhex("80bee801000003" "7510" "8b8628020000" "80386b" "7505"
+                           "31c0" "e7f4" "f4" "b801000000" "e7f4" "f4")
+
+
+def bzimage(version=0x020f, xloadflags=1, setup_sects=1, cmdline_size=2048, init_size=0x10000):
+    """A bzImage: setup_sects + 1 sectors of real-mode setup holding the setup header
+    at 0x1f1, then the protected-mode kernel, whose 64-bit entry is at 0x200."""
+    setup = bytearray(512 * (setup_sects + 1) if setup_sects < 64 else 1024)
+    setup[0x1f1] = setup_sects
+    struct.pack_into("<H", setup, 0x1fe, 0xaa55)
+    setup[0x200:0x202] = bytes([0xeb, 0x264 - 0x202])      # the jump over the header: its length
+    setup[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", setup, 0x206, version)
+    struct.pack_into("<I", setup, 0x22c, 0x7fffffff)        # initrd_addr_max
+    struct.pack_into("<H", setup, 0x236, xloadflags)
+    struct.pack_into("<I", setup, 0x238, cmdline_size)
+    struct.pack_into("<I", setup, 0x260, init_size)
+    return bytes(setup) + b"\x90" * 0x200 + BZ_ENTRY64
 
 
 class LoaderTest(VmmCase):
@@ -69,13 +95,36 @@ class LoaderTest(VmmCase):
         self.assertEnds(vmm("run", "--append", "x" * 5000, self.image(multiboot_elf())), "BAD_IMAGE",
                         r"--append: the command line \(\d+ bytes\) does not fit in the multiboot information page")
 
-    def test_append_and_initrd_need_a_multiboot_kernel(self):
+    def test_append_and_initrd_need_a_multiboot_kernel_or_a_bzimage(self):
         for kind, image in (("elf32", elf32(code=PASS_CODE)), ("flat", PASS_CODE)):
             for opt, value in (("--append", "x=1"), ("--initrd", self.image(b"NR_CPUS=1\n", "env"))):
                 with self.subTest(kind=kind, opt=opt):
                     self.assertEnds(vmm("run", opt, value, self.image(image)), "BAD_IMAGE",
-                                    rf"{opt}: only a multiboot kernel takes a command line and modules; "
-                                    rf"this is a {kind} image")
+                                    rf"{opt}: only a multiboot kernel or a bzImage takes a command line and an "
+                                    rf"initrd; this is a {kind} image")
+
+    # ---- a Linux bzImage
+    def test_bzimage_zero_page(self):
+        # The guest checks the E820 map and the command line it was given.
+        self.assertEnds(vmm("run", "--timeout", "10", "--append", "kvmlabs", "--initrd",
+                            self.image(b"initrd", "initrd"), self.image(bzimage(), "bz")), GUEST_PASSED,
+                        r"guest exit through port 0xf4 with value 0")
+        self.assertEnds(vmm("run", "--timeout", "10", "--append", "other", self.image(bzimage(), "bz")),
+                        GUEST_FAILED, r"guest exit through port 0xf4 with value 1")
+
+    def test_bzimage_errors(self):
+        for image, msg in (
+                (bzimage(version=0x0206), r"a bzImage of boot protocol 2\.06 without the 64-bit entry"),
+                (bzimage(xloadflags=0), r"a bzImage of boot protocol 2\.15 without the 64-bit entry"),
+                (bzimage(setup_sects=200), r"bzImage: its setup code \(\d+ bytes\) is the whole file"),
+                (bzimage(init_size=64 << 20), r"(does not fit|beyond|outside|RAM)")):
+            with self.subTest(msg=msg):
+                self.assertEnds(vmm("run", self.image(image, "bz")), "BAD_IMAGE", msg)
+        self.assertEnds(vmm("run", "--append", "x" * 3000, self.image(bzimage(), "bz")), "BAD_IMAGE",
+                        r"the kernel command line is longer than the 2048 bytes this kernel takes")
+        self.assertEnds(vmm("run", "--mem", "2M", "--initrd", self.image(b"x" * (1 << 20), "big"),
+                            self.image(bzimage(), "bz")), "BAD_IMAGE",
+                        r"--initrd: 1048576 bytes do not fit between the kernel and the top of RAM")
 
     # ---- --ap-start
     def test_ap_start_values(self):
