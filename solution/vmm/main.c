@@ -21,9 +21,10 @@ static const char usage_text[] =
 	"       vmm info\n"
 	"       vmm --help | --version\n"
 	"\n"
-	"Boot IMAGE in a new virtual machine on %s. IMAGE is a multiboot v1 kernel,\n"
-	"an ELF executable (32-bit: protected mode, 64-bit: long mode) or a flat binary\n"
-	"(real mode at 0x7c00 unless --mode/--load say otherwise).\n"
+	"Boot IMAGE in a new virtual machine on %s. IMAGE is a Linux bzImage (its\n"
+	"64-bit entry), a multiboot v1 kernel, an ELF executable (32-bit: protected mode,\n"
+	"64-bit: long mode) or a flat binary (real mode at 0x7c00 unless --mode/--load\n"
+	"say otherwise).\n"
 	"\n"
 	"options:\n"
 	"  --mem SIZE          guest RAM at physical address 0 (default 32M; K, M, G suffixes; 1M..3G)\n"
@@ -31,8 +32,11 @@ static const char usage_text[] =
 	"  --mode MODE         real, prot or long: the CPU mode at entry (default: from the image)\n"
 	"  --load ADDR         where a flat binary is loaded (default 0x7c00 real, 0x100000 otherwise)\n"
 	"  --entry ADDR        override the entry point\n"
-	"  --append STRING     multiboot: the kernel command line is \"IMAGE STRING\" (as QEMU -append)\n"
-	"  --initrd FILE       multiboot: load FILE as the first module, page-aligned after the image\n"
+	"  --kernel FILE       the image, as an option (kvmtool's --kernel): a bzImage, for instance\n"
+	"  --append STRING     the kernel command line: a bzImage's (the VMM adds its virtio-mmio devices),\n"
+	"                      or a multiboot kernel's \"IMAGE STRING\" (as QEMU -append)\n"
+	"  --initrd FILE       a bzImage's initrd, at the top of RAM; for a multiboot kernel the first\n"
+	"                      module, page-aligned after the image\n"
 	"  --ap-start HOW      how vCPUs 1.. start: entry (each at the image entry, the kit's guest ABI)\n"
 	"                      or sipi (waiting for INIT-SIPI from vCPU 0's local APIC, as on a PC;\n"
 	"                      needs the irqchip). Default: sipi for a multiboot kernel, entry otherwise\n"
@@ -139,6 +143,7 @@ static const struct opt_def opt_defs[] = {
 	{ "--timeout",      OPT_NUMBER, OPT_AT(timeout_s),       1, 86400,               1, NULL },
 	{ "--max-output",   OPT_SIZE,   OPT_AT(max_output),      1, ~0ull >> 1,          1, NULL },
 	{ "--trace",        OPT_FLAG,   OPT_AT(trace),           1, 0,                   1, NULL },
+	{ "--kernel",       OPT_STRING, OPT_AT(image),           0, 0,                   1, NULL },
 	{ "--append",       OPT_STRING, OPT_AT(append),          0, 0,                   1, NULL },
 	{ "--initrd",       OPT_STRING, OPT_AT(initrd),          0, 0,                   1, NULL },
 	{ "--ap-start",     OPT_CHOICE, OPT_AT(ap_start),        0, 0,                   3, ap_start_choices },
@@ -193,6 +198,8 @@ static int parse_run_options(int argc, char **argv, struct vmm_options *opt)
 		if (d->kind == OPT_STRING) {
 			if (!LAB_ENABLED(d->lab))
 				return needs_lab(d, arg);
+			if (d->offset == OPT_AT(image) && opt->image)
+				return usage_error("more than one image given: '%s'", value);
 			*(const char **)field = value;
 			continue;
 		}
