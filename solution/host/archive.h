@@ -31,6 +31,7 @@
 #define ARCHIVE_FLAG_HANG      (1u << 4)  /* spin forever (tests the runner's timeout) */
 #define ARCHIVE_FLAG_TRIPLE    (1u << 5)  /* triple fault (tests that the emulator stops, not resets) */
 #define ARCHIVE_FLAG_NO_EPT    (1u << 6)  /* minikvm as with kvm_intel.ept=0: the shadow MMU at every stage */
+#define ARCHIVE_FLAG_NATIVE_LINUX (1u << 7) /* no VMM: boot the bzImage on the command line directly (native_linux.c) */
 
 // @region archive_format
 struct archive_header {

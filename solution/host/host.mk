@@ -38,7 +38,7 @@ ARGS          ?= run $(GUEST)
 
 HOST_SRCS := host/boot/boot.S host/entry.S host/kmain.c host/console.c host/cpu.c \
 	host/memory.c host/clock.c host/archive.c host/host_services.c host/selftest.c \
-	host/wait.c host/thread.c
+	host/wait.c host/thread.c host/native_linux.c
 HOST_LIBC_SRCS := host/libc/string.c host/libc/stdio.c host/libc/stdlib.c host/libc/malloc.c
 
 # Until the VMM and minikvm exist, stand-ins keep the kernel linkable and testable.

@@ -18,6 +18,7 @@
 #include "console.h"
 #include "cpu.h"
 #include "memory.h"
+#include "native_linux.h"
 #include "panic.h"
 #include "selftest.h"
 
@@ -67,6 +68,8 @@ _Noreturn void kmain(struct boot_info *bi)
 		selftest_hang();
 	if (flags & ARCHIVE_FLAG_TRIPLE)
 		selftest_triple_fault();
+	if (flags & ARCHIVE_FLAG_NATIVE_LINUX)
+		native_linux_boot(bi->archive_addr + bi->archive_size, memory_ram_bytes(), argc, argv);
 
 	host_exit(vmm_main(argc, argv));
 }

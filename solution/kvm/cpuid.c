@@ -12,6 +12,7 @@
 #include <x86/cpuid.h>
 #include <x86/insns.h>
 
+#include "kvmlabs/host_kernel.h"
 #include "kvmlabs/lab.h"
 #include "cpuid.h"
 
@@ -80,8 +81,8 @@ static const struct {
 	{ 0x80000008, 0, 0xffffu, 0, 0, 0 },
 };
 
-/* The highest leaves minikvm describes. */
-#define KVM_CPUID_MAX_BASIC    0x00000007u
+/* The highest leaves minikvm describes: basic up to the TSC leaf. */
+#define KVM_CPUID_MAX_BASIC    CPUID_TSC_LEAF
 #define KVM_CPUID_MAX_EXTENDED 0x80000008u
 
 long kvm_dev_ioctl_get_supported_cpuid(struct kvm_cpuid2 *cpuid)
@@ -92,7 +93,7 @@ long kvm_dev_ioctl_get_supported_cpuid(struct kvm_cpuid2 *cpuid)
 	cpuid_count(CPUID_EXTENDED_BASE, 0, r);
 	uint32_t max_ext = r[0];
 	uint32_t nent = 0;
-	struct kvm_cpuid_entry2 entries[ARRAY_SIZE(supported_cpuid_masks)];
+	struct kvm_cpuid_entry2 entries[ARRAY_SIZE(supported_cpuid_masks) + 1]; /* + the TSC leaf */
 	for (size_t i = 0; i < ARRAY_SIZE(supported_cpuid_masks); i++) {
 		uint32_t f = supported_cpuid_masks[i].function;
 		if ((f < CPUID_EXTENDED_BASE && f > max_basic) || (f >= CPUID_EXTENDED_BASE && f > max_ext))
@@ -121,6 +122,19 @@ long kvm_dev_ioctl_get_supported_cpuid(struct kvm_cpuid2 *cpuid)
 		}
 		if (f == 7)
 			e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+	}
+	/* Leaf 0x15, the TSC's frequency as crystal Hz * EBX / EAX (SDM Vol. 2A
+	 * CPUID, "Time Stamp Counter and Nominal Core Crystal Clock"): the
+	 * host's, measured at boot. A guest that calibrates the TSC against the
+	 * PIT polls port 0x61 as fast as it can, and at one exit per poll (Bochs:
+	 * ~27 µs) never sees enough polls in its 10 ms window (Linux:
+	 * pit_calibrate_tsc, "Unable to calibrate against PIT"); this leaf is
+	 * what it asks first (native_calibrate_tsc). */
+	if (host_tsc_khz() && host_tsc_khz() * 1000 <= UINT32_MAX && nent < ARRAY_SIZE(entries)) {
+		entries[nent++] = (struct kvm_cpuid_entry2){ .function = CPUID_TSC_LEAF, .eax = 1, .ebx = 1,
+							     .ecx = (uint32_t)(host_tsc_khz() * 1000) };
+		if (entries[0].function == 0 && entries[0].eax < CPUID_TSC_LEAF)
+			entries[0].eax = CPUID_TSC_LEAF;
 	}
 	if (cpuid->nent < nent)
 		return -E2BIG;

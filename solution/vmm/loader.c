@@ -277,7 +277,7 @@ static int load_bzimage(struct loader *l, const struct vmm_options *opt, struct 
 
 	/* The command line: --append, then where the virtio-mmio devices are
 	 * (virtio_mmio.device=<size>@<base>:<irq>, drivers/virtio/virtio_mmio.c),
-	 * as kvmtool adds its devices to the kernel's. */
+	 * as Firecracker adds its devices to the kernel's. */
 	char *cmdline = (char *)l->vm->ram + ABI_LINUX_CMDLINE_GPA;
 	size_t max = h.cmdline_size && h.cmdline_size < ABI_LINUX_CMDLINE_SIZE ? h.cmdline_size : ABI_LINUX_CMDLINE_SIZE - 1;
 	int n = snprintf(cmdline, max + 1, "%s", opt->append ? opt->append : "");

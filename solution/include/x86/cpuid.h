@@ -65,5 +65,6 @@
 /* Leaf ranges: basic, hypervisor (0x40000000-0x4fffffff, by convention), extended. */
 #define CPUID_HYPERVISOR_BASE   X86_AC(0x40000000, u)
 #define CPUID_EXTENDED_BASE     X86_AC(0x80000000, u)
+#define CPUID_TSC_LEAF          0x00000015u /* SDM Vol. 2A CPUID: TSC/crystal ratio, crystal Hz */
 
 #endif
